@@ -2,3 +2,11 @@
 //!
 //! Data flows one way: lesson file -> loaded lesson -> cells -> (experiment run on a worker
 //! thread -> events) -> app state -> pure rendering. Training code never knows a screen exists.
+
+pub mod calc;
+pub mod experiment;
+pub mod experiments;
+pub mod lesson;
+pub mod output;
+pub mod progress;
+pub mod quiz;

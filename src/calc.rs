@@ -1,0 +1,278 @@
+//! The tutor's calculator: expressions in lesson files that compute quiz answers.
+//!
+//! A teacher writes `compute = "conv_out(227, 11, 4, 0)"` instead of typing 55, so the answer
+//! a learner is checked against is never a typo. Arithmetic is evalexpr's (integer division
+//! truncates, as in Rust); the functions below are the tutor's own shape and parameter
+//! arithmetic, in PyTorch's conventions, and can read the lesson's network files.
+
+use std::path::Path;
+
+use evalexpr::{
+    ContextWithMutableFunctions, ContextWithMutableVariables, DefaultNumericTypes, EvalexprError,
+    Function, HashMapContext, Value,
+};
+
+use crate::quiz::Draw;
+
+type V = Value<DefaultNumericTypes>;
+type R = Result<V, EvalexprError<DefaultNumericTypes>>;
+
+/// The functions a lesson may call, with their argument lists (for docs and `tutor check`).
+pub const FUNCTIONS: &[(&str, &str)] = &[
+    (
+        "conv_out",
+        "conv_out(i, k, s=1, p=0, d=1): conv output size",
+    ),
+    (
+        "pool_out",
+        "pool_out(i, k, s=k, p=0, d=1): pooling output size",
+    ),
+    (
+        "convt_out",
+        "convt_out(i, k, s=1, p=0, d=1, op=0): transposed conv output size",
+    ),
+    (
+        "conv_params",
+        "conv_params(c_in, c_out, k, groups=1, bias=1): conv parameter count",
+    ),
+    (
+        "linear_params",
+        "linear_params(n_in, n_out, bias=1): linear parameter count",
+    ),
+    (
+        "net_params",
+        "net_params(\"net.toml\", \"layer\"?): parameters of a network or one layer",
+    ),
+    (
+        "net_shape",
+        "net_shape(\"net.toml\", \"layer\"?): output shape after a layer (or the network)",
+    ),
+    (
+        "net_size",
+        "net_size(\"net.toml\", \"layer\"?): number of values after a layer (flattened size)",
+    ),
+];
+
+fn ints(
+    arg: &V,
+    name: &str,
+    min: usize,
+    max: usize,
+) -> Result<Vec<i64>, EvalexprError<DefaultNumericTypes>> {
+    let items: Vec<V> = match arg {
+        Value::Tuple(t) => t.clone(),
+        v => vec![v.clone()],
+    };
+    if items.len() < min || items.len() > max {
+        return Err(EvalexprError::CustomMessage(format!(
+            "{name} takes {min} to {max} arguments, got {}",
+            items.len()
+        )));
+    }
+    items
+        .iter()
+        .map(|v| match v {
+            Value::Int(i) => Ok(*i),
+            Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
+            other => Err(EvalexprError::CustomMessage(format!(
+                "{name}: `{other}` is not a whole number"
+            ))),
+        })
+        .collect()
+}
+
+fn custom(msg: impl Into<String>) -> EvalexprError<DefaultNumericTypes> {
+    EvalexprError::CustomMessage(msg.into())
+}
+
+/// PyTorch's conv output size: floor((i + 2p - d(k-1) - 1) / s) + 1.
+pub fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
+    if i < 1 || k < 1 || s < 1 || p < 0 || d < 1 {
+        return Err(format!(
+            "sizes must be positive (i={i}, k={k}, s={s}, p={p}, d={d})"
+        ));
+    }
+    let span = i + 2 * p - d * (k - 1) - 1;
+    if span < 0 {
+        return Err(format!(
+            "the kernel (extent {}) is larger than the padded input ({})",
+            d * (k - 1) + 1,
+            i + 2 * p
+        ));
+    }
+    Ok(span.div_euclid(s) + 1)
+}
+
+/// Transposed conv output size: (i-1)s - 2p + d(k-1) + op + 1.
+pub fn convt_out(i: i64, k: i64, s: i64, p: i64, d: i64, op: i64) -> Result<i64, String> {
+    if i < 1 || k < 1 || s < 1 || p < 0 || d < 1 || op < 0 {
+        return Err("sizes must be positive".into());
+    }
+    if op >= s && op >= d {
+        return Err(format!(
+            "output_padding ({op}) must be smaller than stride ({s}) or dilation ({d})"
+        ));
+    }
+    let o = (i - 1) * s - 2 * p + d * (k - 1) + op + 1;
+    if o < 1 {
+        return Err(format!("the output would have size {o}"));
+    }
+    Ok(o)
+}
+
+fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
+    let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
+    for (k, v) in draw {
+        // Names were checked when the lesson loaded; a clash with a function is harmless.
+        let _ = ctx.set_value(k.clone(), Value::Int(*v));
+    }
+    let f = |name: &str, func: Function<DefaultNumericTypes>, ctx: &mut HashMapContext| {
+        let _ = ctx.set_function(name.to_string(), func);
+    };
+    f(
+        "conv_out",
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "conv_out", 2, 5)?;
+            let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
+            conv_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1))
+                .map(Value::Int)
+                .map_err(custom)
+        }),
+        &mut ctx,
+    );
+    f(
+        "pool_out",
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "pool_out", 2, 5)?;
+            let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
+            if 2 * g(3, 0) > v[1] {
+                return Err(custom("pooling padding must be at most half the kernel"));
+            }
+            conv_out(v[0], v[1], g(2, v[1]), g(3, 0), g(4, 1))
+                .map(Value::Int)
+                .map_err(custom)
+        }),
+        &mut ctx,
+    );
+    f(
+        "convt_out",
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "convt_out", 2, 6)?;
+            let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
+            convt_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1), g(5, 0))
+                .map(Value::Int)
+                .map_err(custom)
+        }),
+        &mut ctx,
+    );
+    f(
+        "conv_params",
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "conv_params", 3, 5)?;
+            let groups = v.get(3).copied().unwrap_or(1);
+            let bias = v.get(4).copied().unwrap_or(1);
+            if groups < 1 || v[0] % groups != 0 || v[1] % groups != 0 {
+                return Err(custom("groups must divide both channel counts"));
+            }
+            Ok(Value::Int(
+                v[1] * (v[0] / groups) * v[2] * v[2] + if bias != 0 { v[1] } else { 0 },
+            ))
+        }),
+        &mut ctx,
+    );
+    f(
+        "linear_params",
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "linear_params", 2, 3)?;
+            let bias = v.get(2).copied().unwrap_or(1);
+            Ok(Value::Int(v[0] * v[1] + if bias != 0 { v[1] } else { 0 }))
+        }),
+        &mut ctx,
+    );
+    ctx
+}
+
+fn eval(expr: &str, draw: &Draw, dir: &Path) -> Result<V, String> {
+    let ctx = context(draw, dir);
+    evalexpr::eval_with_context(expr, &ctx).map_err(|e| format!("`{expr}`: {e}"))
+}
+
+/// Evaluates to one number or a tuple of numbers (a shape).
+pub fn eval_numbers(expr: &str, draw: &Draw, dir: &Path) -> Result<Vec<f64>, String> {
+    fn num(v: &V) -> Option<f64> {
+        match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+    let v = eval(expr, draw, dir)?;
+    let out = match &v {
+        Value::Tuple(t) => t.iter().map(num).collect::<Option<Vec<f64>>>(),
+        v => num(v).map(|x| vec![x]),
+    };
+    out.filter(|o| o.iter().all(|x| x.is_finite()))
+        .ok_or_else(|| format!("`{expr}` gives `{v}`, not a number or a shape"))
+}
+
+/// Evaluates a condition.
+pub fn eval_bool(expr: &str, draw: &Draw, dir: &Path) -> Result<bool, String> {
+    match eval(expr, draw, dir)? {
+        Value::Boolean(b) => Ok(b),
+        v => Err(format!("`{expr}` gives `{v}`, not true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(expr: &str) -> Vec<f64> {
+        eval_numbers(expr, &Draw::new(), Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn conv_arithmetic_matches_hand_computed_cases() {
+        // AlexNet's first layer: 227 input, 11x11 kernel, stride 4 -> 55.
+        assert_eq!(n("conv_out(227, 11, 4, 0)"), vec![55.0]);
+        // "same" padding for a 3x3 kernel keeps the size.
+        assert_eq!(n("conv_out(32, 3, 1, 1)"), vec![32.0]);
+        // 28 - 5 + 1 = 24.
+        assert_eq!(n("conv_out(28, 5)"), vec![24.0]);
+        // Dilation 2 makes a 3x3 kernel span 5 pixels: 28 - 5 + 1 = 24.
+        assert_eq!(n("conv_out(28, 3, 1, 0, 2)"), vec![24.0]);
+        // Stride 2 with floor: (7 + 2 - 3) / 2 + 1 = 4.
+        assert_eq!(n("conv_out(7, 3, 2, 1)"), vec![4.0]);
+        assert_eq!(n("pool_out(28, 2)"), vec![14.0]);
+        assert_eq!(n("pool_out(7, 2)"), vec![3.0]);
+        assert_eq!(n("convt_out(7, 4, 2, 1)"), vec![14.0]);
+        assert_eq!(n("convt_out(7, 3, 2, 1, 1, 1)"), vec![14.0]);
+        assert_eq!(n("conv_params(3, 64, 3)"), vec![1792.0]);
+        assert_eq!(n("conv_params(32, 32, 3, 32)"), vec![320.0]);
+        assert_eq!(n("conv_params(3, 64, 3, 1, 0)"), vec![1728.0]);
+        assert_eq!(n("linear_params(1568, 10)"), vec![15690.0]);
+        assert_eq!(n("(1, 2, 3)"), vec![1.0, 2.0, 3.0]);
+    }
+
+    #[test]
+    fn bad_calls_are_errors_not_panics() {
+        let d = Draw::new();
+        let p = Path::new(".");
+        assert!(eval_numbers("conv_out(3, 5)", &d, p).is_err());
+        assert!(eval_numbers("conv_out(3)", &d, p).is_err());
+        assert!(eval_numbers("conv_out(3, 1.5)", &d, p).is_err());
+        assert!(eval_numbers("\"text\"", &d, p).is_err());
+        assert!(eval_numbers("nope(1)", &d, p).is_err());
+        assert!(eval_numbers("1 +", &d, p).is_err());
+    }
+
+    #[test]
+    fn drill_variables_are_visible() {
+        let mut d = Draw::new();
+        d.insert("i".into(), 64);
+        d.insert("k".into(), 3);
+        let p = Path::new(".");
+        assert_eq!(eval_numbers("conv_out(i, k, 2, 1)", &d, p), Ok(vec![32.0]));
+        assert_eq!(eval_bool("conv_out(i, k) >= 1", &d, p), Ok(true));
+    }
+}

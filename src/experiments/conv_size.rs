@@ -1,0 +1,317 @@
+//! Lesson 2: how big is a conv layer's output, and how many parameters does it have?
+//!
+//! The explorer draws the padded input with the kernel at one output position, so sliding the
+//! `position` parameter shows the window move; every number comes from [`crate::calc`].
+
+use crate::calc::conv_out;
+use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::output::{Output, Table};
+
+const SIZE_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "i",
+        kind: ParamKind::Int { min: 1, max: 512 },
+        default: Default::Int(7),
+        doc: "input height and width",
+    },
+    ParamSpec {
+        name: "k",
+        kind: ParamKind::Int { min: 1, max: 11 },
+        default: Default::Int(3),
+        doc: "kernel size",
+    },
+    ParamSpec {
+        name: "s",
+        kind: ParamKind::Int { min: 1, max: 8 },
+        default: Default::Int(1),
+        doc: "stride",
+    },
+    ParamSpec {
+        name: "p",
+        kind: ParamKind::Int { min: 0, max: 8 },
+        default: Default::Int(0),
+        doc: "zero padding on each side",
+    },
+    ParamSpec {
+        name: "d",
+        kind: ParamKind::Int { min: 1, max: 4 },
+        default: Default::Int(1),
+        doc: "dilation (gap between kernel taps)",
+    },
+    ParamSpec {
+        name: "c_in",
+        kind: ParamKind::Int { min: 1, max: 2048 },
+        default: Default::Int(3),
+        doc: "input channels",
+    },
+    ParamSpec {
+        name: "c_out",
+        kind: ParamKind::Int { min: 1, max: 2048 },
+        default: Default::Int(16),
+        doc: "output channels (number of kernels)",
+    },
+    ParamSpec {
+        name: "position",
+        kind: ParamKind::Int {
+            min: 0,
+            max: 262_143,
+        },
+        default: Default::Int(0),
+        doc: "which output pixel's window to draw (row by row)",
+    },
+];
+
+/// The interactive conv-size explorer.
+pub static EXPLORER: Experiment = Experiment {
+    name: "conv.explorer",
+    summary:
+        "Output size and parameter count of a conv layer, with the kernel drawn on the padded input",
+    params: SIZE_PARAMS,
+    metrics: &["out_size", "params", "padded_size"],
+    long: false,
+    run: explorer,
+};
+
+/// The biggest padded input drawn as a grid; larger ones are described in words.
+const MAX_DRAWN: i64 = 24;
+
+fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (i, k, s, pad, d) = (
+        p.int("i")?,
+        p.int("k")?,
+        p.int("s")?,
+        p.int("p")?,
+        p.int("d")?,
+    );
+    let (c_in, c_out) = (p.int("c_in")?, p.int("c_out")?);
+    let extent = d * (k - 1) + 1;
+    let padded = i + 2 * pad;
+    let mut text = format!(
+        "o = floor((i + 2p - d(k-1) - 1) / s) + 1\n  = floor(({i} + 2·{pad} - {d}·({k}-1) - 1) / {s}) + 1\n"
+    );
+    let o = match conv_out(i, k, s, pad, d) {
+        Ok(o) => o,
+        Err(e) => {
+            text.push_str(&format!("  = no output: {e}\n"));
+            ctx.show("formula", Output::Text(text));
+            ctx.metric("padded_size", padded as f64);
+            return Ok(());
+        }
+    };
+    let numer = i + 2 * pad - d * (k - 1) - 1;
+    text.push_str(&format!("  = floor({numer} / {s}) + 1 = {o}\n"));
+    if numer % s != 0 {
+        text.push_str(&format!(
+            "  ({} column(s) at the far edge are never covered: the stride does not divide evenly)\n",
+            numer % s
+        ));
+    }
+    let params = c_out * (c_in * k * k + 1);
+    text.push_str(&format!(
+        "\nOutput: {c_out} x {o} x {o}.  Parameters: c_out·(c_in·k·k + 1) = {c_out}·({c_in}·{k}·{k} + 1) = {params}\n"
+    ));
+    ctx.show("formula", Output::Text(text));
+
+    let pos = p.int("position")?.min(o * o - 1);
+    let (orow, ocol) = (pos / o, pos % o);
+    if padded <= MAX_DRAWN {
+        ctx.show("grid", Output::Text(draw(i, pad, k, s, d, orow, ocol, o)));
+    } else {
+        ctx.show(
+            "grid",
+            Output::Text(format!(
+                "(the padded input is {padded}x{padded}: too big to draw; try i ≤ {})",
+                MAX_DRAWN - 2 * pad
+            )),
+        );
+    }
+    ctx.show(
+        "summary",
+        Output::Table(Table {
+            title: None,
+            header: vec!["quantity".into(), "value".into()],
+            rows: vec![
+                vec!["padded input".into(), format!("{padded} x {padded}")],
+                vec![
+                    "kernel extent (with dilation)".into(),
+                    format!("{extent} x {extent}"),
+                ],
+                vec!["output".into(), format!("{o} x {o}")],
+                vec![
+                    "window drawn".into(),
+                    format!("output pixel (row {orow}, col {ocol}) of {o} x {o}"),
+                ],
+                vec!["parameters".into(), params.to_string()],
+            ],
+        }),
+    );
+    ctx.metric("out_size", o as f64);
+    ctx.metric("params", params as f64);
+    ctx.metric("padded_size", padded as f64);
+    Ok(())
+}
+
+/// The padded input as a grid: `·` input pixel, `░` padding, `█`/`▓` kernel taps on input or
+/// padding, `+` a pixel inside the window that a dilated kernel skips.
+#[allow(clippy::too_many_arguments)]
+fn draw(i: i64, pad: i64, k: i64, s: i64, d: i64, orow: i64, ocol: i64, o: i64) -> String {
+    let n = i + 2 * pad;
+    let (r0, c0) = (orow * s, ocol * s);
+    let extent = d * (k - 1) + 1;
+    let mut out = String::new();
+    for r in 0..n {
+        for c in 0..n {
+            let is_pad = r < pad || c < pad || r >= pad + i || c >= pad + i;
+            let in_window = (r0..r0 + extent).contains(&r) && (c0..c0 + extent).contains(&c);
+            let tap = in_window && (r - r0) % d == 0 && (c - c0) % d == 0;
+            let ch = match (tap, in_window, is_pad) {
+                (true, _, false) => '█',
+                (true, _, true) => '▓',
+                (false, true, _) => '+',
+                (false, false, true) => '░',
+                (false, false, false) => '·',
+            };
+            out.push(ch);
+            out.push(' ');
+        }
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "· input  ░ padding  █ kernel tap  ▓ tap on padding{}\nwindow for output ({orow}, {ocol}) of {o}x{o}; increase `position` to slide it\n",
+        if d > 1 { "  + skipped by dilation" } else { "" }
+    ));
+    out
+}
+
+/// One layer's shapes and parameters, for a spec the learner types.
+pub static LAYER: Experiment = Experiment {
+    name: "conv.layer",
+    summary: "Check a conv layer you describe: output shape and parameter count",
+    params: &[
+        ParamSpec {
+            name: "input",
+            kind: ParamKind::Text,
+            default: Default::Str("3,32,32"),
+            doc: "input shape C,H,W",
+        },
+        ParamSpec {
+            name: "layer",
+            kind: ParamKind::Text,
+            default: Default::Str("conv 16 k3 s1 p1"),
+            doc: "a conv layer: conv OUT kK [sS] [pP] [dD]",
+        },
+    ],
+    metrics: &["out_channels", "out_size", "params"],
+    long: false,
+    run: layer,
+};
+
+fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let shape = crate::quiz::parse_numbers(p.str("input")?)
+        .filter(|v| v.len() == 3 && v.iter().all(|x| x.fract() == 0.0 && *x >= 1.0))
+        .ok_or_else(|| anyhow::anyhow!("input shape must be C,H,W, e.g. 3,32,32"))?;
+    let (c_in, h) = (shape[0] as i64, shape[1] as i64);
+    let spec = p.str("layer")?;
+    let mut words = spec.split_whitespace();
+    anyhow::ensure!(
+        words.next().is_some_and(|w| w.eq_ignore_ascii_case("conv")),
+        "a layer starts with `conv`, e.g. `conv 16 k3 s1 p1`"
+    );
+    let c_out: i64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .filter(|&c| c >= 1)
+        .ok_or_else(|| anyhow::anyhow!("after `conv` give the number of output channels"))?;
+    let (mut k, mut s, mut pad, mut d) = (None, 1, 0, 1);
+    for w in words {
+        let (key, val) = w.split_at(1);
+        let v: i64 = val
+            .parse()
+            .map_err(|_| anyhow::anyhow!("`{w}`: expected a letter and a number, like k3"))?;
+        match key {
+            "k" => k = Some(v),
+            "s" => s = v,
+            "p" => pad = v,
+            "d" => d = v,
+            _ => anyhow::bail!("`{w}`: use k (kernel), s (stride), p (padding) or d (dilation)"),
+        }
+    }
+    let k = k.ok_or_else(|| anyhow::anyhow!("give the kernel size, e.g. k3"))?;
+    let o = conv_out(h, k, s, pad, d).map_err(|e| anyhow::anyhow!(e))?;
+    let params = c_out * (c_in * k * k + 1);
+    ctx.show(
+        "result",
+        Output::Text(format!(
+            "input ({c_in}, {h}, {}) -> output ({c_out}, {o}, {o}); parameters {params}",
+            shape[2]
+        )),
+    );
+    ctx.metric("out_channels", c_out as f64);
+    ctx.metric("out_size", o as f64);
+    ctx.metric("params", params as f64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::{Recorder, Value};
+    use std::collections::BTreeMap;
+
+    fn run(e: &Experiment, given: &[(&str, Value)]) -> Recorder {
+        let given: BTreeMap<String, Value> = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let params = e.params_from(&given).unwrap();
+        let mut r = Recorder::default();
+        (e.run)(&params, &mut r).unwrap();
+        r
+    }
+
+    #[test]
+    fn explorer_reports_size_and_params() {
+        let r = run(
+            &EXPLORER,
+            &[
+                ("i", Value::Int(5)),
+                ("k", Value::Int(3)),
+                ("p", Value::Int(1)),
+                ("s", Value::Int(2)),
+            ],
+        );
+        assert_eq!(r.metrics["out_size"], 3.0);
+        assert_eq!(r.metrics["params"], (16 * (3 * 9 + 1)) as f64);
+        let Output::Text(grid) = &r.outputs[1].1 else {
+            panic!()
+        };
+        // 7x7 padded grid: 7 rows of cells plus two legend lines.
+        assert_eq!(grid.lines().count(), 9);
+        // The window at output (0,0) covers the corner: 5 padding taps and 4 input taps.
+        assert_eq!(grid.matches('▓').count(), 5);
+        assert_eq!(grid.matches('█').count(), 4);
+    }
+
+    #[test]
+    fn explorer_explains_impossible_layers() {
+        let r = run(&EXPLORER, &[("i", Value::Int(2)), ("k", Value::Int(5))]);
+        assert!(!r.metrics.contains_key("out_size"));
+        let Output::Text(t) = &r.outputs[0].1 else {
+            panic!()
+        };
+        assert!(t.contains("no output"), "{t}");
+    }
+
+    #[test]
+    fn layer_parses_a_typed_spec() {
+        let r = run(
+            &LAYER,
+            &[
+                ("input", Value::Str("3, 227, 227".into())),
+                ("layer", Value::Str("conv 96 k11 s4".into())),
+            ],
+        );
+        assert_eq!(r.metrics["out_size"], 55.0);
+        assert_eq!(r.metrics["params"], 34944.0);
+    }
+}
