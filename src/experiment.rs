@@ -244,6 +244,22 @@ pub fn coerce(spec: &ParamSpec, v: Value) -> Result<Value, String> {
             }
             Ok(Value::Matrix(m))
         }
+        // Text typed by a learner: parse it as the kind asks.
+        (ParamKind::Int { .. }, Value::Str(s)) => match s.trim().replace('\u{2212}', "-").parse() {
+            Ok(i) => coerce(spec, Value::Int(i)),
+            Err(_) => Err(format!("`{}` is not a whole number", s.trim())),
+        },
+        (ParamKind::Float { .. }, Value::Str(s)) => {
+            match parse_number(&s.replace('\u{2212}', "-")) {
+                Some(x) => coerce(spec, Value::Float(x)),
+                None => Err(format!("`{}` is not a number", s.trim())),
+            }
+        }
+        (ParamKind::Bool, Value::Str(s)) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
+            _ => Err(format!("`{}` is not true or false", s.trim())),
+        },
         (ParamKind::Matrix { .. }, Value::Str(s)) => {
             let m = parse_matrix(&s)?;
             coerce(spec, Value::Matrix(m))

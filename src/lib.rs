@@ -4,9 +4,11 @@
 //! thread -> events) -> app state -> pure rendering. Training code never knows a screen exists.
 
 pub mod calc;
+pub mod cli;
 pub mod experiment;
 pub mod experiments;
 pub mod lesson;
 pub mod output;
 pub mod progress;
 pub mod quiz;
+pub mod train;

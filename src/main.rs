@@ -1,1 +1,118 @@
-fn main() {}
+//! The `tutor` binary: parse the command line, dispatch, map errors to an exit code.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context as _};
+use clap::Parser;
+
+use tutor::cli::{Cli, Command};
+use tutor::lesson::{self, Lesson};
+use tutor::progress::{self, Store};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The lessons folder: `--lessons`/`$TUTOR_LESSONS`, else `./lessons`, else the one beside the
+/// sources this binary was built from.
+fn lessons_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
+    if let Some(d) = &cli.lessons {
+        if !d.is_dir() {
+            bail!("the lessons folder `{}` does not exist", d.display());
+        }
+        return Ok(d.clone());
+    }
+    let candidates = [
+        PathBuf::from("lessons"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons"),
+    ];
+    candidates
+        .into_iter()
+        .find(|d| d.join("lesson-1.toml").is_file() || d.is_dir())
+        .context("no lessons folder found: pass --lessons DIR or set TUTOR_LESSONS")
+}
+
+/// Loads every lesson; a broken file is an error naming it (run `tutor check` for all of them).
+fn load_lessons(dir: &Path) -> anyhow::Result<Vec<Lesson>> {
+    let (lessons, errors) = lesson::load_dir(dir)?;
+    if let Some(e) = errors.first() {
+        bail!("{e}\n(run `tutor check` to see every problem)");
+    }
+    if lessons.is_empty() {
+        bail!("no lesson files (*.toml) in `{}`", dir.display());
+    }
+    Ok(lessons)
+}
+
+fn pick<'a>(lessons: &'a [Lesson], key: &str) -> anyhow::Result<&'a Lesson> {
+    lesson::find(lessons, key).with_context(|| {
+        let names: Vec<String> = lessons
+            .iter()
+            .map(|l| format!("{} ({}, {})", l.number, l.id, l.short))
+            .collect();
+        format!("no lesson `{key}`; there are: {}", names.join(", "))
+    })
+}
+
+fn open_store(cli: &Cli) -> anyhow::Result<(Store, Option<String>)> {
+    let learner = cli.learner.clone().unwrap_or_else(progress::default_learner);
+    Store::open(&progress::default_dir()?, &learner)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::List => {
+            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let (store, warning) = open_store(&cli)?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            for l in &lessons {
+                let s = store.data.summary(l);
+                println!(
+                    "{:>2}  {:<10} {:<16} {:<44} {:>3}%  {}/{} solved",
+                    l.number,
+                    l.id,
+                    l.short,
+                    l.title,
+                    (s.fraction() * 100.0).round(),
+                    s.solved,
+                    s.tasks
+                );
+                println!("    {}", l.summary);
+            }
+            println!("\nprogress: {}", store.path().display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { paths } => {
+            let paths = if paths.is_empty() {
+                vec![lessons_dir(&cli)?]
+            } else {
+                paths.clone()
+            };
+            let diags = lesson::check::check_paths(&paths);
+            for d in &diags {
+                println!("{d}");
+            }
+            if diags.is_empty() {
+                println!("ok: no problems found");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                println!("{} problem(s)", diags.len());
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        other => bail!("`{other:?}` is not available in this build yet"),
+    }
+}

@@ -1,1 +1,280 @@
+//! `tutor check`: content checks beyond the file's form.
+//!
+//! Loading already rejects unknown fields, experiments and parameters. Here every quiz answer
+//! is computed (for drills, over many draws), typed answers are compared with the tutor's own
+//! computation, placeholders are matched to variables, exercise solutions are run against their
+//! goals, and ids and numbers are checked to be unique across the folder.
 
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use super::{Cell, CellBody, Diagnostic, Lesson, QuizKind};
+use crate::experiment::{self, Recorder, Value};
+use crate::quiz;
+
+/// How many drill draws are tried per quiz.
+const DRILL_SAMPLES: u32 = 25;
+
+/// Loads and checks every lesson file among `paths` (files, or folders of `*.toml`).
+pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
+    let mut files = Vec::new();
+    let mut diags = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            match std::fs::read_dir(p) {
+                Ok(rd) => {
+                    let mut v: Vec<PathBuf> = rd
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                        .collect();
+                    v.sort();
+                    files.extend(v);
+                }
+                Err(e) => diags.push(at(p, 1, format!("cannot read folder: {e}"))),
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut lessons = Vec::new();
+    for f in &files {
+        match super::load(f) {
+            Ok(l) => lessons.push(l),
+            Err(e) => diags.extend(e.0),
+        }
+    }
+    diags.extend(check_unique(&lessons));
+    for l in &lessons {
+        diags.extend(check_lesson(l));
+    }
+    diags
+}
+
+fn at(file: &Path, line: usize, message: String) -> Diagnostic {
+    Diagnostic {
+        file: file.to_path_buf(),
+        line,
+        col: 1,
+        message,
+    }
+}
+
+fn check_unique(lessons: &[Lesson]) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut ids: HashMap<String, &Lesson> = HashMap::new();
+    let mut numbers: HashMap<u32, &Lesson> = HashMap::new();
+    for l in lessons {
+        for key in [&l.id, &l.short] {
+            if let Some(other) = ids.get(key) {
+                if !std::ptr::eq(*other, l) {
+                    out.push(at(
+                        &l.path,
+                        1,
+                        format!("id or short name `{key}` is also used by {}", other.path.display()),
+                    ));
+                }
+            } else {
+                ids.insert(key.clone(), l);
+            }
+        }
+        if let Some(other) = numbers.insert(l.number, l) {
+            out.push(at(
+                &l.path,
+                1,
+                format!(
+                    "lesson number {} is also used by {}",
+                    l.number,
+                    other.path.display()
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// Checks one loaded lesson's content.
+pub fn check_lesson(l: &Lesson) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for c in &l.cells {
+        match &c.body {
+            CellBody::Quiz(q) => check_quiz(l, c, q, &mut out),
+            CellBody::Exercise(_) => check_exercise(l, c, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) {
+    let line = match &q.kind {
+        QuizKind::Integer { answer } | QuizKind::Number { answer, .. } | QuizKind::Shape { answer } => {
+            answer.line
+        }
+        _ => c.line,
+    };
+    // Placeholders must name variables.
+    for name in placeholders(&q.question) {
+        if !q.vars.iter().any(|(v, _)| *v == name) {
+            out.push(at(
+                &l.path,
+                c.line,
+                format!("quiz `{}`: `{{{name}}}` in the question is not a variable in `vars`", c.id),
+            ));
+        }
+    }
+    let rounds = if q.vars.is_empty() { 1 } else { DRILL_SAMPLES };
+    for round in 0..rounds {
+        let seed = quiz::seed("check", &l.id, &c.id, round);
+        let draw = match quiz::draw(q, seed, l.dir()) {
+            Ok(d) => d,
+            Err(e) => {
+                out.push(at(&l.path, c.line, format!("quiz `{}`: {e}", c.id)));
+                return;
+            }
+        };
+        match quiz::expected(q, &draw, l.dir(), seed) {
+            Err(e) => {
+                out.push(at(&l.path, line, format!("quiz `{}`: {e}", c.id)));
+                return;
+            }
+            Ok(expected) => {
+                if let Some(msg) = literal_disagrees(q, &draw, l.dir(), &expected) {
+                    out.push(at(&l.path, line, format!("quiz `{}`: {msg}", c.id)));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// When a quiz has both a typed answer and a computation, they must agree.
+fn literal_disagrees(
+    q: &super::Quiz,
+    draw: &quiz::Draw,
+    dir: &Path,
+    expected: &quiz::Expected,
+) -> Option<String> {
+    let (answer, tol) = match &q.kind {
+        QuizKind::Integer { answer } | QuizKind::Shape { answer } => (answer, 0.0),
+        QuizKind::Number { answer, tolerance } => (answer, *tolerance),
+        _ => return None,
+    };
+    let (Some(lit), Some(expr)) = (&answer.literal, &answer.compute) else {
+        return None;
+    };
+    let computed = crate::calc::eval_numbers(expr, draw, dir).ok()?;
+    let agree = lit.len() == computed.len()
+        && lit
+            .iter()
+            .zip(&computed)
+            .all(|(a, b)| (a - b).abs() <= tol.max(1e-9 * b.abs()));
+    let _ = expected;
+    (!agree).then(|| {
+        format!(
+            "the typed answer {} disagrees with `{expr}`, which the tutor computes as {}",
+            fmt_list(lit),
+            fmt_list(&computed)
+        )
+    })
+}
+
+fn fmt_list(v: &[f64]) -> String {
+    let parts: Vec<String> = v.iter().map(|x| quiz::format_number(*x)).collect();
+    if parts.len() == 1 {
+        parts[0].clone()
+    } else {
+        format!("({})", parts.join(", "))
+    }
+}
+
+/// The `{name}` placeholders in a text.
+pub fn placeholders(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                    out.push(name.to_string());
+                }
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// Runs an exercise's solution (quick experiments only) and checks it meets every goal.
+fn check_exercise(l: &Lesson, c: &Cell, out: &mut Vec<Diagnostic>) {
+    let CellBody::Exercise(ex) = &c.body else {
+        return;
+    };
+    let Some(solution) = &ex.solution else {
+        return;
+    };
+    if ex.experiment.long {
+        return;
+    }
+    match run_exercise(ex, solution, l.dir()) {
+        Ok((_, failed)) if failed.is_empty() => {}
+        Ok((_, failed)) => out.push(at(
+            &l.path,
+            c.line,
+            format!(
+                "exercise `{}`: the solution does not meet: {}",
+                c.id,
+                failed.join("; ")
+            ),
+        )),
+        Err(e) => out.push(at(
+            &l.path,
+            c.line,
+            format!("exercise `{}`: the solution fails: {e:#}", c.id),
+        )),
+    }
+}
+
+/// Runs an exercise with `input` and returns the recorded run and the goals it misses.
+pub fn run_exercise(
+    ex: &super::Exercise,
+    input: &str,
+    _dir: &Path,
+) -> anyhow::Result<(Recorder, Vec<String>)> {
+    let mut given: BTreeMap<String, Value> = ex.params.clone();
+    let spec = ex
+        .experiment
+        .param(&ex.input)
+        .ok_or_else(|| anyhow::anyhow!("no parameter `{}`", ex.input))?;
+    let v = experiment::coerce(spec, Value::Str(input.to_string())).map_err(anyhow::Error::msg)?;
+    given.insert(ex.input.clone(), v);
+    let params = ex.experiment.params_from(&given)?;
+    let mut rec = Recorder::default();
+    (ex.experiment.run)(&params, &mut rec)?;
+    let failed = ex
+        .goals
+        .iter()
+        .filter(|g| !rec.metrics.get(&g.metric).is_some_and(|v| g.holds(*v)))
+        .map(|g| {
+            let got = rec
+                .metrics
+                .get(&g.metric)
+                .map_or("not reported".to_string(), |v| quiz::format_number(*v));
+            format!("{g} (got {got})")
+        })
+        .collect();
+    Ok((rec, failed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_placeholders() {
+        assert_eq!(placeholders("a {i}x{i} input, k={k_2} {}"), vec!["i", "i", "k_2"]);
+        assert!(placeholders("no braces").is_empty());
+    }
+}

@@ -1,0 +1,65 @@
+//! The command line: `tutor list | run | exec | check | inspect | bench`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// A terminal notebook course on convolutional neural networks: every model trains live on
+/// your machine.
+#[derive(Debug, Parser)]
+#[command(name = "tutor", version, about, long_about = None)]
+pub struct Cli {
+    /// The folder of lesson files (a teacher's own pack, say).
+    #[arg(long, global = true, env = "TUTOR_LESSONS", value_name = "DIR")]
+    pub lessons: Option<PathBuf>,
+
+    /// The learner's name: progress is kept per name and drill questions are drawn for it.
+    #[arg(long, global = true, env = "TUTOR_LEARNER", value_name = "NAME")]
+    pub learner: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the lessons with your progress.
+    List,
+    /// Open a lesson in the notebook (by number, id or short name), resuming where you left off.
+    Run {
+        /// e.g. `3`, `lesson-3` or `mlp-vs-cnn`.
+        lesson: String,
+    },
+    /// Run a lesson top to bottom without a terminal; write PNGs, report.md and results.json.
+    Exec {
+        lesson: String,
+        /// Where to write the outputs (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Also print every quiz's answer and explanation (a teacher's key).
+        #[arg(long)]
+        answers: bool,
+    },
+    /// Check lesson files: form, ids, experiments and parameters, and every computed answer.
+    Check {
+        /// Lesson files or folders (default: the lessons folder).
+        paths: Vec<PathBuf>,
+    },
+    /// Print each layer's output shape and parameter count for a network file.
+    Inspect {
+        /// A network in the tutor's network format (see lessons/README.md).
+        net: PathBuf,
+        /// The input shape C,H,W (default: the file's `input`).
+        #[arg(long, value_name = "C,H,W")]
+        input: Option<String>,
+    },
+    /// Time a training step of the lesson-3 MLP and CNN (median over many steps).
+    Bench {
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Timed steps per model (after 5 warm-up steps).
+        #[arg(long, default_value_t = 60)]
+        steps: usize,
+    },
+}

@@ -1,0 +1,376 @@
+//! `tutor exec`: run a lesson top to bottom without a terminal.
+//!
+//! Every run cell is executed with a context that prints text outputs to stdout, reports
+//! progress on stderr, and keeps the outputs; pictures, plots and matrices become PNG files.
+//! At the end `report.md` (the lesson's prose, outputs and links to the PNGs, like
+//! `nbconvert --execute`) and `results.json` (per-cell status, time and metrics) are written.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use crate::experiment::{Ctx, Value};
+use crate::lesson::{CellBody, Lesson, QuizKind};
+use crate::output::Output;
+use crate::{quiz, render};
+
+/// Options for one headless run.
+#[derive(Debug, Clone)]
+pub struct ExecOptions {
+    pub out: PathBuf,
+    /// Print and report every quiz's answer and explanation.
+    pub answers: bool,
+    /// Seeds drill questions (as in the TUI).
+    pub learner: String,
+}
+
+/// `results.json`.
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub lesson: String,
+    pub seconds: f64,
+    pub cells: Vec<CellResult>,
+}
+
+/// One cell's entry in `results.json`.
+#[derive(Debug, Serialize)]
+pub struct CellResult {
+    pub id: String,
+    pub kind: String,
+    pub ok: bool,
+    pub seconds: f64,
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The context a headless run reports through.
+struct HeadlessCtx {
+    outputs: Vec<(String, Output)>,
+    metrics: BTreeMap<String, f64>,
+    started: Instant,
+    last_progress: Option<Instant>,
+    label: String,
+}
+
+impl HeadlessCtx {
+    fn new(label: &str) -> Self {
+        HeadlessCtx {
+            outputs: Vec::new(),
+            metrics: BTreeMap::new(),
+            started: Instant::now(),
+            last_progress: None,
+            label: label.to_string(),
+        }
+    }
+}
+
+impl Ctx for HeadlessCtx {
+    fn show(&mut self, key: &str, output: Output) {
+        match self.outputs.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = output,
+            None => self.outputs.push((key.to_string(), output)),
+        }
+    }
+
+    fn metric(&mut self, name: &str, value: f64) {
+        self.metrics.insert(name.to_string(), value);
+    }
+
+    fn progress(&mut self, done: usize, total: usize, what: &str) {
+        // One line every two seconds at most: enough to see a run is alive in CI logs.
+        let now = Instant::now();
+        if self
+            .last_progress
+            .is_some_and(|t| now - t < Duration::from_secs(2))
+            && done < total
+        {
+            return;
+        }
+        self.last_progress = Some(now);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let eta = if done > 0 && total > done {
+            format!(
+                ", about {:.0} s left",
+                elapsed / done as f64 * (total - done) as f64
+            )
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "  [{}] {what}: {done}/{total} ({:.0}%){eta}",
+            self.label,
+            100.0 * done as f64 / total.max(1) as f64
+        );
+    }
+
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// Runs `lesson` headless. Returns the results; `Results::cells[..].ok` tells if all passed.
+pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("cannot create `{}`", opts.out.display()))?;
+    let t0 = Instant::now();
+    let mut report = format!("# {} {}: {}\n\n", "Lesson", lesson.number, lesson.title);
+    let _ = writeln!(report, "_{}_\n", lesson.summary);
+    let mut cells = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "# Lesson {}: {}", lesson.number, lesson.title);
+    for cell in &lesson.cells {
+        let c0 = Instant::now();
+        let mut result = CellResult {
+            id: cell.id.clone(),
+            kind: cell.body.kind().to_string(),
+            ok: true,
+            seconds: 0.0,
+            metrics: BTreeMap::new(),
+            error: None,
+        };
+        match &cell.body {
+            CellBody::Text(t) => {
+                report.push_str(t.trim());
+                report.push_str("\n\n");
+            }
+            CellBody::Code { caption, panes } => {
+                if !caption.is_empty() {
+                    let _ = writeln!(report, "**{caption}**\n");
+                }
+                for p in panes {
+                    let _ = writeln!(report, "_{}_\n\n```{}\n{}\n```\n", p.title, p.lang, p.code.trim_end());
+                }
+            }
+            CellBody::Run(run) => {
+                let _ = writeln!(stdout, "\n== run `{}` ({})", cell.id, run.experiment.name);
+                if !run.caption.is_empty() {
+                    let _ = writeln!(report, "**{}**\n", run.caption);
+                }
+                let outcome = run_experiment(run.experiment, &run.params, &cell.id);
+                finish_run(outcome, &cell.id, opts, &mut report, &mut stdout, &mut result)?;
+            }
+            CellBody::Quiz(q) => {
+                let lp_round = 0;
+                let seed = quiz::seed(&opts.learner, &lesson.id, &cell.id, lp_round);
+                match quiz::draw(q, seed, lesson.dir()) {
+                    Ok(draw) => {
+                        let text = quiz::question_text(q, &draw);
+                        let _ = writeln!(report, "> **Question ({}).** {text}\n>", q.kind.name());
+                        for line in quiz_options(&q.kind, seed) {
+                            let _ = writeln!(report, "> {line}");
+                        }
+                        report.push('\n');
+                        if opts.answers {
+                            let ans = quiz::answer_text(q, &draw, lesson.dir(), seed);
+                            let _ = writeln!(stdout, "\n== quiz `{}`: {text}\n   answer: {ans}", cell.id);
+                            if !q.explanation.is_empty() {
+                                let _ = writeln!(stdout, "   why: {}", q.explanation);
+                            }
+                            let _ = writeln!(report, "**Answer:** {ans}\n");
+                            if !q.explanation.is_empty() {
+                                let _ = writeln!(report, "{}\n", q.explanation);
+                            }
+                        }
+                        if let Ok(quiz::Expected::Number(x)) =
+                            quiz::expected(q, &draw, lesson.dir(), seed)
+                        {
+                            // A computed answer is a figure the lesson states: keep it.
+                            if opts.answers {
+                                result.metrics.insert("answer".into(), x);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        result.ok = false;
+                        result.error = Some(e.clone());
+                        let _ = writeln!(stdout, "\n== quiz `{}` FAILED: {e}", cell.id);
+                    }
+                }
+            }
+            CellBody::Exercise(ex) => {
+                let _ = writeln!(report, "> **Exercise.** {}\n", ex.prompt);
+                for g in &ex.goals {
+                    let _ = writeln!(report, "> - goal: {} ({g})", g.text);
+                }
+                report.push('\n');
+                match &ex.solution {
+                    None => {
+                        let _ = writeln!(stdout, "\n== exercise `{}`: no solution given, not run", cell.id);
+                    }
+                    Some(sol) => {
+                        let _ = writeln!(stdout, "\n== exercise `{}` with the key's input `{sol}`", cell.id);
+                        let _ = writeln!(report, "Run with the solution `{sol}`:\n");
+                        let mut given = ex.params.clone();
+                        let spec = ex.experiment.param(&ex.input);
+                        let v = spec
+                            .ok_or_else(|| format!("no parameter `{}`", ex.input))
+                            .and_then(|s| crate::experiment::coerce(s, Value::Str(sol.clone())));
+                        let outcome = match v {
+                            Ok(v) => {
+                                given.insert(ex.input.clone(), v);
+                                run_experiment(ex.experiment, &given, &cell.id)
+                            }
+                            Err(e) => Err(anyhow::anyhow!(e)),
+                        };
+                        finish_run(outcome, &cell.id, opts, &mut report, &mut stdout, &mut result)?;
+                        if result.ok {
+                            let failed: Vec<String> = ex
+                                .goals
+                                .iter()
+                                .filter(|g| !result.metrics.get(&g.metric).is_some_and(|v| g.holds(*v)))
+                                .map(|g| g.to_string())
+                                .collect();
+                            if !failed.is_empty() {
+                                result.ok = false;
+                                let msg = format!("solution misses: {}", failed.join("; "));
+                                let _ = writeln!(stdout, "   FAILED: {msg}");
+                                result.error = Some(msg);
+                            } else {
+                                let _ = writeln!(stdout, "   every goal met");
+                                let _ = writeln!(report, "Every goal is met.\n");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        result.seconds = c0.elapsed().as_secs_f64();
+        cells.push(result);
+    }
+    let results = Results {
+        lesson: lesson.id.clone(),
+        seconds: t0.elapsed().as_secs_f64(),
+        cells,
+    };
+    let failed = results.cells.iter().filter(|c| !c.ok).count();
+    let _ = writeln!(
+        report,
+        "---\n_Run by `tutor exec` in {:.1} s; {} cell(s), {failed} failed._",
+        results.seconds,
+        results.cells.len()
+    );
+    crate::progress::write_atomic(&opts.out.join("report.md"), report.as_bytes())?;
+    let json = serde_json::to_string_pretty(&results)?;
+    crate::progress::write_atomic(&opts.out.join("results.json"), json.as_bytes())?;
+    let _ = writeln!(
+        stdout,
+        "\n{} cells, {failed} failed, {:.1} s; wrote {}",
+        results.cells.len(),
+        results.seconds,
+        opts.out.join("report.md").display()
+    );
+    Ok(results)
+}
+
+/// The choices or pairs of a quiz, as report lines.
+fn quiz_options(kind: &QuizKind, seed: u64) -> Vec<String> {
+    match kind {
+        QuizKind::Single { choices, .. } | QuizKind::Multi { choices, .. } => choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("- {}) {c}", (b'a' + i as u8) as char))
+            .collect(),
+        QuizKind::Match { pairs } => {
+            let order = quiz::match_order(pairs.len(), seed);
+            let mut v: Vec<String> = pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (l, _))| format!("- {}. {l}", i + 1))
+                .collect();
+            v.extend(
+                order
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &o)| format!("- {}) {}", (b'a' + j as u8) as char, pairs[o].1)),
+            );
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+type Outcome = anyhow::Result<HeadlessCtx>;
+
+fn run_experiment(
+    exp: &'static crate::experiment::Experiment,
+    given: &BTreeMap<String, Value>,
+    label: &str,
+) -> Outcome {
+    let params = exp.params_from(given)?;
+    let mut ctx = HeadlessCtx::new(label);
+    (exp.run)(&params, &mut ctx)?;
+    Ok(ctx)
+}
+
+/// Prints and reports a run's outputs, writes its PNGs and fills the cell's result.
+fn finish_run(
+    outcome: Outcome,
+    cell_id: &str,
+    opts: &ExecOptions,
+    report: &mut String,
+    stdout: &mut impl std::io::Write,
+    result: &mut CellResult,
+) -> anyhow::Result<()> {
+    let ctx = match outcome {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            result.ok = false;
+            result.error = Some(format!("{e:#}"));
+            let _ = writeln!(stdout, "   FAILED: {e:#}");
+            let _ = writeln!(report, "**This cell failed:** {e:#}\n");
+            return Ok(());
+        }
+    };
+    for (key, out) in &ctx.outputs {
+        match out {
+            Output::Text(t) => {
+                let _ = writeln!(stdout, "{}", t.trim_end());
+                let _ = writeln!(report, "```text\n{}\n```\n", t.trim_end());
+            }
+            Output::Table(t) => {
+                let _ = writeln!(stdout, "{}", render::table_text(t).trim_end());
+                if let Some(title) = &t.title {
+                    let _ = writeln!(report, "**{title}**\n");
+                }
+                let _ = writeln!(report, "{}\n", render::table_markdown(t).trim_end());
+            }
+            Output::Pictures(_) | Output::Plot(_) | Output::Matrix(_) => {
+                let file = format!("{cell_id}-{}.png", slug(key));
+                let img = match out {
+                    Output::Pictures(p) => render::pictures_png(p, 160)?,
+                    Output::Plot(p) => render::plot_png(p, 900, 560)?,
+                    Output::Matrix(m) => render::matrix_png(m, 44)?,
+                    _ => unreachable!("matched above"),
+                };
+                let path = opts.out.join(&file);
+                render::save_png(&img, &path)?;
+                let _ = writeln!(stdout, "[{}] -> {}", out.describe(), path.display());
+                let _ = writeln!(report, "![{}]({file})\n", out.describe());
+            }
+        }
+    }
+    if !ctx.metrics.is_empty() {
+        let line: Vec<String> = ctx
+            .metrics
+            .iter()
+            .map(|(k, v)| format!("{k} = {}", quiz::format_number(*v)))
+            .collect();
+        let _ = writeln!(stdout, "   metrics: {}", line.join(", "));
+    }
+    result.metrics = ctx.metrics;
+    Ok(())
+}
+
+/// A file-name-safe version of an output key.
+fn slug(key: &str) -> String {
+    key.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect()
+}
+
