@@ -8,6 +8,7 @@ pub mod cli;
 pub mod experiment;
 pub mod experiments;
 pub mod lesson;
+pub mod nn;
 pub mod output;
 pub mod progress;
 pub mod quiz;

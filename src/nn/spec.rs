@@ -1,0 +1,1455 @@
+//! The project's network format: a TOML file that names an input shape and a list of layers.
+//!
+//! Teachers write these files, lessons build their models from them (through
+//! [`crate::nn::Network`]), and `tutor inspect` prints their [`Summary`]. This module is pure Rust
+//! with no tensor library: parsing, validation and shape inference only. Every error a teacher
+//! can make is reported as `file:line:col: message`, positioned on the offending field or layer,
+//! and never as a panic.
+//!
+//! ```toml
+//! name = "lesson-3 CNN"
+//! input = [1, 28, 28]        # C, H, W (or [N] for a vector)
+//! [[layers]]
+//! type = "conv2d"
+//! name = "conv1"             # optional; defaults to "<type><position>", e.g. "relu2"
+//! out_channels = 16
+//! kernel = 3                 # or [kh, kw]
+//! padding = 1
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+use super::shape::{
+    batchnorm_params, conv2d_out, conv2d_params_hw, conv_transpose2d_out, linear_params,
+    pool2d_out, ShapeError,
+};
+
+/// The network-format version this code reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// A position in a network file, 1-based, displayed as `file:line:col`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The file name as given to [`NetSpec::parse`] or [`NetSpec::load`].
+    pub file: String,
+    /// Line, starting at 1.
+    pub line: usize,
+    /// Column in characters, starting at 1.
+    pub col: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// Everything that can be wrong with a network file.
+#[derive(Debug, Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the network file: {source}")]
+    Read {
+        /// The path.
+        file: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a field of the wrong type, or an unknown field.
+    #[error("{at}: {message}")]
+    Syntax {
+        /// Where.
+        at: Location,
+        /// What, naming the field when known.
+        message: String,
+    },
+    /// Valid TOML that does not describe a network (unknown layer type, bad value, a field that
+    /// does not apply to the layer type, a duplicate name, a `with` naming no saved tensor...).
+    #[error("{at}: {message}")]
+    Invalid {
+        /// Where.
+        at: Location,
+        /// What.
+        message: String,
+    },
+    /// The layers do not fit together for the given input shape.
+    #[error("{at}: layer \"{layer}\" ({kind}) {message}")]
+    Shape {
+        /// The layer's position in the file.
+        at: Location,
+        /// The layer's name.
+        layer: String,
+        /// The layer's type as written in the file.
+        kind: &'static str,
+        /// What does not fit: the expected and the actual size.
+        message: String,
+    },
+}
+
+/// A parsed, validated network description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetSpec {
+    /// Display name.
+    pub name: String,
+    /// Shape of one example, without the batch dimension: `[C, H, W]` or `[N]`.
+    pub input: Vec<usize>,
+    /// The layers, in order.
+    pub layers: Vec<LayerSpec>,
+    /// The file name used in error messages.
+    pub file: String,
+}
+
+/// One layer of a [`NetSpec`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSpec {
+    /// Unique name; parameters are called `<name>.weight`, `<name>.bias`...
+    pub name: String,
+    /// What the layer does, with its settings.
+    pub kind: LayerKind,
+    /// Whether its parameters start frozen (`frozen = true`, for transfer learning).
+    pub frozen: bool,
+    /// Where the layer starts in the file.
+    pub at: Location,
+}
+
+/// Settings of a convolution (plain or transposed). Pairs are `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvSpec {
+    /// Expected input channels; inferred when absent, checked when given.
+    pub in_channels: Option<usize>,
+    /// Output channels (filters).
+    pub out_channels: usize,
+    /// Kernel size.
+    pub kernel: [usize; 2],
+    /// Stride (default 1).
+    pub stride: [usize; 2],
+    /// Zero padding on each side (default 0).
+    pub padding: [usize; 2],
+    /// Dilation (default 1).
+    pub dilation: [usize; 2],
+    /// Extra size added on one side of a transposed convolution's output (default 0).
+    pub output_padding: [usize; 2],
+    /// Channel groups (default 1).
+    pub groups: usize,
+    /// Whether there is a bias (default true).
+    pub bias: bool,
+}
+
+/// Settings of a pooling layer. Pairs are `[height, width]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSpec {
+    /// Window size.
+    pub kernel: [usize; 2],
+    /// Stride (default: the kernel).
+    pub stride: [usize; 2],
+    /// Padding (default 0; at most half the kernel). Max pooling pads with -inf, average
+    /// pooling with zeros counted in the average (PyTorch's `count_include_pad=True`).
+    pub padding: [usize; 2],
+}
+
+/// Settings of batch normalisation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormSpec {
+    /// Expected channels/features; inferred when absent.
+    pub num_features: Option<usize>,
+    /// Added to the variance (default 1e-5).
+    pub eps: f64,
+    /// Running-statistics momentum (default 0.1, PyTorch's convention).
+    pub momentum: f64,
+}
+
+/// The layer types of the format.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    /// `conv2d`
+    Conv2d(ConvSpec),
+    /// `conv_transpose2d`
+    ConvTranspose2d(ConvSpec),
+    /// `maxpool2d`
+    MaxPool2d(PoolSpec),
+    /// `avgpool2d`
+    AvgPool2d(PoolSpec),
+    /// `global_avgpool`: each channel averaged to one number, `[C, H, W]` to `[C]`.
+    GlobalAvgPool,
+    /// `upsample`: nearest-neighbour, by an integer `scale`.
+    Upsample {
+        /// Size multiplier for height and width.
+        scale: usize,
+    },
+    /// `batchnorm1d`, over the features of a vector `[N]`.
+    BatchNorm1d(BatchNormSpec),
+    /// `batchnorm2d`, over the channels of `[C, H, W]`.
+    BatchNorm2d(BatchNormSpec),
+    /// `dropout` with probability `p` of zeroing (training only).
+    Dropout {
+        /// Drop probability in `[0, 1)`.
+        p: f64,
+    },
+    /// `flatten`: any shape to `[N]`.
+    Flatten,
+    /// `linear`
+    Linear {
+        /// Expected input features; inferred when absent, checked when given.
+        in_features: Option<usize>,
+        /// Output features.
+        out_features: usize,
+        /// Whether there is a bias (default true).
+        bias: bool,
+    },
+    /// `relu`
+    Relu,
+    /// `sigmoid`
+    Sigmoid,
+    /// `tanh`
+    Tanh,
+    /// `softmax` over the channel/feature axis.
+    Softmax,
+    /// `save`: remember the current tensor under a name (`as = "skip1"`).
+    Save {
+        /// The name later layers use in `with`.
+        as_name: String,
+    },
+    /// `concat`: join a saved tensor along the channel axis (`with = "skip1"`).
+    Concat {
+        /// The saved tensor.
+        with: String,
+    },
+    /// `add`: add a saved tensor of the same shape (a residual connection).
+    Add {
+        /// The saved tensor.
+        with: String,
+    },
+}
+
+/// The layer type names, in the order the documentation lists them.
+pub const LAYER_TYPES: [&str; 18] = [
+    "conv2d",
+    "conv_transpose2d",
+    "maxpool2d",
+    "avgpool2d",
+    "global_avgpool",
+    "upsample",
+    "batchnorm1d",
+    "batchnorm2d",
+    "dropout",
+    "flatten",
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "save",
+    "concat",
+    "add",
+];
+
+impl LayerKind {
+    /// The type name as written in the file.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            LayerKind::Conv2d(_) => "conv2d",
+            LayerKind::ConvTranspose2d(_) => "conv_transpose2d",
+            LayerKind::MaxPool2d(_) => "maxpool2d",
+            LayerKind::AvgPool2d(_) => "avgpool2d",
+            LayerKind::GlobalAvgPool => "global_avgpool",
+            LayerKind::Upsample { .. } => "upsample",
+            LayerKind::BatchNorm1d(_) => "batchnorm1d",
+            LayerKind::BatchNorm2d(_) => "batchnorm2d",
+            LayerKind::Dropout { .. } => "dropout",
+            LayerKind::Flatten => "flatten",
+            LayerKind::Linear { .. } => "linear",
+            LayerKind::Relu => "relu",
+            LayerKind::Sigmoid => "sigmoid",
+            LayerKind::Tanh => "tanh",
+            LayerKind::Softmax => "softmax",
+            LayerKind::Save { .. } => "save",
+            LayerKind::Concat { .. } => "concat",
+            LayerKind::Add { .. } => "add",
+        }
+    }
+}
+
+/// The fields each layer type accepts (besides `type`, `name`).
+fn allowed_fields(ty: &str) -> &'static [&'static str] {
+    const CONV: &[&str] = &[
+        "in_channels",
+        "out_channels",
+        "kernel",
+        "stride",
+        "padding",
+        "dilation",
+        "groups",
+        "bias",
+        "frozen",
+    ];
+    const CONVT: &[&str] = &[
+        "in_channels",
+        "out_channels",
+        "kernel",
+        "stride",
+        "padding",
+        "dilation",
+        "output_padding",
+        "groups",
+        "bias",
+        "frozen",
+    ];
+    match ty {
+        "conv2d" => CONV,
+        "conv_transpose2d" => CONVT,
+        "maxpool2d" | "avgpool2d" => &["kernel", "stride", "padding"],
+        "upsample" => &["scale"],
+        "batchnorm1d" | "batchnorm2d" => &["num_features", "eps", "momentum", "frozen"],
+        "dropout" => &["p"],
+        "linear" => &["in_features", "out_features", "bias", "frozen"],
+        "save" => &["as"],
+        "concat" | "add" => &["with"],
+        _ => &[],
+    }
+}
+
+/// An integer or a `[height, width]` pair, as written for `kernel`, `stride`...
+#[derive(Debug, Clone, Copy)]
+struct Pair([i64; 2]);
+
+impl<'de> Deserialize<'de> for Pair {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Pair;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer or an array of two integers [height, width]")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Pair, E> {
+                Ok(Pair([v, v]))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Pair, E> {
+                let v = i64::try_from(v).map_err(|_| E::custom("integer too large"))?;
+                Ok(Pair([v, v]))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Pair, A::Error> {
+                let h: i64 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+                let w: i64 = seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+                if seq.next_element::<i64>()?.is_some() {
+                    return Err(de::Error::invalid_length(3, &self));
+                }
+                Ok(Pair([h, w]))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNet {
+    format_version: Option<Spanned<i64>>,
+    name: Option<String>,
+    input: Spanned<Vec<i64>>,
+    #[serde(default)]
+    layers: Vec<Spanned<RawLayer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    #[serde(rename = "type")]
+    ty: Spanned<String>,
+    name: Option<Spanned<String>>,
+    in_channels: Option<Spanned<i64>>,
+    out_channels: Option<Spanned<i64>>,
+    kernel: Option<Spanned<Pair>>,
+    stride: Option<Spanned<Pair>>,
+    padding: Option<Spanned<Pair>>,
+    dilation: Option<Spanned<Pair>>,
+    output_padding: Option<Spanned<Pair>>,
+    groups: Option<Spanned<i64>>,
+    bias: Option<Spanned<bool>>,
+    frozen: Option<Spanned<bool>>,
+    in_features: Option<Spanned<i64>>,
+    out_features: Option<Spanned<i64>>,
+    num_features: Option<Spanned<i64>>,
+    eps: Option<Spanned<f64>>,
+    momentum: Option<Spanned<f64>>,
+    scale: Option<Spanned<i64>>,
+    p: Option<Spanned<f64>>,
+    #[serde(rename = "as")]
+    as_name: Option<Spanned<String>>,
+    with: Option<Spanned<String>>,
+}
+
+impl RawLayer {
+    /// The optional fields present, with their spans, to reject those the type does not take.
+    fn present(&self) -> Vec<(&'static str, Range<usize>)> {
+        let mut v = Vec::new();
+        macro_rules! field {
+            ($($f:ident => $n:literal),*) => {$(
+                if let Some(s) = &self.$f { v.push(($n, s.span())); }
+            )*};
+        }
+        field!(in_channels => "in_channels", out_channels => "out_channels", kernel => "kernel",
+            stride => "stride", padding => "padding", dilation => "dilation",
+            output_padding => "output_padding", groups => "groups", bias => "bias",
+            frozen => "frozen", in_features => "in_features", out_features => "out_features",
+            num_features => "num_features", eps => "eps", momentum => "momentum",
+            scale => "scale", p => "p", as_name => "as", with => "with");
+        v
+    }
+}
+
+/// Turns byte offsets into `file:line:col` locations.
+struct Locator<'a> {
+    text: &'a str,
+    file: &'a str,
+}
+
+impl Locator<'_> {
+    fn at(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..floor_char_boundary(self.text, offset)];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        Location {
+            file: self.file.to_string(),
+            line,
+            col,
+        }
+    }
+
+    fn invalid(&self, span: Range<usize>, message: impl Into<String>) -> SpecError {
+        SpecError::Invalid {
+            at: self.at(span.start),
+            message: message.into(),
+        }
+    }
+
+    /// The key written before a value starting at `offset` on the same line, if any, so a
+    /// type error can name its field (`toml` keeps the key path private).
+    fn key_before(&self, offset: usize) -> Option<&str> {
+        let before = &self.text[..floor_char_boundary(self.text, offset)];
+        let line = &before[before.rfind('\n').map_or(0, |i| i + 1)..];
+        let key = line.trim_end().strip_suffix('=')?.trim();
+        let key = key.rsplit(['{', ',']).next()?.trim();
+        (!key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .then_some(key)
+    }
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn positive(loc: &Locator, field: &str, v: &Spanned<i64>) -> Result<usize, SpecError> {
+    let x = *v.get_ref();
+    if x < 1 {
+        return Err(loc.invalid(v.span(), format!("`{field}` must be at least 1, got {x}")));
+    }
+    usize::try_from(x).map_err(|_| loc.invalid(v.span(), format!("`{field}` is too large")))
+}
+
+fn pair(
+    loc: &Locator,
+    field: &str,
+    v: &Option<Spanned<Pair>>,
+    default: [usize; 2],
+    min: i64,
+) -> Result<[usize; 2], SpecError> {
+    let Some(v) = v else { return Ok(default) };
+    let mut out = [0usize; 2];
+    for (o, &x) in out.iter_mut().zip(v.get_ref().0.iter()) {
+        if x < min {
+            return Err(loc.invalid(
+                v.span(),
+                format!("`{field}` must be at least {min}, got {x}"),
+            ));
+        }
+        *o = usize::try_from(x)
+            .map_err(|_| loc.invalid(v.span(), format!("`{field}` is too large")))?;
+    }
+    Ok(out)
+}
+
+fn required<'a, T>(
+    loc: &Locator,
+    layer_span: &Range<usize>,
+    ty: &str,
+    field: &str,
+    v: &'a Option<Spanned<T>>,
+) -> Result<&'a Spanned<T>, SpecError> {
+    v.as_ref().ok_or_else(|| {
+        loc.invalid(
+            layer_span.clone(),
+            format!("a {ty} layer needs the field `{field}`"),
+        )
+    })
+}
+
+impl NetSpec {
+    /// Reads and parses a network file.
+    pub fn load(path: impl AsRef<Path>) -> Result<NetSpec, SpecError> {
+        let path = path.as_ref();
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        NetSpec::parse(&text, &file)
+    }
+
+    /// Parses a network description; `file_name` is only used in error messages.
+    pub fn parse(text: &str, file_name: &str) -> Result<NetSpec, SpecError> {
+        let loc = Locator {
+            text,
+            file: file_name,
+        };
+        let raw: RawNet = toml::from_str(text).map_err(|e| {
+            let start = e.span().map_or(0, |s| s.start);
+            let mut message = e.message().trim().to_string();
+            if let Some(key) = loc.key_before(start) {
+                if !message.contains(&format!("`{key}`")) {
+                    message = format!("field `{key}`: {message}");
+                }
+            }
+            SpecError::Syntax {
+                at: loc.at(start),
+                message,
+            }
+        })?;
+
+        if let Some(v) = &raw.format_version {
+            if *v.get_ref() != FORMAT_VERSION {
+                return Err(loc.invalid(
+                    v.span(),
+                    format!(
+                        "`format_version` {} is not supported (this tutor reads version {FORMAT_VERSION})",
+                        v.get_ref()
+                    ),
+                ));
+            }
+        }
+        let input_span = raw.input.span();
+        let input_dims = raw.input.get_ref();
+        if !(input_dims.len() == 1 || input_dims.len() == 3) {
+            return Err(loc.invalid(
+                input_span,
+                format!(
+                    "`input` must be [C, H, W] or [N], got {} numbers",
+                    input_dims.len()
+                ),
+            ));
+        }
+        let mut input = Vec::with_capacity(input_dims.len());
+        for &d in input_dims {
+            if d < 1 {
+                return Err(loc.invalid(
+                    input_span,
+                    format!("`input` sizes must be at least 1, got {d}"),
+                ));
+            }
+            input.push(d as usize);
+        }
+
+        let mut layers = Vec::with_capacity(raw.layers.len());
+        let mut names: HashMap<String, Location> = HashMap::new();
+        let mut saved: HashMap<String, usize> = HashMap::new();
+        for (index, raw_layer) in raw.layers.iter().enumerate() {
+            let layer = parse_layer(&loc, index, raw_layer)?;
+            if let Some(first) = names.get(&layer.name) {
+                let span = raw_layer
+                    .get_ref()
+                    .name
+                    .as_ref()
+                    .map_or(raw_layer.span(), |n| n.span());
+                return Err(loc.invalid(
+                    span,
+                    format!(
+                        "layer name \"{}\" is already used at line {}",
+                        layer.name, first.line
+                    ),
+                ));
+            }
+            names.insert(layer.name.clone(), layer.at.clone());
+            match &layer.kind {
+                LayerKind::Save { as_name } => {
+                    saved.insert(as_name.clone(), index);
+                }
+                LayerKind::Concat { with } | LayerKind::Add { with }
+                    if !saved.contains_key(with) =>
+                {
+                    let span = raw_layer.get_ref().with.as_ref().map(|w| w.span());
+                    return Err(loc.invalid(
+                        span.unwrap_or(raw_layer.span()),
+                        format!(
+                            "`with = \"{with}\"` names no tensor saved earlier (add a layer \
+                             `type = \"save\"`, `as = \"{with}\"` before this one)"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+            layers.push(layer);
+        }
+
+        Ok(NetSpec {
+            name: raw.name.unwrap_or_else(|| file_stem(file_name).to_string()),
+            input,
+            layers,
+            file: file_name.to_string(),
+        })
+    }
+
+    /// The layer called `name`.
+    pub fn layer(&self, name: &str) -> Option<&LayerSpec> {
+        self.layers.iter().find(|l| l.name == name)
+    }
+
+    /// Infers every layer's output shape and parameter count for `input` (default: the file's
+    /// `input`), reporting the first layer that does not fit.
+    pub fn summary(&self, input: Option<&[usize]>) -> Result<Summary, SpecError> {
+        let input = input.map_or_else(|| self.input.clone(), <[usize]>::to_vec);
+        let mut rows = Vec::with_capacity(self.layers.len());
+        let mut shape = input.clone();
+        // What a flat shape came from, to explain a linear layer's misfit.
+        let mut flattened_from: Option<Vec<usize>> = None;
+        let mut saved: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut buffers = 0usize;
+        for layer in &self.layers {
+            let fail = |message: String| SpecError::Shape {
+                at: layer.at.clone(),
+                layer: layer.name.clone(),
+                kind: layer.kind.type_name(),
+                message,
+            };
+            let need_chw = |shape: &[usize]| -> Result<[usize; 3], SpecError> {
+                match *shape {
+                    [c, h, w] => Ok([c, h, w]),
+                    _ => Err(fail(format!(
+                        "expects an image-shaped input [C, H, W] but receives {}",
+                        fmt_shape(shape)
+                    ))),
+                }
+            };
+            let shape_err =
+                |axis: &str, e: ShapeError| fail(format!("cannot produce an output {axis}: {e}"));
+            let mut params = 0usize;
+            let mut next_flattened = None;
+            let out: Vec<usize> = match &layer.kind {
+                LayerKind::Conv2d(c) | LayerKind::ConvTranspose2d(c) => {
+                    let [ci, h, w] = need_chw(&shape)?;
+                    if let Some(expected) = c.in_channels {
+                        if expected != ci {
+                            return Err(fail(format!(
+                                "expects {expected} input channels but receives {ci} (shape {})",
+                                fmt_shape(&shape)
+                            )));
+                        }
+                    }
+                    if ci % c.groups != 0 || c.out_channels % c.groups != 0 {
+                        return Err(fail(format!(
+                            "groups = {} must divide both the input channels ({ci}) and the \
+                             output channels ({})",
+                            c.groups, c.out_channels
+                        )));
+                    }
+                    let transposed = matches!(layer.kind, LayerKind::ConvTranspose2d(_));
+                    let dims = [h, w];
+                    let mut hw = [0usize; 2];
+                    for a in 0..2 {
+                        let axis = if a == 0 { "height" } else { "width" };
+                        let o = if transposed {
+                            conv_transpose2d_out(
+                                dims[a] as i64,
+                                c.kernel[a] as i64,
+                                c.stride[a] as i64,
+                                c.padding[a] as i64,
+                                c.dilation[a] as i64,
+                                c.output_padding[a] as i64,
+                            )
+                        } else {
+                            conv2d_out(
+                                dims[a] as i64,
+                                c.kernel[a] as i64,
+                                c.stride[a] as i64,
+                                c.padding[a] as i64,
+                                c.dilation[a] as i64,
+                            )
+                        };
+                        hw[a] = o.map_err(|e| shape_err(axis, e))? as usize;
+                    }
+                    params = conv2d_params_hw(
+                        ci as i64,
+                        c.out_channels as i64,
+                        c.kernel[0] as i64,
+                        c.kernel[1] as i64,
+                        c.groups as i64,
+                        c.bias,
+                    ) as usize;
+                    vec![c.out_channels, hw[0], hw[1]]
+                }
+                LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => {
+                    let [c, h, w] = need_chw(&shape)?;
+                    let dims = [h, w];
+                    let mut hw = [0usize; 2];
+                    for a in 0..2 {
+                        let axis = if a == 0 { "height" } else { "width" };
+                        hw[a] = pool2d_out(
+                            dims[a] as i64,
+                            p.kernel[a] as i64,
+                            p.stride[a] as i64,
+                            p.padding[a] as i64,
+                            1,
+                        )
+                        .map_err(|e| shape_err(axis, e))? as usize;
+                    }
+                    vec![c, hw[0], hw[1]]
+                }
+                LayerKind::GlobalAvgPool => {
+                    let [c, _, _] = need_chw(&shape)?;
+                    vec![c]
+                }
+                LayerKind::Upsample { scale } => {
+                    let [c, h, w] = need_chw(&shape)?;
+                    vec![c, h * scale, w * scale]
+                }
+                LayerKind::BatchNorm1d(b) | LayerKind::BatchNorm2d(b) => {
+                    let c = if matches!(layer.kind, LayerKind::BatchNorm2d(_)) {
+                        need_chw(&shape)?[0]
+                    } else {
+                        match *shape {
+                            [n] => n,
+                            _ => {
+                                return Err(fail(format!(
+                                    "expects a vector input [N] but receives {} (use batchnorm2d \
+                                     for images, or flatten first)",
+                                    fmt_shape(&shape)
+                                )))
+                            }
+                        }
+                    };
+                    if let Some(expected) = b.num_features {
+                        if expected != c {
+                            return Err(fail(format!(
+                                "expects {expected} channels but receives {c} (shape {})",
+                                fmt_shape(&shape)
+                            )));
+                        }
+                    }
+                    params = batchnorm_params(c as i64) as usize;
+                    buffers += 2 * c;
+                    shape.clone()
+                }
+                LayerKind::Flatten => {
+                    next_flattened = Some(shape.clone());
+                    vec![shape.iter().product()]
+                }
+                LayerKind::Linear {
+                    in_features,
+                    out_features,
+                    bias,
+                } => {
+                    let n = match *shape {
+                        [n] => n,
+                        _ => {
+                            return Err(fail(format!(
+                                "expects a vector input but receives {} (add a `flatten` layer \
+                                 before it: {} features)",
+                                fmt_shape(&shape),
+                                shape.iter().product::<usize>()
+                            )))
+                        }
+                    };
+                    if let Some(expected) = *in_features {
+                        if expected != n {
+                            let origin = match &flattened_from {
+                                Some(s) => format!(" (shape {} flattened)", fmt_shape(s)),
+                                None => String::new(),
+                            };
+                            return Err(fail(format!(
+                                "expects {expected} input features but receives {n}{origin}"
+                            )));
+                        }
+                    }
+                    params = linear_params(n as i64, *out_features as i64, *bias) as usize;
+                    vec![*out_features]
+                }
+                LayerKind::Dropout { .. }
+                | LayerKind::Relu
+                | LayerKind::Sigmoid
+                | LayerKind::Tanh
+                | LayerKind::Softmax => {
+                    next_flattened = flattened_from.clone();
+                    shape.clone()
+                }
+                LayerKind::Save { as_name } => {
+                    saved.insert(as_name, shape.clone());
+                    next_flattened = flattened_from.clone();
+                    shape.clone()
+                }
+                LayerKind::Concat { with } => {
+                    let other = saved.get(with.as_str()).cloned().unwrap_or_default();
+                    if other.len() != shape.len() || other.get(1..) != shape.get(1..) {
+                        return Err(fail(format!(
+                            "cannot join \"{with}\" of shape {} to the current shape {}: all \
+                             sizes but the channels must be equal",
+                            fmt_shape(&other),
+                            fmt_shape(&shape)
+                        )));
+                    }
+                    let mut s = shape.clone();
+                    s[0] += other[0];
+                    s
+                }
+                LayerKind::Add { with } => {
+                    let other = saved.get(with.as_str()).cloned().unwrap_or_default();
+                    if other != shape {
+                        return Err(fail(format!(
+                            "cannot add \"{with}\" of shape {} to the current shape {}: the \
+                             shapes must be equal",
+                            fmt_shape(&other),
+                            fmt_shape(&shape)
+                        )));
+                    }
+                    shape.clone()
+                }
+            };
+            rows.push(SummaryRow {
+                name: layer.name.clone(),
+                kind: layer.kind.type_name(),
+                out_shape: out.clone(),
+                params,
+                trainable: params > 0 && !layer.frozen,
+            });
+            shape = out;
+            flattened_from = next_flattened;
+        }
+        let total_params = rows.iter().map(|r| r.params).sum();
+        let trainable_params = rows.iter().filter(|r| r.trainable).map(|r| r.params).sum();
+        Ok(Summary {
+            name: self.name.clone(),
+            input,
+            output: shape,
+            rows,
+            total_params,
+            trainable_params,
+            buffers,
+        })
+    }
+}
+
+fn file_stem(file: &str) -> &str {
+    Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(file)
+}
+
+fn parse_layer(
+    loc: &Locator,
+    index: usize,
+    raw: &Spanned<RawLayer>,
+) -> Result<LayerSpec, SpecError> {
+    let span = raw.span();
+    let at = loc.at(span.start);
+    let raw = raw.get_ref();
+    let ty = raw.ty.get_ref().as_str();
+    if !LAYER_TYPES.contains(&ty) {
+        return Err(loc.invalid(
+            raw.ty.span(),
+            format!(
+                "unknown layer type \"{ty}\" (known types: {})",
+                LAYER_TYPES.join(", ")
+            ),
+        ));
+    }
+    let allowed = allowed_fields(ty);
+    for (field, fspan) in raw.present() {
+        if !allowed.contains(&field) {
+            let takes = if allowed.is_empty() {
+                "it takes no settings besides `name`".to_string()
+            } else {
+                format!("it takes: {}", allowed.join(", "))
+            };
+            return Err(loc.invalid(
+                fspan,
+                format!("field `{field}` does not apply to a {ty} layer ({takes})"),
+            ));
+        }
+    }
+    let name = match &raw.name {
+        Some(n) => {
+            let s = n.get_ref().trim();
+            if s.is_empty() || s.contains(char::is_whitespace) {
+                return Err(
+                    loc.invalid(n.span(), "a layer `name` must be non-empty, without spaces")
+                );
+            }
+            s.to_string()
+        }
+        None => format!("{ty}{}", index + 1),
+    };
+    let opt_pos = |v: &Option<Spanned<i64>>, f: &str| -> Result<Option<usize>, SpecError> {
+        v.as_ref().map(|v| positive(loc, f, v)).transpose()
+    };
+    let bias = raw.bias.as_ref().is_none_or(|b| *b.get_ref());
+    let kind = match ty {
+        "conv2d" | "conv_transpose2d" => {
+            let out_channels = positive(
+                loc,
+                "out_channels",
+                required(loc, &span, ty, "out_channels", &raw.out_channels)?,
+            )?;
+            required(loc, &span, ty, "kernel", &raw.kernel)?;
+            let stride = pair(loc, "stride", &raw.stride, [1, 1], 1)?;
+            let dilation = pair(loc, "dilation", &raw.dilation, [1, 1], 1)?;
+            let output_padding = pair(loc, "output_padding", &raw.output_padding, [0, 0], 0)?;
+            for a in 0..2 {
+                if output_padding[a] >= stride[a] && output_padding[a] >= dilation[a] {
+                    let s = raw
+                        .output_padding
+                        .as_ref()
+                        .map_or(span.clone(), |v| v.span());
+                    return Err(loc.invalid(
+                        s,
+                        "`output_padding` must be smaller than the stride or the dilation",
+                    ));
+                }
+            }
+            let c = ConvSpec {
+                in_channels: opt_pos(&raw.in_channels, "in_channels")?,
+                out_channels,
+                kernel: pair(loc, "kernel", &raw.kernel, [1, 1], 1)?,
+                stride,
+                padding: pair(loc, "padding", &raw.padding, [0, 0], 0)?,
+                dilation,
+                output_padding,
+                groups: opt_pos(&raw.groups, "groups")?.unwrap_or(1),
+                bias,
+            };
+            if ty == "conv2d" {
+                LayerKind::Conv2d(c)
+            } else {
+                LayerKind::ConvTranspose2d(c)
+            }
+        }
+        "maxpool2d" | "avgpool2d" => {
+            required(loc, &span, ty, "kernel", &raw.kernel)?;
+            let kernel = pair(loc, "kernel", &raw.kernel, [1, 1], 1)?;
+            let padding = pair(loc, "padding", &raw.padding, [0, 0], 0)?;
+            if padding[0] > kernel[0] / 2 || padding[1] > kernel[1] / 2 {
+                let s = raw.padding.as_ref().map_or(span.clone(), |v| v.span());
+                return Err(loc.invalid(s, "pooling `padding` must be at most half the kernel"));
+            }
+            let p = PoolSpec {
+                kernel,
+                stride: pair(loc, "stride", &raw.stride, kernel, 1)?,
+                padding,
+            };
+            if ty == "maxpool2d" {
+                LayerKind::MaxPool2d(p)
+            } else {
+                LayerKind::AvgPool2d(p)
+            }
+        }
+        "global_avgpool" => LayerKind::GlobalAvgPool,
+        "upsample" => LayerKind::Upsample {
+            scale: positive(loc, "scale", required(loc, &span, ty, "scale", &raw.scale)?)?,
+        },
+        "batchnorm1d" | "batchnorm2d" => {
+            let eps = raw.eps.as_ref().map_or(1e-5, |v| *v.get_ref());
+            if let Some(v) = raw
+                .eps
+                .as_ref()
+                .filter(|v| v.get_ref().is_nan() || *v.get_ref() <= 0.0)
+            {
+                return Err(loc.invalid(v.span(), "`eps` must be positive"));
+            }
+            let momentum = raw.momentum.as_ref().map_or(0.1, |v| *v.get_ref());
+            if let Some(v) = raw
+                .momentum
+                .as_ref()
+                .filter(|v| !(0.0..=1.0).contains(v.get_ref()))
+            {
+                return Err(loc.invalid(v.span(), "`momentum` must be between 0 and 1"));
+            }
+            let b = BatchNormSpec {
+                num_features: opt_pos(&raw.num_features, "num_features")?,
+                eps,
+                momentum,
+            };
+            if ty == "batchnorm1d" {
+                LayerKind::BatchNorm1d(b)
+            } else {
+                LayerKind::BatchNorm2d(b)
+            }
+        }
+        "dropout" => {
+            let p = raw.p.as_ref().map_or(0.5, |v| *v.get_ref());
+            if let Some(v) = raw.p.as_ref().filter(|v| !(0.0..1.0).contains(v.get_ref())) {
+                return Err(loc.invalid(
+                    v.span(),
+                    format!("dropout `p` must be in [0, 1), got {}", v.get_ref()),
+                ));
+            }
+            LayerKind::Dropout { p }
+        }
+        "flatten" => LayerKind::Flatten,
+        "linear" => LayerKind::Linear {
+            in_features: opt_pos(&raw.in_features, "in_features")?,
+            out_features: positive(
+                loc,
+                "out_features",
+                required(loc, &span, ty, "out_features", &raw.out_features)?,
+            )?,
+            bias,
+        },
+        "relu" => LayerKind::Relu,
+        "sigmoid" => LayerKind::Sigmoid,
+        "tanh" => LayerKind::Tanh,
+        "softmax" => LayerKind::Softmax,
+        "save" => LayerKind::Save {
+            as_name: required(loc, &span, ty, "as", &raw.as_name)?
+                .get_ref()
+                .clone(),
+        },
+        "concat" => LayerKind::Concat {
+            with: required(loc, &span, ty, "with", &raw.with)?
+                .get_ref()
+                .clone(),
+        },
+        "add" => LayerKind::Add {
+            with: required(loc, &span, ty, "with", &raw.with)?
+                .get_ref()
+                .clone(),
+        },
+        _ => unreachable!("checked against LAYER_TYPES above"),
+    };
+    Ok(LayerSpec {
+        name,
+        kind,
+        frozen: raw.frozen.as_ref().is_some_and(|f| *f.get_ref()),
+        at,
+    })
+}
+
+/// One line of a [`Summary`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// Layer name.
+    pub name: String,
+    /// Layer type as in the file.
+    pub kind: &'static str,
+    /// Output shape of one example (no batch dimension).
+    pub out_shape: Vec<usize>,
+    /// Learnable parameters.
+    pub params: usize,
+    /// Whether those parameters are trained (false when frozen or when there are none).
+    pub trainable: bool,
+}
+
+/// Shapes and parameter counts layer by layer, like torchinfo's or Keras's summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// The network's name.
+    pub name: String,
+    /// Input shape of one example.
+    pub input: Vec<usize>,
+    /// Output shape of one example.
+    pub output: Vec<usize>,
+    /// One row per layer.
+    pub rows: Vec<SummaryRow>,
+    /// All learnable parameters.
+    pub total_params: usize,
+    /// Learnable parameters that are not frozen.
+    pub trainable_params: usize,
+    /// Batch-norm running statistics: state saved with the model but not learned by gradient.
+    pub buffers: usize,
+}
+
+impl Summary {
+    /// Learnable parameters that are frozen.
+    pub fn non_trainable_params(&self) -> usize {
+        self.total_params - self.trainable_params
+    }
+}
+
+/// `[16, 28, 28]`.
+pub fn fmt_shape(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// `1234567` as `1,234,567`.
+pub fn fmt_count(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let first_col: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| format!("{} ({})", r.name, r.kind))
+            .collect();
+        let shapes: Vec<String> = self.rows.iter().map(|r| fmt_shape(&r.out_shape)).collect();
+        let w1 = first_col
+            .iter()
+            .map(|s| s.chars().count())
+            .chain([12, "input".len()])
+            .max()
+            .unwrap_or(12)
+            + 2;
+        let w2 = shapes
+            .iter()
+            .map(String::len)
+            .chain([12, fmt_shape(&self.input).len()])
+            .max()
+            .unwrap_or(12)
+            + 2;
+        let w3 = self
+            .rows
+            .iter()
+            .map(|r| fmt_count(r.params).len())
+            .chain([7])
+            .max()
+            .unwrap_or(7);
+        let width = w1 + w2 + w3;
+        let thick = "=".repeat(width);
+        let thin = "-".repeat(width);
+        writeln!(f, "{}", self.name)?;
+        writeln!(f, "{thick}")?;
+        writeln!(
+            f,
+            "{:<w1$}{:<w2$}{:>w3$}",
+            "Layer (type)", "Output shape", "Param #"
+        )?;
+        writeln!(f, "{thick}")?;
+        writeln!(
+            f,
+            "{:<w1$}{:<w2$}{:>w3$}",
+            "input",
+            fmt_shape(&self.input),
+            ""
+        )?;
+        for ((row, name), shape) in self.rows.iter().zip(&first_col).zip(&shapes) {
+            let params = if row.params > 0 && !row.trainable {
+                format!("({})", fmt_count(row.params))
+            } else if row.params > 0 {
+                fmt_count(row.params)
+            } else {
+                "--".to_string()
+            };
+            writeln!(f, "{name:<w1$}{shape:<w2$}{params:>w3$}")?;
+        }
+        writeln!(f, "{thick}")?;
+        writeln!(f, "Total params: {}", fmt_count(self.total_params))?;
+        writeln!(f, "Trainable params: {}", fmt_count(self.trainable_params))?;
+        writeln!(
+            f,
+            "Non-trainable params: {}",
+            fmt_count(self.non_trainable_params())
+        )?;
+        if self.buffers > 0 {
+            writeln!(
+                f,
+                "Buffers (batch-norm running mean and variance; saved, not learned): {}",
+                fmt_count(self.buffers)
+            )?;
+        }
+        writeln!(f, "{thin}")?;
+        write!(
+            f,
+            "Shapes are per example; a batch adds a leading dimension. Frozen counts in ( )."
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CNN: &str = r#"
+name = "cnn"
+input = [1, 28, 28]
+
+[[layers]]
+type = "conv2d"
+name = "conv1"
+out_channels = 16
+kernel = 3
+padding = 1
+
+[[layers]]
+type = "relu"
+
+[[layers]]
+type = "maxpool2d"
+kernel = 2
+
+[[layers]]
+type = "conv2d"
+out_channels = 32
+kernel = 3
+padding = 1
+
+[[layers]]
+type = "relu"
+
+[[layers]]
+type = "maxpool2d"
+kernel = 2
+
+[[layers]]
+type = "flatten"
+
+[[layers]]
+type = "linear"
+name = "fc1"
+in_features = 1568
+out_features = 10
+"#;
+
+    #[test]
+    fn parses_and_summarises_the_lesson_cnn() {
+        let spec = NetSpec::parse(CNN, "cnn.toml").unwrap();
+        assert_eq!(spec.layers.len(), 8);
+        assert_eq!(spec.layers[1].name, "relu2");
+        assert_eq!(spec.layers[3].name, "conv2d4");
+        assert_eq!(spec.layers[0].at.line, 5);
+        let s = spec.summary(None).unwrap();
+        let shapes: Vec<_> = s.rows.iter().map(|r| r.out_shape.clone()).collect();
+        assert_eq!(shapes[0], vec![16, 28, 28]);
+        assert_eq!(shapes[2], vec![16, 14, 14]);
+        assert_eq!(shapes[5], vec![32, 7, 7]);
+        assert_eq!(shapes[6], vec![1568]);
+        assert_eq!(s.output, vec![10]);
+        // 160 + 4640 + 15690.
+        assert_eq!(s.rows[0].params, 160);
+        assert_eq!(s.rows[3].params, 4640);
+        assert_eq!(s.total_params, 20490);
+        assert_eq!(s.trainable_params, 20490);
+        let table = s.to_string();
+        assert!(table.contains("conv1 (conv2d)"), "{table}");
+        assert!(table.contains("Total params: 20,490"), "{table}");
+    }
+
+    #[test]
+    fn linear_misfit_names_layer_expected_and_actual() {
+        let text = CNN.replace("in_features = 1568", "in_features = 3136");
+        let spec = NetSpec::parse(&text, "bad.toml").unwrap();
+        let err = spec.summary(None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "bad.toml:35:1: layer \"fc1\" (linear) expects 3136 input features but receives \
+             1568 (shape [32, 7, 7] flattened)"
+        );
+    }
+
+    #[test]
+    fn unknown_type_field_and_wrong_type_have_positions() {
+        let e = NetSpec::parse("input = [3]\n[[layers]]\ntype = \"convv\"\n", "a.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("a.toml:3:8: unknown layer type \"convv\""),
+            "{e}"
+        );
+
+        let e = NetSpec::parse(
+            "input = [3]\n[[layers]]\ntype = \"linear\"\nout_features = 2\nkernl = 3\n",
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("a.toml:5:1: unknown field `kernl`"), "{e}");
+
+        let e = NetSpec::parse(
+            "input = [3]\n[[layers]]\ntype = \"linear\"\nout_features = \"ten\"\n",
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("a.toml:4:16: field `out_features`"), "{e}");
+
+        let e = NetSpec::parse(
+            "input = [3]\n[[layers]]\ntype = \"relu\"\nout_features = 3\n",
+            "a.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("a.toml:4:16: field `out_features` does not apply to a relu layer"),
+            "{e}"
+        );
+
+        let e = NetSpec::parse("input = [3\n", "a.toml").unwrap_err();
+        assert!(matches!(e, SpecError::Syntax { .. }), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_are_reported_not_panicked() {
+        let cases = [
+            ("input = [1, 2]\n", "a.toml:1:9: `input` must be"),
+            (
+                "input = [3]\n[[layers]]\ntype = \"linear\"\n",
+                "a.toml:2:1: a linear layer needs the field `out_features`",
+            ),
+            (
+                "input = [3]\n[[layers]]\ntype = \"add\"\nwith = \"x\"\n",
+                "a.toml:4:8: `with = \"x\"` names no tensor",
+            ),
+            (
+                "input = [1,8,8]\n[[layers]]\ntype = \"conv2d\"\nout_channels = 2\nkernel = 0\n",
+                "a.toml:5:10: `kernel` must be at least 1, got 0",
+            ),
+            (
+                "input = [3]\n[[layers]]\ntype = \"relu\"\nname = \"a\"\n[[layers]]\ntype = \"relu\"\nname = \"a\"\n",
+                "a.toml:7:8: layer name \"a\" is already used at line 2",
+            ),
+            (
+                "input = [3]\n[[layers]]\ntype = \"dropout\"\np = 1.5\n",
+                "a.toml:4:5: dropout `p` must be in [0, 1)",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = NetSpec::parse(text, "a.toml").unwrap_err().to_string();
+            assert!(e.starts_with(want), "got {e:?}, want {want:?}");
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_layer_and_sizes() {
+        let net = |layers: &str| {
+            NetSpec::parse(&format!("input = [4, 8, 8]\n{layers}"), "n.toml")
+                .unwrap()
+                .summary(None)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = net("[[layers]]\ntype = \"conv2d\"\nout_channels = 6\nkernel = 3\ngroups = 3\n");
+        assert!(e.contains("groups = 3 must divide"), "{e}");
+        let e = net("[[layers]]\ntype = \"conv2d\"\nout_channels = 6\nkernel = 9\n");
+        assert!(
+            e.starts_with("n.toml:2:1: layer \"conv2d1\" (conv2d) cannot produce an output height"),
+            "{e}"
+        );
+        let e = net("[[layers]]\ntype = \"linear\"\nout_features = 6\n");
+        assert!(e.contains("add a `flatten` layer"), "{e}");
+        let e = net(concat!(
+            "[[layers]]\ntype = \"save\"\nas = \"s\"\n",
+            "[[layers]]\ntype = \"maxpool2d\"\nkernel = 2\n",
+            "[[layers]]\ntype = \"concat\"\nwith = \"s\"\n"
+        ));
+        assert!(e.contains("cannot join \"s\" of shape [4, 8, 8]"), "{e}");
+        let e = net(concat!(
+            "[[layers]]\ntype = \"save\"\nas = \"s\"\n",
+            "[[layers]]\ntype = \"conv2d\"\nout_channels = 5\nkernel = 1\n",
+            "[[layers]]\ntype = \"add\"\nwith = \"s\"\n"
+        ));
+        assert!(e.contains("cannot add \"s\" of shape [4, 8, 8]"), "{e}");
+    }
+
+    #[test]
+    fn unet_like_skips_transposed_conv_and_batchnorm() {
+        let text = r#"
+input = [1, 16, 16]
+[[layers]]
+type = "conv2d"
+out_channels = 8
+kernel = [3, 3]
+padding = 1
+bias = false
+[[layers]]
+type = "batchnorm2d"
+name = "bn1"
+[[layers]]
+type = "save"
+as = "skip"
+[[layers]]
+type = "maxpool2d"
+kernel = 2
+[[layers]]
+type = "conv_transpose2d"
+out_channels = 8
+kernel = 2
+stride = 2
+[[layers]]
+type = "concat"
+with = "skip"
+[[layers]]
+type = "upsample"
+scale = 2
+[[layers]]
+type = "global_avgpool"
+"#;
+        let s = NetSpec::parse(text, "u.toml")
+            .unwrap()
+            .summary(None)
+            .unwrap();
+        let shapes: Vec<_> = s.rows.iter().map(|r| r.out_shape.clone()).collect();
+        assert_eq!(
+            shapes,
+            vec![
+                vec![8, 16, 16],
+                vec![8, 16, 16],
+                vec![8, 16, 16],
+                vec![8, 8, 8],
+                vec![8, 16, 16],
+                vec![16, 16, 16],
+                vec![16, 32, 32],
+                vec![16],
+            ]
+        );
+        // conv 8*9 (no bias), bn 16, convT 8*8*4 + 8.
+        assert_eq!(s.total_params, 72 + 16 + 264);
+        assert_eq!(s.buffers, 16);
+        assert!(s.to_string().contains("Buffers"));
+    }
+
+    #[test]
+    fn frozen_layers_count_as_non_trainable() {
+        let text = "input = [4]\n[[layers]]\ntype = \"linear\"\nout_features = 2\nfrozen = true\n[[layers]]\ntype = \"linear\"\nout_features = 1\n";
+        let s = NetSpec::parse(text, "f.toml")
+            .unwrap()
+            .summary(None)
+            .unwrap();
+        assert_eq!(s.total_params, 10 + 3);
+        assert_eq!(s.trainable_params, 3);
+        assert_eq!(s.non_trainable_params(), 10);
+    }
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_count(1000), "1,000");
+        assert_eq!(fmt_count(1234567), "1,234,567");
+    }
+}

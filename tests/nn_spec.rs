@@ -1,0 +1,50 @@
+//! The example networks in `nets/` parse and summarise; the broken fixture fails with a
+//! positioned message naming the layer and both sizes.
+
+use tutor::nn::{NetSpec, SpecError};
+
+#[test]
+fn example_nets_summarise() {
+    let mlp = NetSpec::load("nets/lesson3_mlp.toml").unwrap();
+    let s = mlp.summary(None).unwrap();
+    // 784*400+400 + 400*400+400 + 400*10+10.
+    assert_eq!(s.total_params, 314_000 + 160_400 + 4_010);
+    assert_eq!(s.output, vec![10]);
+
+    let cnn = NetSpec::load("nets/lesson3_cnn.toml").unwrap();
+    let s = cnn.summary(None).unwrap();
+    assert_eq!(s.total_params, 160 + 4_640 + 15_690);
+    assert_eq!(
+        s.rows.iter().find(|r| r.name == "pool2").unwrap().out_shape,
+        vec![32, 7, 7]
+    );
+}
+
+#[test]
+fn broken_fixture_reports_layer_line_and_sizes() {
+    let spec = NetSpec::load("tests/fixtures/nets/bad_linear.toml").unwrap();
+    let err = spec.summary(None).unwrap_err();
+    assert!(matches!(err, SpecError::Shape { ref layer, .. } if layer == "fc1"));
+    assert_eq!(
+        err.to_string(),
+        "tests/fixtures/nets/bad_linear.toml:37:1: layer \"fc1\" (linear) expects 1568 input \
+         features but receives 3136 (shape [64, 7, 7] flattened)"
+    );
+}
+
+#[test]
+fn summary_can_use_another_input_size() {
+    let cnn = NetSpec::load("nets/lesson3_cnn.toml").unwrap();
+    // 32x32 inputs flatten to 32*8*8 = 2048, which fc1's declared 1568 rejects.
+    let err = cnn.summary(Some(&[1, 32, 32])).unwrap_err().to_string();
+    assert!(
+        err.contains("receives 2048 (shape [32, 8, 8] flattened)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_file_is_an_error() {
+    let err = NetSpec::load("nets/does_not_exist.toml").unwrap_err();
+    assert!(matches!(err, SpecError::Read { .. }));
+}
