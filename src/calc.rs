@@ -12,6 +12,7 @@ use evalexpr::{
     Function, HashMapContext, Value,
 };
 
+use crate::nn::{shape, spec::NetSpec};
 use crate::quiz::Draw;
 
 type V = Value<DefaultNumericTypes>;
@@ -85,42 +86,7 @@ fn custom(msg: impl Into<String>) -> EvalexprError<DefaultNumericTypes> {
     EvalexprError::CustomMessage(msg.into())
 }
 
-/// PyTorch's conv output size: floor((i + 2p - d(k-1) - 1) / s) + 1.
-pub fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
-    if i < 1 || k < 1 || s < 1 || p < 0 || d < 1 {
-        return Err(format!(
-            "sizes must be positive (i={i}, k={k}, s={s}, p={p}, d={d})"
-        ));
-    }
-    let span = i + 2 * p - d * (k - 1) - 1;
-    if span < 0 {
-        return Err(format!(
-            "the kernel (extent {}) is larger than the padded input ({})",
-            d * (k - 1) + 1,
-            i + 2 * p
-        ));
-    }
-    Ok(span.div_euclid(s) + 1)
-}
-
-/// Transposed conv output size: (i-1)s - 2p + d(k-1) + op + 1.
-pub fn convt_out(i: i64, k: i64, s: i64, p: i64, d: i64, op: i64) -> Result<i64, String> {
-    if i < 1 || k < 1 || s < 1 || p < 0 || d < 1 || op < 0 {
-        return Err("sizes must be positive".into());
-    }
-    if op >= s && op >= d {
-        return Err(format!(
-            "output_padding ({op}) must be smaller than stride ({s}) or dilation ({d})"
-        ));
-    }
-    let o = (i - 1) * s - 2 * p + d * (k - 1) + op + 1;
-    if o < 1 {
-        return Err(format!("the output would have size {o}"));
-    }
-    Ok(o)
-}
-
-fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
+fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
     let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
     for (k, v) in draw {
         // Names were checked when the lesson loaded; a clash with a function is harmless.
@@ -134,9 +100,9 @@ fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         Function::new(|a: &V| -> R {
             let v = ints(a, "conv_out", 2, 5)?;
             let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
-            conv_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1))
+            shape::conv2d_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1))
                 .map(Value::Int)
-                .map_err(custom)
+                .map_err(|e| custom(e.to_string()))
         }),
         &mut ctx,
     );
@@ -145,12 +111,9 @@ fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         Function::new(|a: &V| -> R {
             let v = ints(a, "pool_out", 2, 5)?;
             let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
-            if 2 * g(3, 0) > v[1] {
-                return Err(custom("pooling padding must be at most half the kernel"));
-            }
-            conv_out(v[0], v[1], g(2, v[1]), g(3, 0), g(4, 1))
+            shape::pool2d_out(v[0], v[1], g(2, v[1]), g(3, 0), g(4, 1))
                 .map(Value::Int)
-                .map_err(custom)
+                .map_err(|e| custom(e.to_string()))
         }),
         &mut ctx,
     );
@@ -159,9 +122,9 @@ fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         Function::new(|a: &V| -> R {
             let v = ints(a, "convt_out", 2, 6)?;
             let g = |i: usize, d: i64| v.get(i).copied().unwrap_or(d);
-            convt_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1), g(5, 0))
+            shape::conv_transpose2d_out(v[0], v[1], g(2, 1), g(3, 0), g(4, 1), g(5, 0))
                 .map(Value::Int)
-                .map_err(custom)
+                .map_err(|e| custom(e.to_string()))
         }),
         &mut ctx,
     );
@@ -174,9 +137,13 @@ fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
             if groups < 1 || v[0] % groups != 0 || v[1] % groups != 0 {
                 return Err(custom("groups must divide both channel counts"));
             }
-            Ok(Value::Int(
-                v[1] * (v[0] / groups) * v[2] * v[2] + if bias != 0 { v[1] } else { 0 },
-            ))
+            Ok(Value::Int(shape::conv2d_params(
+                v[0],
+                v[1],
+                v[2],
+                groups,
+                bias != 0,
+            )))
         }),
         &mut ctx,
     );
@@ -185,11 +152,89 @@ fn context(draw: &Draw, _dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         Function::new(|a: &V| -> R {
             let v = ints(a, "linear_params", 2, 3)?;
             let bias = v.get(2).copied().unwrap_or(1);
-            Ok(Value::Int(v[0] * v[1] + if bias != 0 { v[1] } else { 0 }))
+            Ok(Value::Int(shape::linear_params(v[0], v[1], bias != 0)))
         }),
         &mut ctx,
     );
+    register_nets(&mut ctx, dir);
     ctx
+}
+
+/// `net_params`, `net_shape` and `net_size`: read a network file (relative to `dir`) and
+/// answer from its summary, so quiz answers follow the network as the teacher edits it.
+fn register_nets(ctx: &mut HashMapContext<DefaultNumericTypes>, dir: &Path) {
+    fn args(
+        a: &V,
+        name: &str,
+    ) -> Result<(String, Option<String>), EvalexprError<DefaultNumericTypes>> {
+        let items: Vec<V> = match a {
+            Value::Tuple(t) => t.clone(),
+            v => vec![v.clone()],
+        };
+        let s = |v: &V| match v {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(custom(format!("{name}: `{other}` is not a quoted name"))),
+        };
+        match items.as_slice() {
+            [file] => Ok((s(file)?, None)),
+            [file, layer] => Ok((s(file)?, Some(s(layer)?))),
+            _ => Err(custom(format!(
+                "{name} takes a network file and optionally a layer name"
+            ))),
+        }
+    }
+    type Row = (Vec<usize>, usize);
+    fn lookup(
+        dir: &Path,
+        file: &str,
+        layer: Option<&str>,
+    ) -> Result<Row, EvalexprError<DefaultNumericTypes>> {
+        let spec = NetSpec::load(dir.join(file)).map_err(|e| custom(e.to_string()))?;
+        let summary = spec.summary(None).map_err(|e| custom(e.to_string()))?;
+        match layer {
+            None => Ok((summary.output.clone(), summary.total_params)),
+            Some(name) => summary
+                .rows
+                .iter()
+                .find(|r| r.name == name)
+                .map(|r| (r.out_shape.clone(), r.params))
+                .ok_or_else(|| {
+                    let names: Vec<&str> = summary.rows.iter().map(|r| r.name.as_str()).collect();
+                    custom(format!(
+                        "`{file}` has no layer `{name}` (layers: {})",
+                        names.join(", ")
+                    ))
+                }),
+        }
+    }
+    let d = dir.to_path_buf();
+    let _ = ctx.set_function(
+        "net_params".into(),
+        Function::new(move |a: &V| -> R {
+            let (file, layer) = args(a, "net_params")?;
+            Ok(Value::Int(lookup(&d, &file, layer.as_deref())?.1 as i64))
+        }),
+    );
+    let d = dir.to_path_buf();
+    let _ = ctx.set_function(
+        "net_shape".into(),
+        Function::new(move |a: &V| -> R {
+            let (file, layer) = args(a, "net_shape")?;
+            let shape = lookup(&d, &file, layer.as_deref())?.0;
+            Ok(Value::Tuple(
+                shape.iter().map(|&x| Value::Int(x as i64)).collect(),
+            ))
+        }),
+    );
+    let d = dir.to_path_buf();
+    let _ = ctx.set_function(
+        "net_size".into(),
+        Function::new(move |a: &V| -> R {
+            let (file, layer) = args(a, "net_size")?;
+            let shape = lookup(&d, &file, layer.as_deref())?.0;
+            Ok(Value::Int(shape.iter().product::<usize>() as i64))
+        }),
+    );
 }
 
 fn eval(expr: &str, draw: &Draw, dir: &Path) -> Result<V, String> {
@@ -264,6 +309,25 @@ mod tests {
         assert!(eval_numbers("\"text\"", &d, p).is_err());
         assert!(eval_numbers("nope(1)", &d, p).is_err());
         assert!(eval_numbers("1 +", &d, p).is_err());
+    }
+
+    #[test]
+    fn network_functions_read_the_summary() {
+        let d = Draw::new();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("nets");
+        let cnn = "\"lesson3_cnn.toml\"";
+        let e = |x: String| eval_numbers(&x, &d, &dir);
+        assert_eq!(
+            e(format!("net_shape({cnn}, \"pool2\")")),
+            Ok(vec![32.0, 7.0, 7.0])
+        );
+        assert_eq!(e(format!("net_size({cnn}, \"pool2\")")), Ok(vec![1568.0]));
+        assert_eq!(e(format!("net_params({cnn}, \"conv1\")")), Ok(vec![160.0]));
+        assert_eq!(e(format!("net_params({cnn}, \"fc1\")")), Ok(vec![15690.0]));
+        assert!(e(format!("net_params({cnn}, \"nope\")"))
+            .unwrap_err()
+            .contains("no layer"));
+        assert!(e("net_params(\"missing.toml\")".into()).is_err());
     }
 
     #[test]

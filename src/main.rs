@@ -66,8 +66,25 @@ fn pick<'a>(lessons: &'a [Lesson], key: &str) -> anyhow::Result<&'a Lesson> {
 }
 
 fn open_store(cli: &Cli) -> anyhow::Result<(Store, Option<String>)> {
-    let learner = cli.learner.clone().unwrap_or_else(progress::default_learner);
+    let learner = cli
+        .learner
+        .clone()
+        .unwrap_or_else(progress::default_learner);
     Store::open(&progress::default_dir()?, &learner)
+}
+
+/// `1,28,28` (spaces, `x` and brackets allowed) as sizes.
+fn parse_shape(text: &str) -> anyhow::Result<Vec<usize>> {
+    let nums = tutor::quiz::parse_numbers(text).context("not a list of sizes")?;
+    nums.iter()
+        .map(|&x| {
+            if x >= 1.0 && x.fract() == 0.0 {
+                Ok(x as usize)
+            } else {
+                bail!("`{x}` is not a positive whole number")
+            }
+        })
+        .collect()
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -112,6 +129,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{} problem(s)", diags.len());
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Inspect { net, input } => {
+            let spec = tutor::nn::spec::NetSpec::load(net)?;
+            let input = match input {
+                None => None,
+                Some(text) => Some(parse_shape(text).with_context(|| {
+                    format!("--input `{text}`: expected sizes like 1,28,28")
+                })?),
+            };
+            let summary = spec.summary(input.as_deref())?;
+            println!("{}", summary.to_string().trim_end());
+            Ok(ExitCode::SUCCESS)
         }
         other => bail!("`{other:?}` is not available in this build yet"),
     }

@@ -3,7 +3,11 @@
 //! The explorer draws the padded input with the kernel at one output position, so sliding the
 //! `position` parameter shows the window move; every number comes from [`crate::calc`].
 
-use crate::calc::conv_out;
+use crate::nn::shape;
+
+fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
+    shape::conv2d_out(i, k, s, p, d).map_err(|e| e.to_string())
+}
 use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::output::{Output, Table};
 
@@ -106,7 +110,7 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             numer % s
         ));
     }
-    let params = c_out * (c_in * k * k + 1);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
     text.push_str(&format!(
         "\nOutput: {c_out} x {o} x {o}.  Parameters: c_out·(c_in·k·k + 1) = {c_out}·({c_in}·{k}·{k} + 1) = {params}\n"
     ));
@@ -238,7 +242,7 @@ fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     }
     let k = k.ok_or_else(|| anyhow::anyhow!("give the kernel size, e.g. k3"))?;
     let o = conv_out(h, k, s, pad, d).map_err(|e| anyhow::anyhow!(e))?;
-    let params = c_out * (c_in * k * k + 1);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
     ctx.show(
         "result",
         Output::Text(format!(

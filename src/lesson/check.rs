@@ -70,7 +70,10 @@ fn check_unique(lessons: &[Lesson]) -> Vec<Diagnostic> {
                     out.push(at(
                         &l.path,
                         1,
-                        format!("id or short name `{key}` is also used by {}", other.path.display()),
+                        format!(
+                            "id or short name `{key}` is also used by {}",
+                            other.path.display()
+                        ),
                     ));
                 }
             } else {
@@ -107,9 +110,9 @@ pub fn check_lesson(l: &Lesson) -> Vec<Diagnostic> {
 
 fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) {
     let line = match &q.kind {
-        QuizKind::Integer { answer } | QuizKind::Number { answer, .. } | QuizKind::Shape { answer } => {
-            answer.line
-        }
+        QuizKind::Integer { answer }
+        | QuizKind::Number { answer, .. }
+        | QuizKind::Shape { answer } => answer.line,
         _ => c.line,
     };
     // Placeholders must name variables.
@@ -118,7 +121,10 @@ fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) 
             out.push(at(
                 &l.path,
                 c.line,
-                format!("quiz `{}`: `{{{name}}}` in the question is not a variable in `vars`", c.id),
+                format!(
+                    "quiz `{}`: `{{{name}}}` in the question is not a variable in `vars`",
+                    c.id
+                ),
             ));
         }
     }
@@ -274,7 +280,10 @@ mod tests {
 
     #[test]
     fn finds_placeholders() {
-        assert_eq!(placeholders("a {i}x{i} input, k={k_2} {}"), vec!["i", "i", "k_2"]);
+        assert_eq!(
+            placeholders("a {i}x{i} input, k={k_2} {}"),
+            vec!["i", "i", "k_2"]
+        );
         assert!(placeholders("no braces").is_empty());
     }
 }

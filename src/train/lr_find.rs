@@ -174,7 +174,11 @@ mod tests {
             assert!(lr > 1e-4 && lr < 1e-2, "{name} = {lr:e}");
         }
         // The minimum sits at 1e-2, so a tenth of it is about 1e-3.
-        assert!((s.minimum_tenth.log10() + 3.0).abs() < 0.2, "{:e}", s.minimum_tenth);
+        assert!(
+            (s.minimum_tenth.log10() + 3.0).abs() < 0.2,
+            "{:e}",
+            s.minimum_tenth
+        );
         // Valley lies inside the falling stretch, past its first third.
         assert!(s.valley > 1e-4 * 10f64.powf(0.6), "{:e}", s.valley);
     }
