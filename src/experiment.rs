@@ -101,6 +101,8 @@ pub enum ParamKind {
         rows: usize,
         cols: usize,
     },
+    /// A file path; in a lesson it is relative to the lesson file, and must exist.
+    File,
 }
 
 /// A parameter's default value.
@@ -225,7 +227,7 @@ pub fn coerce(spec: &ParamSpec, v: Value) -> Result<Value, String> {
                 Err(format!("`{s}` is not one of: {}", words.join(", ")))
             }
         }
-        (ParamKind::Text, Value::Str(s)) => Ok(Value::Str(s)),
+        (ParamKind::Text | ParamKind::File, Value::Str(s)) => Ok(Value::Str(s)),
         (ParamKind::Matrix { rows, cols }, Value::Matrix(m)) => {
             if m.len() != rows {
                 return Err(format!("expected {rows} rows, found {}", m.len()));
@@ -314,6 +316,7 @@ fn kind_name(kind: ParamKind) -> String {
         ParamKind::Bool => "true or false".into(),
         ParamKind::Choice(w) => format!("one of {}", w.join(", ")),
         ParamKind::Text => "text".into(),
+        ParamKind::File => "a file path".into(),
         ParamKind::Matrix { rows, cols } => format!("a {rows}x{cols} matrix"),
     }
 }

@@ -2,8 +2,9 @@
 //! statics; [`ALL`] lists them for the registry in [`crate::experiment`].
 
 pub mod conv_size;
+pub mod nets;
 
 use crate::experiment::Experiment;
 
 /// Every experiment, in lesson order.
-pub static ALL: &[&Experiment] = &[&conv_size::EXPLORER, &conv_size::LAYER];
+pub static ALL: &[&Experiment] = &[&conv_size::EXPLORER, &conv_size::LAYER, &nets::INSPECT];

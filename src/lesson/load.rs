@@ -343,6 +343,18 @@ impl Loader<'_> {
                 }
             };
             match experiment::coerce(spec, value) {
+                Ok(Value::Str(rel)) if matches!(spec.kind, experiment::ParamKind::File) => {
+                    let dir = self.file.parent().unwrap_or(Path::new("."));
+                    let path = dir.join(&rel);
+                    if path.is_file() {
+                        out.insert(name.clone(), Value::Str(path.to_string_lossy().into_owned()));
+                    } else {
+                        self.error(
+                            v.span(),
+                            format!("parameter `{name}`: no file `{}`", path.display()),
+                        );
+                    }
+                }
                 Ok(value) => {
                     out.insert(name.clone(), value);
                 }
