@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use crate::experiment::{Experiment, Value};
 
-pub use load::{load, load_str};
+pub use load::{load, load_lenient, load_str};
 
 /// The lesson format this build reads. Files declare it as `format_version`.
 pub const FORMAT_VERSION: i64 = 1;

@@ -132,12 +132,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Inspect { net, input } => {
             let spec = tutor::nn::spec::NetSpec::load(net)?;
-            let input = match input {
-                None => None,
-                Some(text) => Some(parse_shape(text).with_context(|| {
-                    format!("--input `{text}`: expected sizes like 1,28,28")
-                })?),
-            };
+            let input =
+                match input {
+                    None => None,
+                    Some(text) => Some(parse_shape(text).with_context(|| {
+                        format!("--input `{text}`: expected sizes like 1,28,28")
+                    })?),
+                };
             let summary = spec.summary(input.as_deref())?;
             println!("{}", summary.to_string().trim_end());
             Ok(ExitCode::SUCCESS)

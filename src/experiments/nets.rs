@@ -46,7 +46,11 @@ fn inspect(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 crate::nn::spec::fmt_shape(&s.input),
                 crate::nn::spec::fmt_count(s.total_params)
             )),
-            header: vec!["layer (type)".into(), "output shape".into(), "params".into()],
+            header: vec![
+                "layer (type)".into(),
+                "output shape".into(),
+                "params".into(),
+            ],
             rows,
         }),
     );

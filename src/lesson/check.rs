@@ -38,15 +38,20 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     }
     let mut lessons = Vec::new();
     for f in &files {
-        match super::load(f) {
-            Ok(l) => lessons.push(l),
-            Err(e) => diags.extend(e.0),
+        match std::fs::read_to_string(f) {
+            Ok(text) => {
+                let (lesson, errors) = super::load_lenient(&text, f);
+                diags.extend(errors);
+                lessons.extend(lesson);
+            }
+            Err(e) => diags.push(at(f, 1, format!("cannot read the file: {e}"))),
         }
     }
     diags.extend(check_unique(&lessons));
     for l in &lessons {
         diags.extend(check_lesson(l));
     }
+    diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     diags
 }
 

@@ -25,6 +25,15 @@ pub fn load(path: &Path) -> Result<Lesson, LessonError> {
 
 /// Loads a lesson from its text; `path` is used for messages and relative paths.
 pub fn load_str(text: &str, path: &Path) -> Result<Lesson, LessonError> {
+    match load_lenient(text, path) {
+        (Some(l), errors) if errors.is_empty() => Ok(l),
+        (_, errors) => Err(LessonError(errors)),
+    }
+}
+
+/// Loads as much of a lesson as makes sense, with every problem found: `tutor check` uses
+/// this to go on checking answers in a file that also has a typo elsewhere.
+pub fn load_lenient(text: &str, path: &Path) -> (Option<Lesson>, Vec<Diagnostic>) {
     let mut cx = Loader {
         file: path.to_path_buf(),
         text,
@@ -35,23 +44,52 @@ pub fn load_str(text: &str, path: &Path) -> Result<Lesson, LessonError> {
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
             // toml's message repeats the location and a source excerpt; keep its first line.
-            let msg = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            cx.error(span, msg);
-            return Err(LessonError(cx.errors));
+            let msg = e.message().lines().next().unwrap_or("invalid TOML");
+            cx.error(span, suggest_field(msg));
+            return (None, cx.errors);
         }
     };
     let lesson = cx.lesson(raw);
-    if cx.errors.is_empty() {
-        if let Some(l) = lesson {
-            return Ok(l);
-        }
+    (lesson, cx.errors)
+}
+
+/// Shortens serde's "unknown field `tpye`, expected one of `kind`, ..." to the closest name.
+fn suggest_field(msg: &str) -> String {
+    let Some(rest) = msg.strip_prefix("unknown field `") else {
+        return msg.to_string();
+    };
+    let Some((field, expected)) = rest.split_once("`, expected one of ") else {
+        return msg.to_string();
+    };
+    let names: Vec<&str> = expected.split(", ").map(|n| n.trim_matches('`')).collect();
+    let best = names
+        .iter()
+        .map(|n| (edit_distance(field, n), *n))
+        .min()
+        .filter(|(d, _)| *d <= 2);
+    match best {
+        Some((_, n)) => format!("unknown field `{field}`: did you mean `{n}`?"),
+        None => format!(
+            "unknown field `{field}` (known fields: {})",
+            names.join(", ")
+        ),
     }
-    Err(LessonError(cx.errors))
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// 1-based line and column of a byte offset.
@@ -347,7 +385,10 @@ impl Loader<'_> {
                     let dir = self.file.parent().unwrap_or(Path::new("."));
                     let path = dir.join(&rel);
                     if path.is_file() {
-                        out.insert(name.clone(), Value::Str(path.to_string_lossy().into_owned()));
+                        out.insert(
+                            name.clone(),
+                            Value::Str(path.to_string_lossy().into_owned()),
+                        );
                     } else {
                         self.error(
                             v.span(),
@@ -775,6 +816,15 @@ mod tests {
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 4), (2, 2));
         assert_eq!(line_col(t, 100), (3, 3));
+    }
+
+    #[test]
+    fn unknown_fields_get_a_suggestion() {
+        let m = suggest_field("unknown field `tpye`, expected one of `kind`, `type`, `text`");
+        assert_eq!(m, "unknown field `tpye`: did you mean `type`?");
+        let m = suggest_field("unknown field `zzzzzz`, expected one of `kind`, `type`");
+        assert_eq!(m, "unknown field `zzzzzz` (known fields: kind, type)");
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     #[test]

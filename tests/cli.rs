@@ -1,0 +1,118 @@
+//! The built binary, run as a user would, on fixture lessons (no terminal needed).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tutor(args: &[&str], home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tutor"))
+        .args(args)
+        .current_dir(root())
+        .env("TUTOR_HOME", home)
+        .env("TUTOR_LEARNER", "tester")
+        .env_remove("TUTOR_LESSONS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_names_file_and_line_of_each_problem() {
+    let home = tempfile::tempdir().unwrap();
+    let o = tutor(&["check", "tests/fixtures/lessons/broken"], home.path());
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("lesson-8.toml:9:1: unknown field `tpye`: did you mean `type`?"),
+        "{t}"
+    );
+    assert!(t.contains("lesson-9.toml:15:1: quiz `wrong-number`: the typed answer 25 disagrees with `conv_out(28, 5)`, which the tutor computes as 24"), "{t}");
+    assert!(
+        t.contains("lesson-9.toml:22:21: experiment `conv.explorer` has no parameter `kernal`"),
+        "{t}"
+    );
+}
+
+#[test]
+fn check_passes_the_fixture_and_the_real_lessons() {
+    let home = tempfile::tempdir().unwrap();
+    let o = tutor(&["check", "tests/fixtures/lessons/good"], home.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let o = tutor(&["check"], home.path());
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn list_shows_lessons_and_where_progress_lives() {
+    let home = tempfile::tempdir().unwrap();
+    let o = tutor(
+        &["--lessons", "tests/fixtures/lessons/good", "list"],
+        home.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("lesson-1") && t.contains("Fixture lesson"),
+        "{t}"
+    );
+    assert!(t.contains("0/9 solved"), "{t}");
+    assert!(
+        t.contains(&home.path().join("progress.json").display().to_string()),
+        "{t}"
+    );
+}
+
+#[test]
+fn inspect_prints_totals_and_names_the_misfit_layer() {
+    let home = tempfile::tempdir().unwrap();
+    let o = tutor(&["inspect", "nets/lesson3_cnn.toml"], home.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("Total params: 20,490"), "{t}");
+    assert!(t.contains("[32, 7, 7]"), "{t}");
+    let o = tutor(
+        &["inspect", "tests/fixtures/nets/bad_linear.toml"],
+        home.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("bad_linear.toml:37:1: layer \"fc1\" (linear) expects 1568 input features but receives 3136"), "{t}");
+    let o = tutor(
+        &["inspect", "nets/lesson3_cnn.toml", "--input", "1,0,28"],
+        home.path(),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--input"), "{}", text(&o));
+}
+
+#[test]
+fn unknown_lesson_lists_the_real_ones() {
+    let home = tempfile::tempdir().unwrap();
+    let o = tutor(
+        &[
+            "--lessons",
+            "tests/fixtures/lessons/good",
+            "exec",
+            "nope",
+            "--out",
+            "x",
+        ],
+        home.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("no lesson `nope`; there are: 1 (lesson-1, fixture)"),
+        "{t}"
+    );
+}
