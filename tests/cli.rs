@@ -65,7 +65,7 @@ fn list_shows_lessons_and_where_progress_lives() {
         t.contains("lesson-1") && t.contains("Fixture lesson"),
         "{t}"
     );
-    assert!(t.contains("0/9 solved"), "{t}");
+    assert!(t.contains("0/8 solved"), "{t}");
     assert!(
         t.contains(&home.path().join("progress.json").display().to_string()),
         "{t}"
