@@ -10,3 +10,4 @@ pub mod lesson;
 pub mod output;
 pub mod progress;
 pub mod quiz;
+pub mod render;
