@@ -133,6 +133,45 @@ pub fn photo(seed: u32) -> RgbImage {
     })
 }
 
+/// Points, NaN gaps, a fixed x range narrower than the data, negative values, three marks.
+pub fn awkward() -> Plot {
+    let wave: Vec<(f64, f64)> = (0..60)
+        .map(|i| {
+            let x = f64::from(i) / 4.0 - 2.0;
+            (
+                x,
+                if i % 17 == 5 {
+                    f64::NAN
+                } else {
+                    x.sin() * 3.0 - 1.0
+                },
+            )
+        })
+        .collect();
+    let dots: Vec<(f64, f64)> = (0..12)
+        .map(|i| (f64::from(i), f64::from(i % 5) - 2.0))
+        .collect();
+    Plot {
+        title: "A rather long title that goes on and on to see whether it is clipped or shrunk to fit the image".into(),
+        x_label: "x".into(),
+        y_label: "value".into(),
+        x_log: false,
+        series: (0..6)
+            .map(|k| Series {
+                name: format!("series number {k}"),
+                points: if k == 1 { dots.clone() } else { wave.iter().map(|&(x, y)| (x, y + f64::from(k))).collect() },
+                style: if k == 1 { SeriesStyle::Points } else { SeriesStyle::Line },
+            })
+            .collect(),
+        marks: vec![
+            Mark { label: "start".into(), x: 0.0 },
+            Mark { label: "close by".into(), x: 0.3 },
+            Mark { label: "at the right edge".into(), x: 9.9 },
+        ],
+        x_range: Some((-1.0, 10.0)),
+    }
+}
+
 #[test]
 #[ignore = "writes sample images to look at; run by hand"]
 fn write_samples() {
@@ -184,5 +223,19 @@ fn write_samples() {
         &dir.join("photos.png"),
     )
     .unwrap();
+    save_png(
+        &plot_png(&awkward(), 640, 400).unwrap(),
+        &dir.join("awkward.png"),
+    )
+    .unwrap();
+    let odd = Matrix {
+        title: "a title far longer than the little matrix it sits on top of, by a lot".into(),
+        row_axis: "true".into(),
+        col_axis: "predicted".into(),
+        row_labels: vec!["a very long row label".into()],
+        col_labels: vec!["airplane".into(), "automobile".into(), "c".into()],
+        values: vec![vec![f64::NAN, 0.25], vec![], vec![f64::INFINITY, -2.0, 0.9]],
+    };
+    save_png(&matrix_png(&odd, 40).unwrap(), &dir.join("odd_matrix.png")).unwrap();
     eprintln!("samples in {}", dir.display());
 }

@@ -82,7 +82,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
     let body = body.margin(0, margin, margin, margin * 2);
 
     let (bw, bh) = body.dim_in_pixel();
-    let tick_fs = fs * 0.85;
+    // Tick numbers below 10 px turn to mush, even on a small plot.
+    let tick_fs = (fs * 0.85).max(10.0);
     let desc_fs = fs;
     // A first guess at the plot area, to decide how many ticks fit; refined below once the
     // width of the y tick labels is known.
@@ -593,9 +594,8 @@ fn draw_chart<DB: DrawingBackend>(
     }
 
     // Marks: a dashed vertical line over the full height, its label at the top beside it.
-    let (xr, yr) = chart.plotting_area().get_pixel_range();
-    let label_fs = axes.tick_fs;
-    for (i, &(x, label)) in data.marks.iter().enumerate() {
+    // Every line goes down before any label, so no line runs through another mark's label.
+    for &(x, _) in &data.marks {
         chart
             .draw_series(DashedLineSeries::new(
                 [(x, data.y.0), (x, data.y.1)],
@@ -604,6 +604,10 @@ fn draw_chart<DB: DrawingBackend>(
                 MARK.stroke_width(stroke),
             ))
             .map_err(drawing_error)?;
+    }
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let label_fs = axes.tick_fs;
+    for (i, &(x, label)) in data.marks.iter().enumerate() {
         if label.is_empty() {
             continue;
         }
