@@ -12,5 +12,5 @@ pub mod nn;
 pub mod output;
 pub mod progress;
 pub mod quiz;
-
+pub mod render;
 pub mod train;
