@@ -6,6 +6,7 @@
 //! tensor library could be swapped one day without touching a lesson.
 
 pub mod backend;
+pub mod io;
 pub mod network;
 pub mod ops;
 pub mod optim;
