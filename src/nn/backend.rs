@@ -1,0 +1,73 @@
+//! The device a network runs on, and which kernels it gets there: the CPU uses the fast custom
+//! kernels of [`super::ops::cpu`]; any other dfdx device (CUDA) the portable ones of
+//! [`super::ops::portable`]. The choice is made at compile time by `dfdx::tensor::AutoDevice`.
+
+use dfdx::prelude::*;
+
+use super::ops::{cpu, portable, ConvGeom, Flat, Img, PoolGeom};
+
+/// The device type lessons use: the CPU, or CUDA when built with the `cuda` feature.
+pub type AutoDevice = dfdx::tensor::AutoDevice;
+
+/// A dfdx device the networks can run on, with its choice of convolution and pooling kernels.
+pub trait Backend: Device<f32> + Clone + 'static {
+    /// A device whose random numbers (dropout) start from `seed`.
+    fn seeded(seed: u64) -> Self;
+
+    /// 2-d convolution; see [`portable::conv2d`]. `need_dx` may skip the input gradient.
+    fn conv2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        let _ = need_dx;
+        portable::conv2d(x, weight, bias, g)
+    }
+
+    /// Max pooling, followed by a ReLU when `relu` is set.
+    fn maxpool2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        g: &PoolGeom,
+        relu: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        let out = portable::maxpool2d(x, g)?;
+        if relu {
+            out.try_relu()
+        } else {
+            Ok(out)
+        }
+    }
+}
+
+impl Backend for Cpu {
+    fn seeded(seed: u64) -> Self {
+        Cpu::seed_from_u64(seed)
+    }
+
+    fn conv2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu::conv2d(x, weight, bias, g, need_dx)
+    }
+
+    fn maxpool2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        g: &PoolGeom,
+        relu: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu::maxpool2d(x, g, relu)
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl Backend for Cuda {
+    fn seeded(seed: u64) -> Self {
+        Cuda::seed_from_u64(seed)
+    }
+}

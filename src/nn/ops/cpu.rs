@@ -1,0 +1,290 @@
+//! Fast CPU versions of convolution and max pooling: custom dfdx operations with hand-written
+//! backward passes recorded on the tape (`split_tape` / `add_backward_op` / `put_tape`).
+//!
+//! Convolution is im2col into a `[taps, batch*pixels]` matrix (both cores, via rayon) and one
+//! multithreaded dfdx matmul per group for the whole batch; the backward pass is two more matmuls
+//! and a parallel col2im. Max pooling records the argmax with PyTorch's tie rule (the first
+//! maximum in the window wins) and can fuse a following ReLU, which commutes with max.
+//!
+//! Backward closures *add* into the input gradients (dfdx accumulates: a tensor read by several
+//! ops receives the sum), and *take* the output gradient without copying it: every consumer of an
+//! op's output runs its backward before the op's own, so nobody reads that gradient afterwards.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
+
+/// `a (m x k) @ b (k x n)` on dfdx's multithreaded matmul; `a_t`/`b_t` say the stored matrix is
+/// the transpose (`k x m`, `n x k`) and is read through a permuted view without copying.
+fn matmul(
+    dev: &Cpu,
+    a: &Tensor<Mat, f32, Cpu>,
+    a_t: bool,
+    b: &Tensor<Mat, f32, Cpu>,
+    b_t: bool,
+) -> Result<Vec<f32>, CpuError> {
+    let a = if a_t {
+        a.clone().try_permute::<_, Axes2<1, 0>>()?
+    } else {
+        a.clone()
+    };
+    let b = if b_t {
+        b.clone().try_permute::<_, Axes2<1, 0>>()?
+    } else {
+        b.clone()
+    };
+    let _ = dev;
+    Ok(a.try_matmul(b)?.as_vec())
+}
+
+/// Per output column, the source column for kernel column `kx` (`usize::MAX` in the padding).
+fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
+    (0..g.ow)
+        .map(|ox| g.src_x(ox, kx).unwrap_or(usize::MAX))
+        .collect()
+}
+
+/// im2col for one group: rows (channel-in-group, ky, kx), columns (n, oy, ox).
+fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
+    let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
+    let m = g.n * ohw;
+    let mut cols = vec![0f32; cg * kk * m];
+    let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
+    cols.par_chunks_mut(m).enumerate().for_each(|(row, dst)| {
+        let cl = row / kk;
+        let ky = (row % kk) / g.k[1];
+        let kx = row % g.k[1];
+        let tab = &tables[kx];
+        for n in 0..g.n {
+            let plane = &x[(n * g.c + gi * cg + cl) * g.h * g.w..][..g.h * g.w];
+            for oy in 0..g.oh {
+                let d = &mut dst[n * ohw + oy * g.ow..][..g.ow];
+                match g.src_y(oy, ky) {
+                    Some(sy) => {
+                        let src = &plane[sy * g.w..][..g.w];
+                        for (o, &sx) in d.iter_mut().zip(tab) {
+                            *o = if sx == usize::MAX { 0.0 } else { src[sx] };
+                        }
+                    }
+                    None => d.fill(0.0),
+                }
+            }
+        }
+    });
+    cols
+}
+
+/// col2im: adds the column gradients of every group into the input gradient `gx` (NCHW).
+fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
+    let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
+    let m = g.n * ohw;
+    let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
+    gx.par_chunks_mut(g.h * g.w)
+        .enumerate()
+        .for_each(|(pi, plane)| {
+            let (n, ch) = (pi / g.c, pi % g.c);
+            let (gi, cl) = (ch / cg, ch % cg);
+            for ky in 0..g.k[0] {
+                for (kx, tab) in tables.iter().enumerate() {
+                    let row = cl * kk + ky * g.k[1] + kx;
+                    let src = &dcols[gi][row * m + n * ohw..][..ohw];
+                    for oy in 0..g.oh {
+                        let Some(sy) = g.src_y(oy, ky) else { continue };
+                        let dst = &mut plane[sy * g.w..][..g.w];
+                        for (&v, &sx) in src[oy * g.ow..][..g.ow].iter().zip(tab) {
+                            if sx != usize::MAX {
+                                dst[sx] += v;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+}
+
+/// Group `gi`'s weights as an `(og, cg*kk)` matrix.
+fn weight_matrix(w: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
+    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
+    if g.transposed {
+        // Stored [C, og, kk]: row j, column (cl, t) is w[(gi*cg + cl), j, t].
+        let mut out = vec![0f32; og * cg * kk];
+        for j in 0..og {
+            for cl in 0..cg {
+                for t in 0..kk {
+                    out[j * cg * kk + cl * kk + t] = w[((gi * cg + cl) * og + j) * kk + t];
+                }
+            }
+        }
+        out
+    } else {
+        w[gi * og * cg * kk..][..og * cg * kk].to_vec()
+    }
+}
+
+/// Adds an `(og, cg*kk)` weight-gradient matrix of group `gi` into the flat weight gradient.
+fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom, gi: usize) {
+    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
+    if g.transposed {
+        for j in 0..og {
+            for cl in 0..cg {
+                for t in 0..kk {
+                    gw[((gi * cg + cl) * og + j) * kk + t] += m[j * cg * kk + cl * kk + t];
+                }
+            }
+        }
+    } else {
+        for (d, s) in gw[gi * og * cg * kk..][..og * cg * kk].iter_mut().zip(m) {
+            *d += s;
+        }
+    }
+}
+
+/// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
+/// the input gradient (the first layer's input is data, nobody reads its gradient).
+pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let (x, mut tape) = x.split_tape();
+    let g = *g;
+    let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
+    let m = g.n * ohw;
+    let xv = x.as_vec();
+    let wv = weight.as_vec();
+    let mut out = vec![0f32; g.n * g.o * ohw];
+    let mut cols_keep = Vec::new();
+    let mut wmats = Vec::new();
+    for gi in 0..g.groups {
+        let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi), (kdim, m))?;
+        let wm = dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim))?;
+        let res = matmul(&dev, &wm, false, &cols, false)?; // (og, n*ohw)
+                                                           // (og, n, ohw) -> out[n, gi*og + j, :], rows of `ohw` are contiguous on both sides.
+        out.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
+            let (n, ch) = (r / g.o, r % g.o);
+            if ch / og == gi {
+                let j = ch % og;
+                dst.copy_from_slice(&res[j * m + n * ohw..][..ohw]);
+            }
+        });
+        if T::OWNS_TAPE {
+            cols_keep.push(cols);
+            wmats.push(wm);
+        }
+    }
+    if let Some(b) = bias {
+        let bv = b.as_vec();
+        out.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
+            let bias = bv[r % g.o];
+            dst.iter_mut().for_each(|v| *v += bias);
+        });
+    }
+    let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
+    if T::OWNS_TAPE {
+        let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
+        let bg = bias.map(|b| b.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            let mut dcols = Vec::with_capacity(g.groups);
+            let mut gw_local = vec![0f32; g.weight_len()];
+            let mut gb_local = vec![0f32; g.o];
+            for gi in 0..g.groups {
+                // This group's output gradient as an (og, n*ohw) matrix.
+                let mut go = vec![0f32; og * m];
+                go.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
+                    let (j, n) = (r / g.n, r % g.n);
+                    dst.copy_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+                });
+                for j in 0..og {
+                    gb_local[gi * og + j] += go[j * m..][..m].iter().sum::<f32>();
+                }
+                let go = dev.try_tensor_from_vec(go, (og, m))?;
+                let gwm = matmul(&dev, &go, false, &cols_keep[gi], true)?; // (og, kdim)
+                weight_grad_add(&mut gw_local, &gwm, &g, gi);
+                if need_dx {
+                    dcols.push(matmul(&dev, &wmats[gi], true, &go, false)?); // (kdim, m)
+                }
+            }
+            if need_dx {
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                col2im_add(&dcols, gx, &g);
+            }
+            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw_local) {
+                *d += s;
+            }
+            if let Some(bg) = bg {
+                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb_local) {
+                    *d += s;
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// Max pooling with the argmax recorded (PyTorch's tie rule: the first maximum in the window);
+/// `relu` fuses a ReLU applied after (equal to one applied before, since ReLU commutes with max).
+pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    g: &PoolGeom,
+    relu: bool,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let (x, mut tape) = x.split_tape();
+    let g = *g;
+    let xv = x.as_vec();
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    let mut out = vec![0f32; g.n * g.c * ohw];
+    let mut arg = vec![0u32; g.n * g.c * ohw];
+    out.par_chunks_mut(ohw)
+        .zip(arg.par_chunks_mut(ohw))
+        .enumerate()
+        .for_each(|(pi, (o, a))| {
+            let plane = &xv[pi * hw..][..hw];
+            for oy in 0..g.oh {
+                for ox in 0..g.ow {
+                    let mut best = f32::NEG_INFINITY;
+                    let mut best_i = usize::MAX;
+                    for ky in 0..g.k[0] {
+                        for kx in 0..g.k[1] {
+                            if let Some((y, xx)) = g.src(oy, ox, ky, kx) {
+                                let i = y * g.w + xx;
+                                let v = plane[i];
+                                if best_i == usize::MAX || v > best || v.is_nan() {
+                                    best = v;
+                                    best_i = i;
+                                }
+                            }
+                        }
+                    }
+                    let k = oy * g.ow + ox;
+                    o[k] = if relu { best.max(0.0) } else { best };
+                    a[k] = (pi * hw + best_i) as u32;
+                }
+            }
+        });
+    let out_t = dev.try_tensor_from_vec(out.clone(), (g.n, g.c, g.oh, g.ow))?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out_t.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            // Output plane `pi` only scatters into input plane `pi`: planes are independent.
+            gx.par_chunks_mut(hw).enumerate().for_each(|(pi, dst)| {
+                let base = pi * hw;
+                for k in pi * ohw..(pi + 1) * ohw {
+                    if !relu || out[k] > 0.0 {
+                        dst[arg[k] as usize - base] += gout[k];
+                    }
+                }
+            });
+            Ok(())
+        });
+    }
+    Ok(out_t.put_tape(tape))
+}

@@ -1,0 +1,203 @@
+//! Seeded training behaviour through the public API: the loss falls, modes behave, freezing
+//! works, checkpoints round-trip.
+
+use tutor::nn::{accuracy, Batch, Loss, NetSpec, Network, Optimizer, Target};
+
+fn spec(text: &str) -> NetSpec {
+    NetSpec::parse(text, "t.toml").unwrap()
+}
+
+/// Two Gaussian-ish blobs in 2-d, deterministic.
+fn blobs(n: usize) -> (Batch, Vec<usize>) {
+    let mut data = Vec::with_capacity(n * 2);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = i % 2;
+        let a = (i as f32 * 2.399).sin() * 0.6;
+        let b = (i as f32 * 1.731).cos() * 0.6;
+        let (cx, cy) = if c == 0 { (-1.0, -0.5) } else { (1.0, 0.5) };
+        data.extend([cx + a, cy + b]);
+        labels.push(c);
+    }
+    (Batch::new(data, vec![n, 2]).unwrap(), labels)
+}
+
+const MLP: &str = r#"
+input = [2]
+[[layers]]
+type = "linear"
+name = "fc1"
+out_features = 16
+[[layers]]
+type = "relu"
+[[layers]]
+type = "linear"
+name = "fc2"
+out_features = 2
+"#;
+
+#[test]
+fn adam_and_sgd_reduce_the_loss_on_a_toy_problem() {
+    let (x, y) = blobs(64);
+    let t = Target::Classes(y.clone());
+    for mut opt in [
+        Optimizer::adam(0.01),
+        Optimizer::adamw(0.01, 0.01),
+        Optimizer::sgd(0.1, 0.9).nesterov().weight_decay(1e-4),
+    ] {
+        let mut net = Network::new(&spec(MLP), 1).unwrap();
+        let first = net.loss(&x, &t, Loss::CrossEntropy).unwrap();
+        for _ in 0..60 {
+            net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+        }
+        let last = net.loss(&x, &t, Loss::CrossEntropy).unwrap();
+        assert!(last < first * 0.5, "{:?}: {first} -> {last}", opt.rule);
+        net.set_train(false);
+        assert!(accuracy(&net.forward(&x).unwrap(), &y) > 0.9);
+    }
+}
+
+#[test]
+fn same_seed_same_network_and_training() {
+    let (x, y) = blobs(16);
+    let t = Target::Classes(y);
+    let run = || {
+        let mut net = Network::new(&spec(MLP), 42).unwrap();
+        let mut opt = Optimizer::adam(0.01);
+        (0..5)
+            .map(|_| net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(), run());
+    let a = Network::new(&spec(MLP), 1)
+        .unwrap()
+        .values("fc1.weight")
+        .unwrap();
+    let b = Network::new(&spec(MLP), 2)
+        .unwrap()
+        .values("fc1.weight")
+        .unwrap();
+    assert_ne!(a, b);
+    // PyTorch's default init: uniform within 1/sqrt(fan_in) = 1/sqrt(2).
+    assert!(a.iter().all(|v| v.abs() <= 1.0 / 2f32.sqrt()));
+}
+
+#[test]
+fn frozen_layers_do_not_change() {
+    let (x, y) = blobs(32);
+    let t = Target::Classes(y);
+    let mut net = Network::new(&spec(MLP), 3).unwrap();
+    net.set_frozen("fc1", true).unwrap();
+    let before = net.values("fc1.weight").unwrap();
+    let head = net.values("fc2.weight").unwrap();
+    let mut opt = Optimizer::adam(0.01);
+    for _ in 0..3 {
+        net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    }
+    assert_eq!(net.values("fc1.weight").unwrap(), before);
+    assert_ne!(net.values("fc2.weight").unwrap(), head);
+    assert_eq!(net.param_counts(), (2 * 16 + 16 + 16 * 2 + 2, 16 * 2 + 2));
+    assert!(net.set_frozen("nope", true).is_err());
+}
+
+#[test]
+fn dropout_only_in_training_mode() {
+    let text = "input = [100]\n[[layers]]\ntype = \"dropout\"\np = 0.5\n";
+    let mut net = Network::new(&spec(text), 0).unwrap();
+    let x = Batch::new(vec![1.0; 200], vec![2, 100]).unwrap();
+    net.set_train(false);
+    assert_eq!(net.forward(&x).unwrap().data, x.data);
+    net.set_train(true);
+    let y = net.forward(&x).unwrap().data;
+    let zeros = y.iter().filter(|v| **v == 0.0).count();
+    assert!((60..140).contains(&zeros), "{zeros} of 200 dropped");
+    // Survivors are scaled by 1/(1-p) so the expectation is unchanged.
+    assert!(y.iter().all(|v| *v == 0.0 || (*v - 2.0).abs() < 1e-6));
+}
+
+#[test]
+fn batchnorm_uses_batch_stats_in_training_and_running_stats_in_eval() {
+    let text = "input = [2]\n[[layers]]\ntype = \"batchnorm1d\"\nname = \"bn\"\n";
+    let mut net = Network::new(&spec(text), 0).unwrap();
+    let x = Batch::new(vec![1.0, 10.0, 3.0, 20.0, 5.0, 30.0], vec![3, 2]).unwrap();
+    let y = net.forward(&x).unwrap().data;
+    // Feature 0: mean 3, biased var 8/3: (1-3)/sqrt(8/3 + 1e-5) = -1.2247.
+    assert!((y[0] + 1.2247).abs() < 1e-3, "{y:?}");
+    assert!((y[2]).abs() < 1e-6);
+    // Running stats after one batch with momentum 0.1: mean 0.1*3, var 0.9 + 0.1*4 (unbiased).
+    let rm = net.values("bn.running_mean").unwrap();
+    let rv = net.values("bn.running_var").unwrap();
+    assert!(
+        (rm[0] - 0.3).abs() < 1e-6 && (rm[1] - 2.0).abs() < 1e-5,
+        "{rm:?}"
+    );
+    assert!(
+        (rv[0] - 1.3).abs() < 1e-5 && (rv[1] - 10.9).abs() < 1e-4,
+        "{rv:?}"
+    );
+    net.set_train(false);
+    let y = net.forward(&x).unwrap().data;
+    // Eval: (1 - 0.3) / sqrt(1.3 + 1e-5).
+    assert!((y[0] - 0.7 / (1.3f32 + 1e-5).sqrt()).abs() < 1e-5, "{y:?}");
+    // Eval does not touch the running statistics.
+    assert_eq!(net.values("bn.running_mean").unwrap(), rm);
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_outputs() {
+    let text = r#"
+input = [1, 6, 6]
+[[layers]]
+type = "conv2d"
+name = "conv1"
+out_channels = 3
+kernel = 3
+[[layers]]
+type = "batchnorm2d"
+name = "bn1"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+name = "fc"
+out_features = 2
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    let x = Batch::new(
+        (0..72).map(|i| (i as f32 * 0.37).sin()).collect(),
+        vec![2, 1, 6, 6],
+    )
+    .unwrap();
+    let mut a = Network::new(&spec(text), 5).unwrap();
+    let mut opt = Optimizer::adam(0.01);
+    a.step(
+        &x,
+        &Target::Classes(vec![0, 1]),
+        Loss::CrossEntropy,
+        &mut opt,
+    )
+    .unwrap();
+    a.save(&path).unwrap();
+    let mut b = Network::new(&spec(text), 99).unwrap();
+    b.load(&path).unwrap();
+    a.set_train(false);
+    b.set_train(false);
+    assert_eq!(a.forward(&x).unwrap(), b.forward(&x).unwrap());
+    assert_eq!(
+        a.values("bn1.running_var").unwrap(),
+        b.values("bn1.running_var").unwrap()
+    );
+
+    // A different architecture is refused with the tensor's name and both shapes.
+    let other = text.replace("out_channels = 3", "out_channels = 4");
+    let mut c = Network::new(&spec(&other), 0).unwrap();
+    let err = c.load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "\"conv1.weight\" has shape [3, 1, 3, 3] but the network expects [4, 1, 3, 3]"
+        ),
+        "{err}"
+    );
+    assert!(c.load(dir.path().join("missing")).is_err());
+}
