@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -144,7 +144,13 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                     let _ = writeln!(report, "**{caption}**\n");
                 }
                 for p in panes {
-                    let _ = writeln!(report, "_{}_\n\n```{}\n{}\n```\n", p.title, p.lang, p.code.trim_end());
+                    let _ = writeln!(
+                        report,
+                        "_{}_\n\n```{}\n{}\n```\n",
+                        p.title,
+                        p.lang,
+                        p.code.trim_end()
+                    );
                 }
             }
             CellBody::Run(run) => {
@@ -153,7 +159,14 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                     let _ = writeln!(report, "**{}**\n", run.caption);
                 }
                 let outcome = run_experiment(run.experiment, &run.params, &cell.id);
-                finish_run(outcome, &cell.id, opts, &mut report, &mut stdout, &mut result)?;
+                finish_run(
+                    outcome,
+                    &cell.id,
+                    opts,
+                    &mut report,
+                    &mut stdout,
+                    &mut result,
+                )?;
             }
             CellBody::Quiz(q) => {
                 let lp_round = 0;
@@ -168,13 +181,18 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                         report.push('\n');
                         if opts.answers {
                             let ans = quiz::answer_text(q, &draw, lesson.dir(), seed);
-                            let _ = writeln!(stdout, "\n== quiz `{}`: {text}\n   answer: {ans}", cell.id);
-                            if !q.explanation.is_empty() {
-                                let _ = writeln!(stdout, "   why: {}", q.explanation);
+                            let _ = writeln!(
+                                stdout,
+                                "\n== quiz `{}`: {text}\n   answer: {ans}",
+                                cell.id
+                            );
+                            let why = quiz::explanation_text(q, &draw, lesson.dir(), seed);
+                            if !why.is_empty() {
+                                let _ = writeln!(stdout, "   why: {why}");
                             }
                             let _ = writeln!(report, "**Answer:** {ans}\n");
-                            if !q.explanation.is_empty() {
-                                let _ = writeln!(report, "{}\n", q.explanation);
+                            if !why.is_empty() {
+                                let _ = writeln!(report, "{why}\n");
                             }
                         }
                         if let Ok(quiz::Expected::Number(x)) =
@@ -201,10 +219,18 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                 report.push('\n');
                 match &ex.solution {
                     None => {
-                        let _ = writeln!(stdout, "\n== exercise `{}`: no solution given, not run", cell.id);
+                        let _ = writeln!(
+                            stdout,
+                            "\n== exercise `{}`: no solution given, not run",
+                            cell.id
+                        );
                     }
                     Some(sol) => {
-                        let _ = writeln!(stdout, "\n== exercise `{}` with the key's input `{sol}`", cell.id);
+                        let _ = writeln!(
+                            stdout,
+                            "\n== exercise `{}` with the key's input `{sol}`",
+                            cell.id
+                        );
                         let _ = writeln!(report, "Run with the solution `{sol}`:\n");
                         let mut given = ex.params.clone();
                         let spec = ex.experiment.param(&ex.input);
@@ -218,12 +244,21 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                             }
                             Err(e) => Err(anyhow::anyhow!(e)),
                         };
-                        finish_run(outcome, &cell.id, opts, &mut report, &mut stdout, &mut result)?;
+                        finish_run(
+                            outcome,
+                            &cell.id,
+                            opts,
+                            &mut report,
+                            &mut stdout,
+                            &mut result,
+                        )?;
                         if result.ok {
                             let failed: Vec<String> = ex
                                 .goals
                                 .iter()
-                                .filter(|g| !result.metrics.get(&g.metric).is_some_and(|v| g.holds(*v)))
+                                .filter(|g| {
+                                    !result.metrics.get(&g.metric).is_some_and(|v| g.holds(*v))
+                                })
                                 .map(|g| g.to_string())
                                 .collect();
                             if !failed.is_empty() {
@@ -370,7 +405,12 @@ fn finish_run(
 /// A file-name-safe version of an output key.
 fn slug(key: &str) -> String {
     key.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
-

@@ -7,6 +7,7 @@ pub mod calc;
 pub mod cli;
 pub mod experiment;
 pub mod experiments;
+pub mod headless;
 pub mod lesson;
 pub mod nn;
 pub mod output;

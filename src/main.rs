@@ -43,14 +43,21 @@ fn lessons_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
         .context("no lessons folder found: pass --lessons DIR or set TUTOR_LESSONS")
 }
 
-/// Loads every lesson; a broken file is an error naming it (run `tutor check` for all of them).
+/// Loads every lesson. A broken file is reported on stderr and left out, so one lesson with a
+/// typo does not lock a class out of the others (`tutor check` lists every problem).
 fn load_lessons(dir: &Path) -> anyhow::Result<Vec<Lesson>> {
     let (lessons, errors) = lesson::load_dir(dir)?;
-    if let Some(e) = errors.first() {
-        bail!("{e}\n(run `tutor check` to see every problem)");
+    for e in &errors {
+        let file =
+            e.0.first()
+                .map(|d| d.file.display().to_string())
+                .unwrap_or_default();
+        eprintln!(
+            "warning: left out `{file}`, which has problems:\n{e}\n(run `tutor check` for details)"
+        );
     }
     if lessons.is_empty() {
-        bail!("no lesson files (*.toml) in `{}`", dir.display());
+        bail!("no usable lesson files (*.toml) in `{}`", dir.display());
     }
     Ok(lessons)
 }
@@ -129,6 +136,28 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 println!("{} problem(s)", diags.len());
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Exec {
+            lesson,
+            out,
+            answers,
+        } => {
+            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lesson = pick(&lessons, lesson)?;
+            let opts = tutor::headless::ExecOptions {
+                out: out.clone(),
+                answers: *answers,
+                learner: cli
+                    .learner
+                    .clone()
+                    .unwrap_or_else(progress::default_learner),
+            };
+            let results = tutor::headless::exec(lesson, &opts)?;
+            Ok(if results.cells.iter().all(|c| c.ok) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::Inspect { net, input } => {
             let spec = tutor::nn::spec::NetSpec::load(net)?;

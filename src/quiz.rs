@@ -105,6 +105,22 @@ pub fn question_text(quiz: &Quiz, d: &Draw) -> String {
     q
 }
 
+/// The explanation with `{answer}` replaced by the computed answer and `{name}` by the
+/// drill's values, so no number in it is typed by hand.
+pub fn explanation_text(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64) -> String {
+    let mut e = question_text(
+        &Quiz {
+            question: quiz.explanation.clone(),
+            ..quiz.clone()
+        },
+        d,
+    );
+    if e.contains("{answer}") {
+        e = e.replace("{answer}", &answer_text(quiz, d, dir, seed));
+    }
+    e
+}
+
 /// The order the right-hand items of a match question are shown in: `order[j]` is the index
 /// of the pair whose right item is shown with letter j.
 pub fn match_order(n: usize, seed: u64) -> Vec<usize> {

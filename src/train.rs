@@ -5,6 +5,7 @@
 //! networks of [`crate::nn`]) over plain `f32` examples, so it can be read in one sitting.
 
 pub mod lr_find;
+pub mod net;
 
 use std::time::Instant;
 
@@ -13,13 +14,14 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::experiment::Cancelled;
+pub use crate::nn::Schedule;
 
 /// A model the loop can train: one optimizer step on a batch, and evaluation.
 pub trait Classifier {
     /// Forward, backward and one optimizer step at learning rate `lr` on a batch of
-    /// `labels.len()` examples laid out one after another in `x`. Returns the mean loss and
-    /// the number of examples classified correctly (before the step).
-    fn train_step(&mut self, x: &[f32], labels: &[u8], lr: f64) -> anyhow::Result<(f64, usize)>;
+    /// `labels.len()` examples laid out one after another in `x`, in training mode. Returns
+    /// the batch's mean loss (before the step).
+    fn train_step(&mut self, x: &[f32], labels: &[u8], lr: f64) -> anyhow::Result<f64>;
     /// Loss summed over the batch and the predicted classes, in evaluation mode.
     fn evaluate(&mut self, x: &[f32], labels: &[u8]) -> anyhow::Result<(f64, Vec<u8>)>;
     /// A copy of every weight and optimizer moment, to come back to.
@@ -65,50 +67,8 @@ impl<'a> Split<'a> {
     }
 }
 
-/// How the learning rate changes over a run (`step` counts batches from 0 to `total`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Schedule {
-    Constant,
-    /// Multiply by `gamma` every `every` epochs.
-    Step {
-        every: usize,
-        gamma: f64,
-    },
-    /// Cosine decay from the base rate to zero.
-    Cosine,
-    /// Leslie Smith's one-cycle: warm up to the base rate for the first `warmup` fraction,
-    /// then anneal (cosine) to base/1e4; starts at base/25, as fastai and PyTorch do.
-    OneCycle {
-        warmup: f64,
-    },
-}
-
-impl Schedule {
-    /// The learning rate at batch `step` of `total`, with `per_epoch` batches an epoch.
-    pub fn lr(&self, base: f64, step: usize, total: usize, per_epoch: usize) -> f64 {
-        let t = step as f64 / total.max(1) as f64;
-        let cos = |from: f64, to: f64, t: f64| {
-            to + (from - to) * (1.0 + (std::f64::consts::PI * t).cos()) / 2.0
-        };
-        match *self {
-            Schedule::Constant => base,
-            Schedule::Step { every, gamma } => {
-                let epoch = step / per_epoch.max(1);
-                base * gamma.powi((epoch / every.max(1)) as i32)
-            }
-            Schedule::Cosine => cos(base, 0.0, t),
-            Schedule::OneCycle { warmup } => {
-                let start = base / 25.0;
-                let end = base / 25.0 / 1e4;
-                if t < warmup {
-                    cos(start, base, t / warmup)
-                } else {
-                    cos(base, end, (t - warmup) / (1.0 - warmup).max(1e-9))
-                }
-            }
-        }
-    }
-}
+/// How many training examples the per-epoch training accuracy is measured on.
+const TRAIN_PROBE: usize = 2000;
 
 /// Settings of one training run.
 #[derive(Debug, Clone)]
@@ -141,7 +101,9 @@ impl Default for TrainConfig {
 pub struct EpochStats {
     /// From 1.
     pub epoch: usize,
+    /// Mean of the epoch's batch losses (training mode, as the weights changed).
     pub train_loss: f64,
+    /// Accuracy in evaluation mode on up to 2000 training examples after the epoch.
     pub train_accuracy: f64,
     pub val_loss: f64,
     pub val_accuracy: f64,
@@ -222,29 +184,36 @@ pub fn fit<M: Classifier + ?Sized>(
     for epoch in 1..=cfg.epochs {
         let e0 = Instant::now();
         order.shuffle(&mut rng);
-        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        let mut loss_sum = 0.0;
         for chunk in order.chunks(cfg.batch_size.max(1)) {
             if obs.cancelled() {
                 return Err(Cancelled.into());
             }
             train.gather(chunk, &mut xb, &mut yb);
-            let lr = cfg.schedule.lr(cfg.lr, step, total, per_epoch);
-            let (loss, c) = model.train_step(&xb, &yb, lr)?;
+            let lr = cfg.schedule.lr_at(cfg.lr, step);
+            let loss = model.train_step(&xb, &yb, lr)?;
             if !loss.is_finite() {
                 anyhow::bail!(
                     "the loss became {loss} at epoch {epoch} (learning rate {lr:.2e} is probably too high)"
                 );
             }
             loss_sum += loss * chunk.len() as f64;
-            correct += c;
             step += 1;
             obs.batch(step, total, loss);
         }
         let (val_loss, val_accuracy, _) = evaluate(model, val, 256)?;
+        // Training accuracy in evaluation mode (no dropout) on a fixed slice of the training
+        // data: what the model knows now, not the average over an epoch of changing weights.
+        let probe = Split {
+            x: &train.x[..TRAIN_PROBE.min(train.n()) * train.len],
+            labels: &train.labels[..TRAIN_PROBE.min(train.n())],
+            len: train.len,
+        };
+        let (_, train_accuracy, _) = evaluate(model, probe, 256)?;
         let stats = EpochStats {
             epoch,
             train_loss: loss_sum / train.n().max(1) as f64,
-            train_accuracy: correct as f64 / train.n().max(1) as f64,
+            train_accuracy,
             val_loss,
             val_accuracy,
             seconds: e0.elapsed().as_secs_f64(),
@@ -308,7 +277,7 @@ pub fn find_lr<M: Classifier + ?Sized>(
             let lr = lr_find::lr_at(start, end, i, num_it);
             let chunk = batches.next().unwrap_or(&[]);
             train.gather(chunk, &mut xb, &mut yb);
-            let (loss, _) = model.train_step(&xb, &yb, lr)?;
+            let loss = model.train_step(&xb, &yb, lr)?;
             let smooth = smoother.push(loss);
             lrs.push(lr);
             losses.push(smooth);
@@ -327,28 +296,4 @@ pub fn find_lr<M: Classifier + ?Sized>(
         losses,
         suggestions,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn schedules_match_hand_values() {
-        let c = Schedule::Cosine;
-        assert!((c.lr(1.0, 0, 100, 10) - 1.0).abs() < 1e-12);
-        assert!((c.lr(1.0, 50, 100, 10) - 0.5).abs() < 1e-12);
-        assert!(c.lr(1.0, 100, 100, 10).abs() < 1e-12);
-        let s = Schedule::Step {
-            every: 2,
-            gamma: 0.1,
-        };
-        assert!((s.lr(1.0, 19, 100, 10) - 1.0).abs() < 1e-12);
-        assert!((s.lr(1.0, 20, 100, 10) - 0.1).abs() < 1e-12);
-        assert!((s.lr(1.0, 45, 100, 10) - 0.01).abs() < 1e-12);
-        let o = Schedule::OneCycle { warmup: 0.25 };
-        assert!((o.lr(1.0, 0, 100, 10) - 0.04).abs() < 1e-12);
-        assert!((o.lr(1.0, 25, 100, 10) - 1.0).abs() < 1e-12);
-        assert!((o.lr(1.0, 100, 100, 10) - 4e-6).abs() < 1e-12);
-    }
 }

@@ -120,9 +120,10 @@ fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) 
         | QuizKind::Shape { answer } => answer.line,
         _ => c.line,
     };
-    // Placeholders must name variables.
-    for name in placeholders(&q.question) {
-        if !q.vars.iter().any(|(v, _)| *v == name) {
+    // Placeholders must name variables (the explanation may also say `{answer}`).
+    let texts = [q.question.as_str(), q.explanation.as_str()];
+    for name in texts.iter().flat_map(|t| placeholders(t)) {
+        if name != "answer" && !q.vars.iter().any(|(v, _)| *v == name) {
             out.push(at(
                 &l.path,
                 c.line,
