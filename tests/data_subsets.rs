@@ -26,7 +26,7 @@ fn assert_pixels(d: &Dataset, what: &str) {
     // Both datasets are light ink on a zero background: mostly zeros, some full-bright pixels.
     let zeros = d.images.iter().filter(|&&v| v == 0.0).count();
     assert!(zeros > d.images.len() / 3, "{what}: {zeros} zero pixels");
-    assert!(d.images.iter().any(|&v| v == 1.0), "{what}");
+    assert!(d.images.contains(&1.0), "{what}");
 }
 
 #[test]
