@@ -5,6 +5,7 @@
 
 pub mod calc;
 pub mod cli;
+pub mod data;
 pub mod experiment;
 pub mod experiments;
 pub mod headless;
