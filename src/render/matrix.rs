@@ -226,13 +226,11 @@ fn draw_cells<DB: DrawingBackend>(
     let finite = || m.values.iter().flatten().copied().filter(|v| v.is_finite());
     let lo = finite().fold(0.0f64, f64::min);
     let hi = finite().fold(f64::NEG_INFINITY, f64::max);
+    let digits = decimals(finite());
     let texts: Vec<Vec<Option<String>>> = (0..rows)
         .map(|i| {
             (0..cols)
-                .map(|j| {
-                    let v = value_at(m, i, j)?;
-                    Some(format_value(v, finite()))
-                })
+                .map(|j| value_at(m, i, j).map(|v| format!("{v:.digits$}")))
                 .collect()
         })
         .collect();
@@ -253,8 +251,8 @@ fn draw_cells<DB: DrawingBackend>(
     );
     // A number that does not fit even at the smallest size is left out, not spilled.
     let show_numbers = text_size(root, &widest, num_fs).0 as i32 <= cell - 2;
-    for i in 0..rows {
-        for j in 0..cols {
+    for (i, row) in texts.iter().enumerate() {
+        for (j, text) in row.iter().enumerate() {
             let (x, y) = (x0 + cell * j as i32, y0 + cell * i as i32);
             let fill = match value_at(m, i, j) {
                 Some(v) => {
@@ -269,7 +267,7 @@ fn draw_cells<DB: DrawingBackend>(
                 fill.filled(),
             ))
             .map_err(drawing_error)?;
-            if let (true, Some(text)) = (show_numbers, &texts[i][j]) {
+            if let (true, Some(text)) = (show_numbers, text) {
                 let ink = if luminance(fill) < 0.45 { WHITE } else { TEXT };
                 draw_text(
                     root,
@@ -295,22 +293,21 @@ fn value_at(m: &Matrix, i: usize, j: usize) -> Option<f64> {
         .filter(|v| v.is_finite())
 }
 
-/// Counts print as integers; fractions get digits in proportion to the largest value.
-fn format_value(v: f64, all: impl Iterator<Item = f64>) -> String {
+/// How many decimals every number in the matrix gets: none for counts, else fewer the larger
+/// the largest value, so the numbers keep to a similar width.
+fn decimals(all: impl Iterator<Item = f64>) -> usize {
     let mut integral = true;
     let mut max = 0.0f64;
     for x in all {
         integral &= x.fract() == 0.0 && x.abs() < 1e15;
         max = max.max(x.abs());
     }
-    if integral {
-        format!("{v:.0}")
-    } else if max >= 100.0 {
-        format!("{v:.0}")
+    if integral || max >= 100.0 {
+        0
     } else if max >= 10.0 {
-        format!("{v:.1}")
+        1
     } else {
-        format!("{v:.2}")
+        2
     }
 }
 
@@ -356,7 +353,8 @@ mod tests {
 
     #[test]
     fn counts_print_as_integers_and_fractions_with_digits() {
-        assert_eq!(format_value(7.0, [7.0, 120.0].into_iter()), "7");
-        assert_eq!(format_value(0.5, [0.5, 0.25].into_iter()), "0.50");
+        assert_eq!(decimals([7.0, 120.0].into_iter()), 0);
+        assert_eq!(decimals([0.5, 0.25].into_iter()), 2);
+        assert_eq!(decimals([0.5, 12.25].into_iter()), 1);
     }
 }

@@ -85,8 +85,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
     // Tick numbers below 10 px turn to mush, even on a small plot.
     let tick_fs = (fs * 0.85).max(10.0);
     let desc_fs = fs;
-    // A first guess at the plot area, to decide how many ticks fit; refined below once the
-    // width of the y tick labels is known.
+    // The x label band has a fixed height, which fixes the plot's height and so how many y
+    // ticks fit; their widest label then fixes the y band, and the plot's width what x
+    // ticks fit.
     let x_area = (tick_fs * 1.6
         + if plot.x_label.is_empty() {
             0.0
@@ -272,11 +273,17 @@ impl<'a> Prepared<'a> {
             .flat_map(|d| d.runs.iter().flatten())
             .map(|p| p.1);
         let (y0, y1) = min_max(ys)?;
-        // A little air above and below, so the extreme points do not sit on the frame.
+        // A little air above and below, so the extreme points do not sit on the frame (none
+        // when values near f64::MAX would make the range itself infinite).
         let pad = if y1 > y0 {
             (y1 - y0) * 0.05
         } else {
             (y0.abs() * 0.1).max(1e-3)
+        };
+        let pad = if (y0 - pad).is_finite() && (y1 + pad).is_finite() {
+            pad
+        } else {
+            0.0
         };
         let marks = plot
             .marks
@@ -301,15 +308,21 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 }
 
 /// Makes a one-value range into a real one: a decade either side on a log axis, a unit (or a
-/// tenth of the value) either side on a linear one.
+/// tenth of the value) either side on a linear one; all on one side near the ends of f64.
 fn widen((lo, hi): (f64, f64), log: bool) -> (f64, f64) {
     if lo < hi {
-        (lo, hi)
-    } else if log {
-        (lo / 10.0, hi * 10.0)
+        return (lo, hi);
+    }
+    let (below, above, d) = if log {
+        (lo / 10.0, hi * 10.0, 0.0)
     } else {
         let d = (lo.abs() * 0.1).max(1.0);
-        (lo - d, hi + d)
+        (lo - d, hi + d, d)
+    };
+    match (below.is_finite() && (below > 0.0 || !log), above.is_finite()) {
+        (true, true) => (below, above),
+        (true, false) => (if log { below / 10.0 } else { below - d }, hi),
+        _ => (lo, if log { above * 10.0 } else { above + d }),
     }
 }
 
@@ -453,8 +466,14 @@ impl Ticks {
         let dhi = (hi.log10() + 1e-9).floor() as i32;
         let in_range = |v: f64| v >= lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9);
         let mut light = Vec::new();
+        // Over many decades the 2..9 lines would merge into a grey wash; keep one per decade.
+        let minor: &[i32] = if dhi - dlo > 12 {
+            &[1]
+        } else {
+            &[1, 2, 3, 4, 5, 6, 7, 8, 9]
+        };
         for d in (dlo - 1)..=dhi {
-            for m in 1..=9 {
+            for &m in minor {
                 let v = f64::from(m) * 10f64.powi(d);
                 if in_range(v) {
                     light.push(v);
@@ -525,10 +544,11 @@ fn format_linear(v: f64, step: f64) -> String {
     }
     let mag = v.abs().max(step.abs());
     if mag >= 1e5 || step.abs() < 1e-4 {
-        let digits = (mag.log10().floor() - step.abs().log10().floor()).max(0.0) as usize;
+        // Capped: a step far below the value (f64::MAX with a step of 1) needs no 300 digits.
+        let digits = (mag.log10().floor() - step.abs().log10().floor()).clamp(0.0, 6.0) as usize;
         return format!("{v:.digits$e}");
     }
-    let decimals = (-step.abs().log10().floor()).max(0.0) as usize;
+    let decimals = (-step.abs().log10().floor()).clamp(0.0, 6.0) as usize;
     format!("{v:.decimals$}")
 }
 
@@ -607,34 +627,47 @@ fn draw_chart<DB: DrawingBackend>(
     }
     let (xr, yr) = chart.plotting_area().get_pixel_range();
     let label_fs = axes.tick_fs;
-    for (i, &(x, label)) in data.marks.iter().enumerate() {
+    let (ox, oy) = body.get_base_pixel();
+    let gap = (label_fs * 0.4) as i32;
+    let pad = (label_fs * 0.2) as i32;
+    let mut placed: Vec<(i32, i32, i32)> = Vec::new(); // (left, right, level) of each label
+    for &(x, label) in &data.marks {
+        let plot_w = (xr.end - xr.start - 2 * gap).max(1) as u32;
+        let (label, _) = fit_text(body, label, label_fs, label_fs, plot_w);
         if label.is_empty() {
             continue;
         }
         let (px, _) = chart.backend_coord(&(x, data.y.1));
-        let (tw, th) = text_size(body, label, label_fs);
-        let gap = (label_fs * 0.4) as i32;
-        // Right of the line unless that runs off the frame; staggered so marks close
-        // together do not print over each other.
-        let left = if px + gap + tw as i32 <= xr.end - 2 {
+        let (tw, th) = text_size(body, &label, label_fs);
+        let tw = tw as i32;
+        // Right of the line unless that runs off the frame.
+        let left = if px + gap + tw <= xr.end - 2 {
             px + gap
         } else {
-            px - gap - tw as i32
+            (px - gap - tw).max(xr.start + 2)
         };
-        let top = yr.start + gap + i as i32 * (f64::from(th) * 1.6) as i32;
-        let root = body;
-        let (ox, oy) = root.get_base_pixel();
-        let pad = (label_fs * 0.2) as i32;
-        root.draw(&Rectangle::new(
+        let right = left + tw;
+        // The first row down from the top where it overlaps no label already placed.
+        let level = (0..)
+            .find(|&level| {
+                !placed
+                    .iter()
+                    .any(|&(l, r, lv)| lv == level && l < right + 2 * pad && left < r + 2 * pad)
+            })
+            .unwrap_or(0);
+        placed.push((left, right, level));
+        let top = yr.start + gap + level * (f64::from(th) * 1.5) as i32;
+        // A veil behind the text keeps it readable where it crosses grid lines or data.
+        body.draw(&Rectangle::new(
             [
                 (left - pad - ox, top - pad - oy),
-                (left + tw as i32 + pad - ox, top + th as i32 + pad - oy),
+                (right + pad - ox, top + th as i32 + pad - oy),
             ],
             WHITE.mix(0.85).filled(),
         ))
         .map_err(drawing_error)?;
         let style = TextStyle::from((FAMILY, label_fs).into_font()).color(&MARK);
-        root.draw_text(label, &style, (left - ox, top - oy))
+        body.draw_text(&label, &style, (left - ox, top - oy))
             .map_err(drawing_error)?;
     }
     Ok(())
@@ -717,4 +750,93 @@ fn draw_legend<'a, DB: DrawingBackend>(
     }
     let used = rows.len() as i32 * row_h + (fs * 0.5) as i32;
     Ok(area.split_vertically(used).1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Labels measured as 7 px per character, like a small font.
+    fn width(s: &str) -> u32 {
+        7 * s.chars().count() as u32
+    }
+
+    #[test]
+    fn log_axis_ticks_are_whole_decades() {
+        let t = Ticks::log((1e-7, 10.0), 800, &width);
+        assert_eq!(
+            t.labels,
+            ["1e-7", "1e-6", "1e-5", "1e-4", "1e-3", "1e-2", "1e-1", "1e0", "1e1"]
+        );
+        // Minor lines at 2..9 times each decade, inside the range only.
+        assert!(t.light.contains(&2e-7) && t.light.contains(&9.0));
+        assert!(t
+            .light
+            .iter()
+            .all(|&v| (1e-7 * 0.999..=10.0 * 1.001).contains(&v)));
+    }
+
+    #[test]
+    fn log_axis_thins_decades_when_narrow() {
+        let t = Ticks::log((1e-7, 10.0), 150, &width);
+        assert!(t.labels.len() < 9 && t.labels.len() >= 2, "{:?}", t.labels);
+        assert!(t.labels.iter().all(|l| l.starts_with("1e")));
+    }
+
+    #[test]
+    fn short_log_ranges_fall_back_to_round_numbers() {
+        let t = Ticks::log((2e-3, 9e-3), 800, &width);
+        assert!(t.labels.len() >= 2, "{:?}", t.labels);
+        assert_eq!(t.labels[0], "2e-3");
+    }
+
+    #[test]
+    fn linear_ticks_are_round_and_labelled_tidily() {
+        let t = Ticks::linear((1.0, 10.0), 10);
+        assert_eq!(
+            t.labels,
+            ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
+        );
+        let t = Ticks::linear((0.03, 0.52), 5);
+        assert_eq!(t.labels, ["0.1", "0.2", "0.3", "0.4", "0.5"]);
+        assert_eq!(format_linear(3e-5, 1e-5), "3e-5");
+        assert_eq!(format_linear(250_000.0, 50_000.0), "2.5e5");
+        assert_eq!(format_linear(1e-17, 0.1), "0");
+    }
+
+    #[test]
+    fn lines_break_at_gaps_and_clip_to_the_x_range() {
+        let pts = [
+            (0.0, 0.0),
+            (2.0, 2.0),
+            (f64::NAN, 1.0),
+            (3.0, 3.0),
+            (4.0, 4.0),
+            (6.0, 6.0),
+        ];
+        let runs = clip_runs(&pts, (1.0, 5.0), false);
+        assert_eq!(
+            runs,
+            vec![
+                vec![(1.0, 1.0), (2.0, 2.0)],
+                vec![(3.0, 3.0), (4.0, 4.0), (5.0, 5.0)]
+            ]
+        );
+        // On a log axis, non-positive x is dropped and clipping happens in log space.
+        let runs = clip_runs(&[(-1.0, 0.0), (1.0, 0.0), (100.0, 2.0)], (1.0, 10.0), true);
+        assert_eq!(runs.len(), 1);
+        let end = runs[0][1];
+        assert!(
+            (end.0 - 10.0).abs() < 1e-9 && (end.1 - 1.0).abs() < 1e-9,
+            "{end:?}"
+        );
+    }
+
+    #[test]
+    fn single_values_widen_into_ranges() {
+        assert_eq!(widen((3.0, 3.0), false), (2.0, 4.0));
+        assert_eq!(widen((1e-3, 1e-3), true), (1e-4, 1e-2));
+        let (lo, hi) = widen((f64::MAX, f64::MAX), false);
+        assert!(lo.is_finite() && lo < hi);
+    }
 }
