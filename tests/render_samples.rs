@@ -237,13 +237,21 @@ fn write_samples() {
         values: vec![vec![f64::NAN, 0.25], vec![], vec![f64::INFINITY, -2.0, 0.9]],
     };
     save_png(&matrix_png(&odd, 40).unwrap(), &dir.join("odd_matrix.png")).unwrap();
-    save_png(&plot_png(&loss_curves(), 1600, 900).unwrap(), &dir.join("loss_large.png")).unwrap();
+    save_png(
+        &plot_png(&loss_curves(), 1600, 900).unwrap(),
+        &dir.join("loss_large.png"),
+    )
+    .unwrap();
     let many: Vec<Picture> = (0..20)
         .map(|k| Picture {
             caption: format!("#{k}: {}", k % 3),
             image: digit(k % 3),
         })
         .collect();
-    save_png(&pictures_png(&many, 96).unwrap(), &dir.join("digits_many.png")).unwrap();
+    save_png(
+        &pictures_png(&many, 96).unwrap(),
+        &dir.join("digits_many.png"),
+    )
+    .unwrap();
     eprintln!("samples in {}", dir.display());
 }

@@ -22,8 +22,8 @@ const MISSING: RGBColor = RGBColor(235, 235, 235);
 /// A matrix without cells becomes an image saying "no data".
 pub fn matrix_png(m: &Matrix, cell_px: u32) -> Result<RgbImage> {
     ensure!(
-        cell_px >= 8,
-        "matrix cells of {cell_px} px are too small to read; use at least 8"
+        (8..=1000).contains(&cell_px),
+        "matrix cells of {cell_px} px cannot be drawn; use 8 to 1000"
     );
     ensure_fonts()?;
     let rows = m.values.len().max(m.row_labels.len());

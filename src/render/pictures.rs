@@ -3,7 +3,7 @@
 //! Small images are blown up by a whole factor with nearest-neighbour sampling, so a 28x28
 //! digit shows crisp square pixels, which is what the network saw, rather than a blur.
 
-use anyhow::Result;
+use anyhow::{ensure, Result};
 use image::imageops::{self, FilterType};
 use image::RgbImage;
 use plotters::prelude::*;
@@ -11,7 +11,7 @@ use plotters::style::text_anchor::{HPos, VPos};
 
 use super::canvas::Canvas;
 use super::text::{draw_text, text_size, wrap_text};
-use super::{drawing_error, ensure_fonts, white_canvas};
+use super::{drawing_error, ensure_fonts, white_canvas, MAX_PIXELS};
 use crate::output::Picture;
 
 const TEXT: RGBColor = RGBColor(30, 30, 30);
@@ -66,16 +66,32 @@ pub fn pictures_png(pics: &[Picture], scale_to: u32) -> Result<RgbImage> {
         width: u32,
         caption: Vec<String>,
     }
+    let factor = |img: &RgbImage| {
+        let longest = img.width().max(img.height()).max(1);
+        if longest < scale_to {
+            (scale_to / longest).clamp(1, MAX_FACTOR)
+        } else {
+            1
+        }
+    };
+    // Check the total before enlarging anything: the sheet holds every enlarged image.
+    let area: u64 = pics
+        .iter()
+        .map(|p| {
+            u64::from(p.image.width() * factor(&p.image))
+                * u64::from(p.image.height() * factor(&p.image))
+        })
+        .sum();
+    ensure!(
+        area <= MAX_PIXELS,
+        "{} pictures enlarged to {scale_to} px are too large to draw on one sheet",
+        pics.len()
+    );
     let tiles: Vec<Tile> = pics
         .iter()
         .map(|p| {
             let (w, h) = p.image.dimensions();
-            let longest = w.max(h).max(1);
-            let factor = if longest < scale_to {
-                (scale_to / longest).clamp(1, MAX_FACTOR)
-            } else {
-                1
-            };
+            let factor = factor(&p.image);
             let image = if factor > 1 {
                 imageops::resize(&p.image, w * factor, h * factor, FilterType::Nearest)
             } else {

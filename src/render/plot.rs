@@ -319,7 +319,10 @@ fn widen((lo, hi): (f64, f64), log: bool) -> (f64, f64) {
         let d = (lo.abs() * 0.1).max(1.0);
         (lo - d, hi + d, d)
     };
-    match (below.is_finite() && (below > 0.0 || !log), above.is_finite()) {
+    match (
+        below.is_finite() && (below > 0.0 || !log),
+        above.is_finite(),
+    ) {
         (true, true) => (below, above),
         (true, false) => (if log { below / 10.0 } else { below - d }, hi),
         _ => (lo, if log { above * 10.0 } else { above + d }),
