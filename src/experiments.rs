@@ -2,9 +2,18 @@
 //! statics; [`ALL`] lists them for the registry in [`crate::experiment`].
 
 pub mod conv_size;
+pub mod mlp_cnn;
 pub mod nets;
+pub mod training;
 
 use crate::experiment::Experiment;
 
 /// Every experiment, in lesson order.
-pub static ALL: &[&Experiment] = &[&conv_size::EXPLORER, &conv_size::LAYER, &nets::INSPECT];
+pub static ALL: &[&Experiment] = &[
+    &conv_size::EXPLORER,
+    &conv_size::LAYER,
+    &nets::INSPECT,
+    &mlp_cnn::SAMPLES,
+    &mlp_cnn::LR_FIND,
+    &mlp_cnn::COMPARE,
+];

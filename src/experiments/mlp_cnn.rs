@@ -1,0 +1,386 @@
+//! Lesson 3: an MLP and a CNN trained side by side on MNIST, then tested on shifted digits.
+
+use std::time::Instant;
+
+use image::{Rgb, RgbImage};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::training::{self, Budget, Live, Prepared};
+use crate::data::{self, Dataset};
+use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::output::{Output, Picture, Table};
+use crate::train::{self, Classifier, TrainConfig};
+
+/// Share of the training images held out for validation.
+const VAL_FRACTION: f64 = 0.1;
+/// Progress units per batch: a CNN step costs several MLP steps.
+const MLP_COST: usize = 1;
+const CNN_COST: usize = 8;
+
+/// A few training digits with their labels.
+pub static SAMPLES: Experiment = Experiment {
+    name: "mnist.samples",
+    summary: "Random training images with their labels",
+    params: &[
+        ParamSpec {
+            name: "count",
+            kind: ParamKind::Int { min: 1, max: 30 },
+            default: Default::Int(10),
+            doc: "how many images",
+        },
+        ParamSpec {
+            name: "seed",
+            kind: ParamKind::Int { min: 0, max: 9999 },
+            default: Default::Int(0),
+            doc: "which random images",
+        },
+        ParamSpec {
+            name: "dataset",
+            kind: ParamKind::Choice(&["mnist", "fashion"]),
+            default: Default::Str("mnist"),
+            doc: "digits or clothing",
+        },
+    ],
+    metrics: &["train_images", "test_images"],
+    long: false,
+    run: samples,
+};
+
+fn load(name: &str, split: data::Split) -> anyhow::Result<Dataset> {
+    Ok(match name {
+        "fashion" => data::fashion(split)?,
+        _ => data::mnist(split)?,
+    })
+}
+
+/// A 0..1 grayscale image as RGB.
+pub fn digit_picture(d: &Dataset, i: usize) -> RgbImage {
+    let img = d.image(i);
+    RgbImage::from_fn(d.w as u32, d.h as u32, |x, y| {
+        let v = (img[y as usize * d.w + x as usize].clamp(0.0, 1.0) * 255.0) as u8;
+        Rgb([v, v, v])
+    })
+}
+
+fn samples(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let name = p.str("dataset")?;
+    let train = load(name, data::Split::Train)?;
+    let test = load(name, data::Split::Test)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(p.int("seed")? as u64);
+    let mut idx: Vec<usize> = (0..train.n).collect();
+    idx.shuffle(&mut rng);
+    let pics = idx
+        .iter()
+        .take(p.int("count")? as usize)
+        .map(|&i| Picture {
+            caption: train.class_name(i).to_string(),
+            image: digit_picture(&train, i),
+        })
+        .collect();
+    ctx.show("samples", Output::Pictures(pics));
+    let counts = train.class_counts();
+    ctx.show(
+        "counts",
+        Output::Text(format!(
+            "{} training and {} test images of {}x{} pixels. Training images per class: {}",
+            train.n,
+            test.n,
+            train.h,
+            train.w,
+            counts
+                .iter()
+                .enumerate()
+                .map(|(c, n)| format!("{}: {n}", train.classes[c]))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    );
+    ctx.metric("train_images", train.n as f64);
+    ctx.metric("test_images", test.n as f64);
+    Ok(())
+}
+
+const NET_PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "net",
+        kind: ParamKind::File,
+        default: Default::Str("nets/lesson3_cnn.toml"),
+        doc: "the network to test",
+    },
+    ParamSpec {
+        name: "seed",
+        kind: ParamKind::Int { min: 0, max: 9999 },
+        default: Default::Int(1),
+        doc: "seed for weights and batches",
+    },
+];
+
+/// The learning-rate range test on a network.
+pub static LR_FIND: Experiment = Experiment {
+    name: "mnist.lr_find",
+    summary: "Learning-rate range test (fastai's lr_find) on MNIST",
+    params: NET_PARAMS,
+    metrics: &["lr_valley", "lr_steep", "lr_minimum_tenth"],
+    long: true,
+    run: lr_find,
+};
+
+fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let seed = p.int("seed")? as u64;
+    let data = Prepared::new(
+        &data::mnist(data::Split::Train)?,
+        &data::mnist(data::Split::Test)?,
+        VAL_FRACTION,
+        seed,
+    )?;
+    let mut model = training::classifier(std::path::Path::new(p.str("net")?), seed, 1e-3)?;
+    let mut budget = Budget {
+        done: 0,
+        total: train::lr_find::NUM_IT,
+    };
+    let r = training::find_lr(&mut model, &data.train, seed, ctx, &mut budget, 1)?;
+    ctx.show(
+        "plot",
+        Output::Plot(training::lr_plot("Learning-rate range test (Adam)", &r)),
+    );
+    let s = r.suggestions.ok_or_else(|| {
+        anyhow::anyhow!("the sweep was too short to suggest a learning rate")
+    })?;
+    ctx.show(
+        "suggestions",
+        Output::Text(format!(
+            "valley {:.2e} (the default)   steep {:.2e}   minimum/10 {:.2e}\nThe sweep ran {} of {} steps; the weights were restored afterwards.",
+            s.valley,
+            s.steep,
+            s.minimum_tenth,
+            r.lrs.len(),
+            train::lr_find::NUM_IT
+        )),
+    );
+    ctx.metric("lr_valley", s.valley);
+    ctx.metric("lr_steep", s.steep);
+    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
+    Ok(())
+}
+
+/// The race: MLP vs CNN.
+pub static COMPARE: Experiment = Experiment {
+    name: "mnist.compare",
+    summary: "Train an MLP and a CNN on the same digits; test accuracy, confusion, shifted digits",
+    params: &[
+        ParamSpec {
+            name: "mlp",
+            kind: ParamKind::File,
+            default: Default::Str("nets/lesson3_mlp.toml"),
+            doc: "the MLP's network file",
+        },
+        ParamSpec {
+            name: "cnn",
+            kind: ParamKind::File,
+            default: Default::Str("nets/lesson3_cnn.toml"),
+            doc: "the CNN's network file",
+        },
+        ParamSpec {
+            name: "epochs",
+            kind: ParamKind::Int { min: 1, max: 30 },
+            default: Default::Int(4),
+            doc: "passes over the training images",
+        },
+        ParamSpec {
+            name: "train_size",
+            kind: ParamKind::Int { min: 500, max: 12000 },
+            default: Default::Int(12000),
+            doc: "training images used (10% of them validate)",
+        },
+        ParamSpec {
+            name: "mlp_lr",
+            kind: ParamKind::Float { min: 1e-6, max: 1.0 },
+            default: Default::Float(1e-3),
+            doc: "the MLP's Adam learning rate",
+        },
+        ParamSpec {
+            name: "cnn_lr",
+            kind: ParamKind::Float { min: 0.0, max: 1.0 },
+            default: Default::Float(0.0),
+            doc: "the CNN's learning rate; 0 = the range test's valley suggestion",
+        },
+        ParamSpec {
+            name: "shift",
+            kind: ParamKind::Int { min: 0, max: 8 },
+            default: Default::Int(3),
+            doc: "pixels the test digits are moved (left, right, up, down)",
+        },
+        ParamSpec {
+            name: "seed",
+            kind: ParamKind::Int { min: 0, max: 9999 },
+            default: Default::Int(1),
+            doc: "seed for weights, split and batches",
+        },
+    ],
+    metrics: &[
+        "mlp_params",
+        "cnn_params",
+        "mlp_test_accuracy",
+        "cnn_test_accuracy",
+        "mlp_shifted_accuracy",
+        "cnn_shifted_accuracy",
+        "lr_suggestion",
+        "mlp_seconds",
+        "cnn_seconds",
+    ],
+    long: true,
+    run: compare,
+};
+
+/// Accuracy on the test set moved `shift` pixels in each of four directions, averaged.
+fn shifted_accuracy(
+    model: &mut dyn Classifier,
+    raw_test: &Dataset,
+    data: &Prepared,
+    shift: i32,
+) -> anyhow::Result<f64> {
+    let mut sum = 0.0;
+    let moves = [(shift, 0), (-shift, 0), (0, shift), (0, -shift)];
+    for (dx, dy) in moves {
+        let moved = data.norm.applied(&raw_test.shifted(dx, dy));
+        let (_, acc, _) = train::evaluate(model, training::split(&moved), 256)?;
+        sum += acc;
+    }
+    Ok(sum / moves.len() as f64)
+}
+
+fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let seed = p.int("seed")? as u64;
+    let epochs = p.int("epochs")? as usize;
+    let shift = p.int("shift")? as i32;
+    let full = data::mnist(data::Split::Train)?;
+    let train_size = (p.int("train_size")? as usize).min(full.n);
+    let raw_train = if train_size < full.n {
+        full.subset(train_size, seed)?
+    } else {
+        full
+    };
+    let raw_test = data::mnist(data::Split::Test)?;
+    let data = Prepared::new(&raw_train, &raw_test, VAL_FRACTION, seed)?;
+    let batches = data.train.n.div_ceil(64);
+    let cnn_lr_given = p.float("cnn_lr")?;
+    let finder_units = if cnn_lr_given > 0.0 {
+        0
+    } else {
+        train::lr_find::NUM_IT * CNN_COST
+    };
+    let mut budget = Budget {
+        done: 0,
+        total: finder_units + batches * epochs * (MLP_COST + CNN_COST),
+    };
+
+    let mut mlp = training::classifier(std::path::Path::new(p.str("mlp")?), seed, 1e-3)?;
+    let mut cnn = training::classifier(std::path::Path::new(p.str("cnn")?), seed, 1e-3)?;
+    let (mlp_params, _) = mlp.net.param_counts();
+    let (cnn_params, _) = cnn.net.param_counts();
+    ctx.show(
+        "data",
+        Output::Text(format!(
+            "{} training, {} validation and {} test images; {} batches of 64 per epoch.",
+            data.train.n, data.val.n, data.test.n, batches
+        )),
+    );
+
+    // The CNN's learning rate: given, or read off a range test.
+    let cnn_lr = if cnn_lr_given > 0.0 {
+        cnn_lr_given
+    } else {
+        let r = training::find_lr(&mut cnn, &data.train, seed, ctx, &mut budget, CNN_COST)?;
+        ctx.show(
+            "lr",
+            Output::Plot(training::lr_plot("Range test on the CNN", &r)),
+        );
+        r.suggestions
+            .map(|s| s.valley)
+            .ok_or_else(|| anyhow::anyhow!("the range test found no learning rate"))?
+    };
+    ctx.metric("lr_suggestion", cnn_lr);
+
+    let mut plot = training::loss_plot("Loss per epoch: MLP vs CNN", epochs);
+    let mlp_cfg = TrainConfig {
+        epochs,
+        lr: p.float("mlp_lr")?,
+        seed,
+        ..TrainConfig::default()
+    };
+    let cnn_cfg = TrainConfig {
+        lr: cnn_lr,
+        ..mlp_cfg.clone()
+    };
+    let mut results = Vec::new();
+    for (name, model, cfg, cost) in [
+        ("MLP", &mut mlp, &mlp_cfg, MLP_COST),
+        ("CNN", &mut cnn, &cnn_cfg, CNN_COST),
+    ] {
+        let t0 = Instant::now();
+        let history = {
+            let mut live = Live::new(
+                ctx, &mut plot, "curves", name, &mut budget, cost, batches, epochs,
+            );
+            train::fit(
+                model,
+                training::split(&data.train),
+                training::split(&data.val),
+                cfg,
+                &mut live,
+            )?
+        };
+        let seconds = t0.elapsed().as_secs_f64();
+        let (_, test_acc, preds) = train::evaluate(model, training::split(&data.test), 256)?;
+        let shifted = shifted_accuracy(model, &raw_test, &data, shift)?;
+        ctx.show(
+            &format!("confusion-{}", name.to_lowercase()),
+            Output::Matrix(training::confusion(
+                &format!("{name}: test images by true and predicted digit"),
+                &data.test,
+                &preds,
+            )),
+        );
+        results.push((name, test_acc, shifted, seconds, history));
+    }
+
+    let mut rows = Vec::new();
+    for (name, test, shifted, secs, h) in &results {
+        let params = if *name == "MLP" { mlp_params } else { cnn_params };
+        rows.push(vec![
+            name.to_string(),
+            crate::nn::spec::fmt_count(params),
+            training::pct(*test),
+            training::pct(*shifted),
+            format!("{:+.1} points", 100.0 * (shifted - test)),
+            format!("{}", h.best_epoch),
+            format!("{secs:.1} s"),
+        ]);
+        let key = name.to_lowercase();
+        ctx.metric(&format!("{key}_test_accuracy"), *test);
+        ctx.metric(&format!("{key}_shifted_accuracy"), *shifted);
+        ctx.metric(&format!("{key}_seconds"), *secs);
+    }
+    ctx.show(
+        "results",
+        Output::Table(Table {
+            title: Some(format!(
+                "Test accuracy, and on test digits shifted by {shift} px (mean of 4 directions)"
+            )),
+            header: vec![
+                "model".into(),
+                "parameters".into(),
+                "test".into(),
+                "shifted".into(),
+                "change".into(),
+                "best epoch".into(),
+                "time".into(),
+            ],
+            rows,
+        }),
+    );
+    ctx.metric("mlp_params", mlp_params as f64);
+    ctx.metric("cnn_params", cnn_params as f64);
+    Ok(())
+}
