@@ -351,6 +351,9 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         rows.push(vec![
             name.to_string(),
             crate::nn::spec::fmt_count(params),
+            h.epochs
+                .get(h.best_epoch.saturating_sub(1))
+                .map_or("-".into(), |e| training::pct(e.val_accuracy)),
             training::pct(*test),
             training::pct(*shifted),
             format!("{:+.1} points", 100.0 * (shifted - test)),
@@ -371,6 +374,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             header: vec![
                 "model".into(),
                 "parameters".into(),
+                "validation".into(),
                 "test".into(),
                 "shifted".into(),
                 "change".into(),
