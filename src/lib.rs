@@ -4,3 +4,4 @@
 //! thread -> events) -> app state -> pure rendering. Training code never knows a screen exists.
 
 pub mod data;
+pub mod filters;
