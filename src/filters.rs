@@ -389,7 +389,8 @@ fn parse_weight(token: &str, row: usize, col: usize) -> Result<f32, KernelParseE
 }
 
 impl fmt::Display for Kernel {
-    /// Rows on separate lines, columns right-aligned: the same text [`Kernel::parse`] reads.
+    /// Rows on separate lines, columns right-aligned, at most three decimals: text that
+    /// [`Kernel::parse`] reads back (exactly when no weight needs more decimals).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cells: Vec<String> = self.weights.iter().map(|&v| fmt_num(v)).collect();
         let width = cells.iter().map(|c| c.chars().count()).max().unwrap_or(1);
@@ -637,7 +638,9 @@ pub fn display_clamped(img: &GrayF) -> RgbImage {
 
 /// Spell out how one output pixel comes from a 3x3 patch and a 3x3 kernel: the patch and the
 /// kernel side by side, the nine products row by row, the row sums and the total. Every
-/// number is computed here, so the text always agrees with [`filter`].
+/// number is computed here, so the text always agrees with [`filter`] (the total is summed in
+/// the same order). Numbers are shown with at most three decimals, and the text says so when
+/// that rounds any of them.
 pub fn worked_example(patch: [[f32; 3]; 3], kernel: [[f32; 3]; 3]) -> String {
     let mut products = [[0.0f32; 3]; 3];
     for r in 0..3 {
@@ -646,64 +649,101 @@ pub fn worked_example(patch: [[f32; 3]; 3], kernel: [[f32; 3]; 3]) -> String {
         }
     }
     let row_sums: Vec<f32> = products.iter().map(|row| row.iter().sum()).collect();
-    let total: f32 = row_sums.iter().sum();
+    // Row-major accumulation, as in `filter`, so the two agree to the last bit.
+    let total = products.iter().flatten().fold(0.0f32, |acc, &v| acc + v);
+    let all = patch
+        .iter()
+        .chain(&kernel)
+        .chain(&products)
+        .flatten()
+        .chain(&row_sums)
+        .chain([&total]);
+    let rounded = all.into_iter().any(|&v| !shown_exactly(v));
 
-    let grid = |m: &[[f32; 3]; 3]| -> Vec<String> {
-        let cells: Vec<String> = m.iter().flatten().map(|&v| fmt_num(v)).collect();
-        let width = cells.iter().map(|c| c.chars().count()).max().unwrap_or(1);
-        cells
-            .chunks(3)
-            .map(|row| {
-                row.iter()
-                    .map(|c| format!("{c:>width$}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    };
     let (p, k) = (grid(&patch), grid(&kernel));
     let pw = p[0].chars().count().max("patch".len());
-
     let mut out = String::new();
     out.push_str(&format!("{:<pw$}    kernel\n", "patch"));
     for r in 0..3 {
         out.push_str(&format!("{:<pw$}    {}\n", p[r], k[r]));
     }
+
     out.push_str("\nmultiply each pixel by the weight in the same place:\n");
-    for r in 0..3 {
-        let terms: Vec<String> = (0..3)
-            .map(|c| {
-                format!(
-                    "{} × {} = {}",
-                    fmt_num(patch[r][c]),
-                    fmt_num(kernel[r][c]),
-                    fmt_num(products[r][c])
-                )
-            })
+    // Pad each of the three columns of products to its widest entry so the rows line up.
+    let terms: Vec<Vec<String>> = (0..3)
+        .map(|r| {
+            (0..3)
+                .map(|c| {
+                    format!(
+                        "{} × {} = {}",
+                        fmt_num(patch[r][c]),
+                        fmt_num(kernel[r][c]),
+                        fmt_num(products[r][c])
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let widths: Vec<usize> = (0..3)
+        .map(|c| {
+            terms
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (r, row) in terms.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(t, &w)| format!("{t:<w$}"))
             .collect();
         out.push_str(&format!(
-            "  row {}: {}   (row sum {})\n",
+            "  row {}:  {}   row sum {}\n",
             r + 1,
-            terms.join(",  "),
+            cells.join("   "),
             fmt_num(row_sums[r])
         ));
     }
+
     let mut sum_line = String::new();
     for (i, &v) in products.iter().flatten().enumerate() {
-        if i == 0 {
-            sum_line.push_str(&fmt_num(v));
-        } else if v < 0.0 {
-            sum_line.push_str(&format!(" − {}", fmt_num(-v)));
-        } else {
-            sum_line.push_str(&format!(" + {}", fmt_num(v)));
+        match (i, v < 0.0) {
+            (0, _) => sum_line.push_str(&fmt_num(v)),
+            (_, true) => sum_line.push_str(&format!(" - {}", fmt_num(-v))),
+            (_, false) => sum_line.push_str(&format!(" + {}", fmt_num(v))),
         }
     }
     out.push_str(&format!(
         "\nadd the nine products:\n  {sum_line} = {}\n",
         fmt_num(total)
     ));
+    if rounded {
+        out.push_str("  (numbers are shown rounded to 3 decimals)\n");
+    }
     out.push_str(&format!("\noutput pixel = {}", fmt_num(total)));
     out
+}
+
+/// A 3x3 matrix as three lines of right-aligned numbers.
+fn grid(m: &[[f32; 3]; 3]) -> Vec<String> {
+    let cells: Vec<String> = m.iter().flatten().map(|&v| fmt_num(v)).collect();
+    let width = cells.iter().map(|c| c.chars().count()).max().unwrap_or(1);
+    cells
+        .chunks(3)
+        .map(|row| {
+            row.iter()
+                .map(|c| format!("{c:>width$}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// True when [`fmt_num`] shows `v` without rounding it.
+fn shown_exactly(v: f32) -> bool {
+    fmt_num(v).parse::<f32>().is_ok_and(|shown| shown == v)
 }
 
 /// A number as a learner would write it: whole numbers without decimals, others with up to
@@ -1173,12 +1213,18 @@ mod tests {
         let text = worked_example(patch, Kernel::sobel_x().to_3x3().unwrap());
         assert!(text.contains("10 × -2 = -20"), "{text}");
         assert!(text.contains("80 × 2 = 160"), "{text}");
-        assert!(text.contains("(row sum 140)"), "{text}");
+        assert!(text.contains("row sum 140"), "{text}");
         assert!(
-            text.contains("-10 + 0 + 80 − 20 + 0 + 160 − 10 + 0 + 80 = 280"),
+            text.contains("-10 + 0 + 80 - 20 + 0 + 160 - 10 + 0 + 80 = 280"),
             "{text}"
         );
         assert!(text.ends_with("output pixel = 280"), "{text}");
+        assert!(!text.contains("rounded"), "{text}");
+        // A box blur's 1/9 cannot be shown exactly, and the text says so.
+        let blur = worked_example([[1.0; 3]; 3], Kernel::box_blur(3).to_3x3().unwrap());
+        assert!(blur.contains("rounded to 3 decimals"), "{blur}");
+        assert!(blur.contains("1 × 0.111 = 0.111"), "{blur}");
+        assert!(blur.ends_with("output pixel = 1"), "{blur}");
 
         // On a patch from a real photo the total equals the filter's output at that pixel.
         // Pixel values 0..255 keep every product and sum exact in f32.
