@@ -388,6 +388,9 @@ impl Dataset {
 /// pixels to the right and `dy` pixels down (negative: left, up). Pixels that move out are
 /// lost and the uncovered ones are 0, the background of MNIST-style data, so a classifier sees
 /// the same digit in another place (the translation-invariance experiment).
+///
+/// # Panics
+/// If `images.len()` is not a whole number of `h x w` images.
 pub fn shift(images: &[f32], h: usize, w: usize, dx: i32, dy: i32) -> Vec<f32> {
     let len = h * w;
     assert!(

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod experiment;
 pub mod experiments;
+pub mod filters;
 pub mod headless;
 pub mod lesson;
 pub mod nn;
