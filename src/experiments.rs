@@ -2,6 +2,7 @@
 //! statics; [`ALL`] lists them for the registry in [`crate::experiment`].
 
 pub mod conv_size;
+pub mod filters;
 pub mod mlp_cnn;
 pub mod nets;
 pub mod training;
@@ -10,6 +11,12 @@ use crate::experiment::Experiment;
 
 /// Every experiment, in lesson order.
 pub static ALL: &[&Experiment] = &[
+    &filters::PHOTO,
+    &filters::WORKED,
+    &filters::EDGES,
+    &filters::APPLY,
+    &filters::BORDERS,
+    &filters::CUSTOM,
     &conv_size::EXPLORER,
     &conv_size::LAYER,
     &nets::INSPECT,

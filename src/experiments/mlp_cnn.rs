@@ -144,9 +144,9 @@ fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         "plot",
         Output::Plot(training::lr_plot("Learning-rate range test (Adam)", &r)),
     );
-    let s = r.suggestions.ok_or_else(|| {
-        anyhow::anyhow!("the sweep was too short to suggest a learning rate")
-    })?;
+    let s = r
+        .suggestions
+        .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
     ctx.show(
         "suggestions",
         Output::Text(format!(
@@ -189,13 +189,19 @@ pub static COMPARE: Experiment = Experiment {
         },
         ParamSpec {
             name: "train_size",
-            kind: ParamKind::Int { min: 500, max: 12000 },
+            kind: ParamKind::Int {
+                min: 500,
+                max: 12000,
+            },
             default: Default::Int(12000),
             doc: "training images used (10% of them validate)",
         },
         ParamSpec {
             name: "mlp_lr",
-            kind: ParamKind::Float { min: 1e-6, max: 1.0 },
+            kind: ParamKind::Float {
+                min: 1e-6,
+                max: 1.0,
+            },
             default: Default::Float(1e-3),
             doc: "the MLP's Adam learning rate",
         },
@@ -321,7 +327,14 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         let t0 = Instant::now();
         let history = {
             let mut live = Live::new(
-                ctx, &mut plot, "curves", name, &mut budget, cost, batches, epochs,
+                ctx,
+                &mut plot,
+                "curves",
+                name,
+                &mut budget,
+                cost,
+                batches,
+                epochs,
             );
             train::fit(
                 model,
@@ -347,7 +360,11 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     for (name, test, shifted, secs, h) in &results {
-        let params = if *name == "MLP" { mlp_params } else { cnn_params };
+        let params = if *name == "MLP" {
+            mlp_params
+        } else {
+            cnn_params
+        };
         rows.push(vec![
             name.to_string(),
             crate::nn::spec::fmt_count(params),

@@ -21,7 +21,12 @@ pub struct Prepared {
 
 impl Prepared {
     /// Holds out `val_fraction` of `train` (seeded) and normalises all three sets.
-    pub fn new(train: &Dataset, test: &Dataset, val_fraction: f64, seed: u64) -> anyhow::Result<Self> {
+    pub fn new(
+        train: &Dataset,
+        test: &Dataset,
+        val_fraction: f64,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
         let val_count = ((train.n as f64) * val_fraction).round() as usize;
         let (tr, val) = train.train_val_split(val_count, seed)?;
         let norm = Normalization::fit(&tr);
@@ -126,12 +131,13 @@ impl Observer for Live<'_> {
         self.running.0 += loss;
         self.running.1 += 1;
         let every = (self.batches_per_epoch / POINTS_PER_EPOCH).max(1);
-        if step % every == 0 {
+        if step.is_multiple_of(every) {
             let x = step as f64 / self.batches_per_epoch as f64;
             let mean = self.running.0 / self.running.1 as f64;
             self.running = (0.0, 0);
             self.series("train").points.push((x, mean));
-            self.ctx.show(self.plot_key, Output::Plot(self.plot.clone()));
+            self.ctx
+                .show(self.plot_key, Output::Plot(self.plot.clone()));
         }
         let epoch = (step - 1) / self.batches_per_epoch.max(1) + 1;
         self.ctx.progress(
@@ -145,7 +151,8 @@ impl Observer for Live<'_> {
         self.series("validation")
             .points
             .push((s.epoch as f64, s.val_loss));
-        self.ctx.show(self.plot_key, Output::Plot(self.plot.clone()));
+        self.ctx
+            .show(self.plot_key, Output::Plot(self.plot.clone()));
     }
 
     fn cancelled(&self) -> bool {

@@ -1,0 +1,629 @@
+//! Lesson 1: classic image filters on real photos, computed with [`crate::filters`].
+
+use image::{Rgb, RgbImage};
+
+use crate::data;
+use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::filters::{self, GrayF, Kernel, Padding, Region, ResponseView};
+use crate::output::{Output, Picture, Table};
+
+/// The built-in photos (see `data/README.md`).
+pub const PHOTOS: &[&str] = &[
+    "camera",
+    "coins",
+    "chelsea",
+    "coffee",
+    "astronaut",
+    "brick",
+    "horse",
+];
+
+/// Named kernels a lesson or learner can pick.
+pub const KERNELS: &[&str] = &[
+    "identity",
+    "sobel_x",
+    "sobel_y",
+    "laplacian4",
+    "laplacian8",
+    "box3",
+    "box5",
+    "gaussian5",
+    "sharpen",
+];
+
+/// The 3x3 ones, for the worked example.
+const KERNELS_3X3: &[&str] = &[
+    "identity",
+    "sobel_x",
+    "sobel_y",
+    "laplacian4",
+    "laplacian8",
+    "box3",
+    "sharpen",
+];
+
+const PADDINGS: &[&str] = &["zero", "valid", "replicate", "reflect"];
+
+const IMAGE: ParamSpec = ParamSpec {
+    name: "image",
+    kind: ParamKind::Choice(PHOTOS),
+    default: Default::Str("camera"),
+    doc: "a built-in photo",
+};
+
+const IMAGE_FILE: ParamSpec = ParamSpec {
+    name: "image_file",
+    kind: ParamKind::File,
+    default: Default::Str(""),
+    doc: "a PNG of your own (relative to the lesson), used instead of `image`",
+};
+
+/// The kernel called `name`.
+pub fn kernel(name: &str) -> anyhow::Result<Kernel> {
+    Ok(match name {
+        "identity" => Kernel::identity(),
+        "sobel_x" => Kernel::sobel_x(),
+        "sobel_y" => Kernel::sobel_y(),
+        "laplacian4" => Kernel::laplacian4(),
+        "laplacian8" => Kernel::laplacian8(),
+        "box3" => Kernel::box_blur(3),
+        "box5" => Kernel::box_blur(5),
+        "gaussian5" => Kernel::gaussian(5, 1.0),
+        "sharpen" => Kernel::sharpen(),
+        other => anyhow::bail!("unknown kernel `{other}` (known: {})", KERNELS.join(", ")),
+    })
+}
+
+fn padding(name: &str) -> anyhow::Result<Padding> {
+    Ok(match name {
+        "zero" => Padding::Zero,
+        "valid" => Padding::Valid,
+        "replicate" => Padding::Replicate,
+        "reflect" => Padding::Reflect,
+        other => anyhow::bail!("unknown padding `{other}`"),
+    })
+}
+
+/// The photo the parameters name: a file of the teacher's, or a built-in one.
+fn photo(p: &Params) -> anyhow::Result<(String, RgbImage)> {
+    let file = p
+        .values
+        .get("image_file")
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    if !file.is_empty() {
+        let img = data::load_image(std::path::Path::new(&file))?;
+        let name = std::path::Path::new(&file)
+            .file_name()
+            .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+        return Ok((name, img));
+    }
+    let name = p.str("image")?;
+    Ok((name.to_string(), data::photo(name)?))
+}
+
+/// How to show a response: signed for kernels that sum to 0 (edges), as-is for the rest.
+fn view_for(k: &Kernel) -> ResponseView {
+    if k.sum().abs() < 1e-6 {
+        ResponseView::Signed
+    } else {
+        ResponseView::Clamped
+    }
+}
+
+fn kernel_text(name: &str, k: &Kernel) -> String {
+    format!(
+        "{name} kernel ({}x{}), weights sum to {:.3}:\n{k}",
+        k.rows(),
+        k.cols(),
+        k.sum()
+    )
+}
+
+fn gray_picture(g: &GrayF, caption: String) -> Picture {
+    Picture {
+        caption,
+        image: filters::display_clamped(g),
+    }
+}
+
+/// A photo and its grayscale version.
+pub static PHOTO: Experiment = Experiment {
+    name: "filters.photo",
+    summary: "A photo and its grayscale conversion",
+    params: &[IMAGE, IMAGE_FILE],
+    metrics: &["width", "height"],
+    long: false,
+    run: photo_run,
+};
+
+fn photo_run(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    let (w, h) = (img.width(), img.height());
+    // The most colourful pixel makes the weighted average worth reading.
+    let (px, py, Rgb([r, g, b])) = img
+        .enumerate_pixels()
+        .max_by_key(|(_, _, Rgb(c))| c.iter().max().unwrap_or(&0) - c.iter().min().unwrap_or(&0))
+        .map(|(x, y, c)| (x, y, *c))
+        .unwrap_or((0, 0, Rgb([0, 0, 0])));
+    let l = filters::luma(r, g, b);
+    ctx.show(
+        "pictures",
+        Output::Pictures(vec![
+            Picture {
+                caption: format!("{name} ({w}x{h})"),
+                image: img.clone(),
+            },
+            gray_picture(&gray, "grayscale".into()),
+        ]),
+    );
+    ctx.show(
+        "centre",
+        Output::Text(format!(
+            "The most colourful pixel, at x={px} y={py}, is R={r} G={g} B={b}: grey = 0.299·{r} + 0.587·{g} + 0.114·{b} ≈ {l} (of 255), or {:.3} on a 0..1 scale.",
+            f32::from(l) / 255.0
+        )),
+    );
+    ctx.metric("width", f64::from(w));
+    ctx.metric("height", f64::from(h));
+    Ok(())
+}
+
+/// One kernel on one 3x3 patch, step by step.
+pub static WORKED: Experiment = Experiment {
+    name: "filters.worked",
+    summary: "One 3x3 kernel on one 3x3 patch of a photo, every product shown",
+    params: &[
+        IMAGE,
+        IMAGE_FILE,
+        ParamSpec {
+            name: "row",
+            kind: ParamKind::Int { min: 1, max: 4096 },
+            default: Default::Int(100),
+            doc: "the patch's centre row",
+        },
+        ParamSpec {
+            name: "col",
+            kind: ParamKind::Int { min: 1, max: 4096 },
+            default: Default::Int(100),
+            doc: "the patch's centre column",
+        },
+        ParamSpec {
+            name: "filter",
+            kind: ParamKind::Choice(KERNELS_3X3),
+            default: Default::Str("sobel_x"),
+            doc: "the 3x3 kernel",
+        },
+    ],
+    metrics: &["output"],
+    long: false,
+    run: worked,
+};
+
+fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    // Keep the patch inside the image so all nine pixels are real.
+    let row = (p.int("row")? as usize).clamp(1, gray.height() - 2);
+    let col = (p.int("col")? as usize).clamp(1, gray.width() - 2);
+    let kname = p.str("filter")?;
+    let k = kernel(kname)?;
+    let kk = k
+        .to_3x3()
+        .ok_or_else(|| anyhow::anyhow!("`{kname}` is not a 3x3 kernel"))?;
+    let patch = gray
+        .patch3(col - 1, row - 1)
+        .ok_or_else(|| anyhow::anyhow!("no 3x3 patch at row {row}, column {col}"))?;
+    // Mark the patch on the photo with a red box a little larger than the patch.
+    let mut marked = filters::display_clamped(&gray);
+    let red = Rgb([230, 30, 30]);
+    let (x0, y0) = (col.saturating_sub(4) as u32, row.saturating_sub(4) as u32);
+    let (x1, y1) = (
+        (col + 4).min(gray.width() - 1) as u32,
+        (row + 4).min(gray.height() - 1) as u32,
+    );
+    for x in x0..=x1 {
+        marked.put_pixel(x, y0, red);
+        marked.put_pixel(x, y1, red);
+    }
+    for y in y0..=y1 {
+        marked.put_pixel(x0, y, red);
+        marked.put_pixel(x1, y, red);
+    }
+    let zoom = RgbImage::from_fn(3, 3, |x, y| {
+        let v = (patch[y as usize][x as usize].clamp(0.0, 1.0) * 255.0).round() as u8;
+        Rgb([v, v, v])
+    });
+    ctx.show(
+        "where",
+        Output::Pictures(vec![
+            Picture {
+                caption: format!("{name}: the patch at row {row}, column {col}"),
+                image: marked,
+            },
+            Picture {
+                caption: "the 3x3 patch, enlarged".into(),
+                image: zoom,
+            },
+        ]),
+    );
+    ctx.show(
+        "steps",
+        Output::Text(format!(
+            "Pixel values on a 0..1 scale; kernel {kname}.\n\n{}",
+            filters::worked_example(patch, kk)
+        )),
+    );
+    let out = filters::filter(&GrayF::new(3, 3, patch.concat()), &k, Padding::Valid);
+    ctx.metric("output", f64::from(out.get(0, 0)));
+    Ok(())
+}
+
+/// Sobel x, Sobel y and the gradient magnitude.
+pub static EDGES: Experiment = Experiment {
+    name: "filters.edges",
+    summary: "Sobel x and y responses and the gradient magnitude",
+    params: &[IMAGE, IMAGE_FILE],
+    metrics: &["sobel_x_mean", "sobel_y_mean", "magnitude_mean"],
+    long: false,
+    run: edges,
+};
+
+fn edges(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    let gx = filters::filter(&gray, &Kernel::sobel_x(), Padding::Replicate);
+    let gy = filters::filter(&gray, &Kernel::sobel_y(), Padding::Replicate);
+    let mag = filters::gradient_magnitude(&gray, Padding::Replicate);
+    ctx.show(
+        "pictures",
+        Output::Pictures(vec![
+            gray_picture(&gray, name),
+            Picture {
+                caption: "Sobel x (grey = 0): vertical edges".into(),
+                image: filters::display_signed(&gx),
+            },
+            Picture {
+                caption: "Sobel y (grey = 0): horizontal edges".into(),
+                image: filters::display_signed(&gy),
+            },
+            Picture {
+                caption: "magnitude √(gx² + gy²)".into(),
+                image: filters::display_abs(&mag),
+            },
+        ]),
+    );
+    ctx.show(
+        "note",
+        Output::Text(
+            "In the Sobel pictures mid-grey is 0, white a strong positive and black a strong negative response: the sign tells which side of the edge is brighter.".into(),
+        ),
+    );
+    ctx.metric("sobel_x_mean", f64::from(filters::mean_abs(&gx)));
+    ctx.metric("sobel_y_mean", f64::from(filters::mean_abs(&gy)));
+    ctx.metric("magnitude_mean", f64::from(filters::mean_abs(&mag)));
+    Ok(())
+}
+
+/// Any named filter with any edge handling.
+pub static APPLY: Experiment = Experiment {
+    name: "filters.apply",
+    summary: "Apply a named kernel to a photo with a chosen edge handling",
+    params: &[
+        IMAGE,
+        IMAGE_FILE,
+        ParamSpec {
+            name: "filter",
+            kind: ParamKind::Choice(KERNELS),
+            default: Default::Str("gaussian5"),
+            doc: "the kernel",
+        },
+        ParamSpec {
+            name: "padding",
+            kind: ParamKind::Choice(PADDINGS),
+            default: Default::Str("zero"),
+            doc: "what lies beyond the border",
+        },
+    ],
+    metrics: &["kernel_sum", "out_width", "out_height", "mean_abs_response"],
+    long: false,
+    run: apply,
+};
+
+fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    let kname = p.str("filter")?;
+    let k = kernel(kname)?;
+    let pad_name = p.str("padding")?;
+    let out = filters::filter(&gray, &k, padding(pad_name)?);
+    let view = view_for(&k);
+    ctx.show(
+        "pictures",
+        Output::Pictures(vec![
+            gray_picture(&gray, format!("{name} {}x{}", gray.width(), gray.height())),
+            Picture {
+                caption: format!(
+                    "{kname}, {pad_name} padding: {}x{}{}",
+                    out.width(),
+                    out.height(),
+                    if view == ResponseView::Signed {
+                        " (grey = 0)"
+                    } else {
+                        ""
+                    }
+                ),
+                image: filters::to_rgb(&out, view),
+            },
+        ]),
+    );
+    ctx.show("kernel", Output::Text(kernel_text(kname, &k)));
+    ctx.metric("kernel_sum", f64::from(k.sum()));
+    ctx.metric("out_width", out.width() as f64);
+    ctx.metric("out_height", out.height() as f64);
+    ctx.metric("mean_abs_response", f64::from(filters::mean_abs(&out)));
+    Ok(())
+}
+
+/// The same blur with each edge handling.
+pub static BORDERS: Experiment = Experiment {
+    name: "filters.borders",
+    summary: "One box blur with zero padding, cropping and extension: sizes and the dark frame",
+    params: &[
+        IMAGE,
+        IMAGE_FILE,
+        ParamSpec {
+            name: "size",
+            kind: ParamKind::Int { min: 3, max: 31 },
+            default: Default::Int(9),
+            doc: "box blur size (odd)",
+        },
+    ],
+    metrics: &[
+        "zero_border_mean",
+        "replicate_border_mean",
+        "input_border_mean",
+        "valid_width",
+    ],
+    long: false,
+    run: borders,
+};
+
+/// Mean of the frame `width` pixels wide around the image.
+fn frame_mean(g: &GrayF, width: usize) -> f64 {
+    let (w, h) = (g.width(), g.height());
+    let mut sum = 0.0;
+    let mut n = 0usize;
+    for y in 0..h {
+        for x in 0..w {
+            if x < width || y < width || x + width >= w || y + width >= h {
+                sum += f64::from(g.get(x, y));
+                n += 1;
+            }
+        }
+    }
+    sum / n.max(1) as f64
+}
+
+fn borders(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    // An even size has no centre pixel; use the next odd one and say so.
+    let size = (p.int("size")? as usize) | 1;
+    let k = Kernel::box_blur(size);
+    let half = size / 2;
+    let mut pics = vec![gray_picture(
+        &gray,
+        format!("{name} {}x{}", gray.width(), gray.height()),
+    )];
+    let mut rows = Vec::new();
+    let mut means = Vec::new();
+    for (mode, pad) in [
+        ("zero padding", Padding::Zero),
+        ("cropping (valid)", Padding::Valid),
+        ("extension (replicate)", Padding::Replicate),
+    ] {
+        let out = filters::filter(&gray, &k, pad);
+        let frame = frame_mean(&out, half);
+        pics.push(gray_picture(
+            &out,
+            format!("{mode}: {}x{}", out.width(), out.height()),
+        ));
+        rows.push(vec![
+            mode.to_string(),
+            format!("{} x {}", out.width(), out.height()),
+            format!("{frame:.3}"),
+        ]);
+        means.push((out.width(), frame));
+    }
+    let input_frame = frame_mean(&gray, half);
+    rows.push(vec![
+        "(the input)".into(),
+        format!("{} x {}", gray.width(), gray.height()),
+        format!("{input_frame:.3}"),
+    ]);
+    ctx.show("pictures", Output::Pictures(pics));
+    ctx.show(
+        "table",
+        Output::Table(Table {
+            title: Some(format!(
+                "{size}x{size} box blur: output size and mean brightness of the outer {half}-pixel frame"
+            )),
+            header: vec!["edge handling".into(), "output".into(), "frame brightness".into()],
+            rows,
+        }),
+    );
+    ctx.metric("zero_border_mean", means[0].1);
+    ctx.metric("valid_width", means[1].0 as f64);
+    ctx.metric("replicate_border_mean", means[2].1);
+    ctx.metric("input_border_mean", input_frame);
+    Ok(())
+}
+
+/// A kernel the learner types, tested on a synthetic image and a photo.
+pub static CUSTOM: Experiment = Experiment {
+    name: "filters.custom",
+    summary: "Your own 3x3 kernel on a test image with one edge of each kind, and on a photo",
+    params: &[
+        ParamSpec {
+            name: "kernel",
+            kind: ParamKind::Matrix { rows: 3, cols: 3 },
+            default: Default::Matrix(&[&[0.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 0.0]]),
+            doc: "3x3 weights, rows separated by ;",
+        },
+        IMAGE,
+        IMAGE_FILE,
+    ],
+    metrics: &[
+        "horizontal_edge_response",
+        "vertical_edge_response",
+        "flat_response",
+        "kernel_sum",
+    ],
+    long: false,
+    run: custom,
+};
+
+/// Regions of [`filters::corner_edges`]: along its horizontal edge (y = 32, x in the bright
+/// half), along its vertical edge, and inside the bright flat quadrant.
+const H_EDGE: Region = Region {
+    x: 40,
+    y: 29,
+    width: 20,
+    height: 6,
+};
+const V_EDGE: Region = Region {
+    x: 29,
+    y: 40,
+    width: 6,
+    height: 20,
+};
+const FLAT: Region = Region {
+    x: 40,
+    y: 40,
+    width: 20,
+    height: 20,
+};
+
+fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let m = p.matrix("kernel")?;
+    let k = Kernel::new(3, 3, m.iter().flatten().map(|&v| v as f32).collect());
+    let test = filters::corner_edges();
+    let resp = filters::filter(&test, &k, Padding::Replicate);
+    let h = filters::mean_abs_in(&resp, H_EDGE);
+    let v = filters::mean_abs_in(&resp, V_EDGE);
+    let flat = filters::mean_abs_in(&resp, FLAT);
+    let (name, img) = photo(p)?;
+    let gray = GrayF::from_rgb(&img);
+    let out = filters::filter(&gray, &k, Padding::Replicate);
+    let view = view_for(&k);
+    ctx.show(
+        "pictures",
+        Output::Pictures(vec![
+            gray_picture(
+                &test,
+                "test image: one horizontal and one vertical edge".into(),
+            ),
+            Picture {
+                caption: "your kernel on it".into(),
+                image: filters::to_rgb(&resp, view),
+            },
+            Picture {
+                caption: format!("your kernel on {name}"),
+                image: filters::to_rgb(&out, view),
+            },
+        ]),
+    );
+    ctx.show(
+        "numbers",
+        Output::Text(format!(
+            "{}\n\nMean |response| along the horizontal edge: {h:.3}\nMean |response| along the vertical edge:   {v:.3}\nMean |response| on the flat bright area:   {flat:.3}",
+            kernel_text("your", &k)
+        )),
+    );
+    ctx.metric("horizontal_edge_response", f64::from(h));
+    ctx.metric("vertical_edge_response", f64::from(v));
+    ctx.metric("flat_response", f64::from(flat));
+    ctx.metric("kernel_sum", f64::from(k.sum()));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::{Recorder, Value};
+    use std::collections::BTreeMap;
+
+    fn run(e: &Experiment, given: &[(&str, Value)]) -> Recorder {
+        let given: BTreeMap<String, Value> = given
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        let mut r = Recorder::default();
+        (e.run)(&e.params_from(&given).unwrap(), &mut r).unwrap();
+        r
+    }
+
+    #[test]
+    fn photo_list_matches_the_data() {
+        let mut a: Vec<&str> = PHOTOS.to_vec();
+        let mut b = data::photo_names();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        for k in KERNELS {
+            kernel(k).unwrap();
+        }
+    }
+
+    #[test]
+    fn sobel_y_solves_the_exercise_and_sobel_x_does_not() {
+        let r = run(
+            &CUSTOM,
+            &[("kernel", Value::Str("-1 -2 -1; 0 0 0; 1 2 1".into()))],
+        );
+        assert!(r.metrics["horizontal_edge_response"] > 1.0);
+        assert!(r.metrics["vertical_edge_response"] < 1e-6);
+        assert!(r.metrics["flat_response"] < 1e-6);
+        let r = run(
+            &CUSTOM,
+            &[("kernel", Value::Str("-1 0 1; -2 0 2; -1 0 1".into()))],
+        );
+        assert!(r.metrics["horizontal_edge_response"] < 1e-6);
+        assert!(r.metrics["vertical_edge_response"] > 1.0);
+        // The identity kernel answers on the flat bright area.
+        let r = run(&CUSTOM, &[]);
+        assert!((r.metrics["flat_response"] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn borders_show_the_dark_frame_and_the_cropped_size() {
+        let r = run(
+            &BORDERS,
+            &[
+                ("image", Value::Str("camera".into())),
+                ("size", Value::Int(9)),
+            ],
+        );
+        // camera.png is 256 wide: cropping a 9x9 kernel leaves 248.
+        assert_eq!(r.metrics["valid_width"], 248.0);
+        assert!(r.metrics["zero_border_mean"] < r.metrics["replicate_border_mean"] - 0.05);
+        assert!((r.metrics["replicate_border_mean"] - r.metrics["input_border_mean"]).abs() < 0.1);
+    }
+
+    #[test]
+    fn worked_example_agrees_with_the_filter() {
+        let r = run(
+            &WORKED,
+            &[
+                ("row", Value::Int(120)),
+                ("col", Value::Int(200)),
+                ("filter", Value::Str("sobel_x".into())),
+            ],
+        );
+        let gray = GrayF::from_rgb(&data::photo("camera").unwrap());
+        let full = filters::filter(&gray, &Kernel::sobel_x(), Padding::Zero);
+        assert!((r.metrics["output"] - f64::from(full.get(200, 120))).abs() < 1e-6);
+    }
+}
