@@ -213,7 +213,7 @@ fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         .to_3x3()
         .ok_or_else(|| anyhow::anyhow!("`{kname}` is not a 3x3 kernel"))?;
     let patch = gray
-        .patch3(col - 1, row - 1)
+        .patch3(col, row)
         .ok_or_else(|| anyhow::anyhow!("no 3x3 patch at row {row}, column {col}"))?;
     // Mark the patch on the photo with a red box a little larger than the patch.
     let mut marked = filters::display_clamped(&gray);
