@@ -936,6 +936,15 @@ impl<D: Backend> Network<D> {
         })
     }
 
+    /// Applies the optimizer to the trainable parameters with `grads`.
+    pub(crate) fn update(
+        &mut self,
+        opt: &mut Optimizer<D>,
+        grads: Gradients<f32, D>,
+    ) -> Result<(), NnError> {
+        opt.update(&mut self.params, grads)
+    }
+
     /// One training step: forward (current mode), loss, backward, optimizer update of the
     /// trainable parameters. Returns the loss before the update.
     pub fn step(
