@@ -15,6 +15,10 @@ use rayon::prelude::*;
 
 use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
 
+/// Image planes per parallel task: a plane is a few hundred values, too little work to be worth
+/// a task of its own.
+const MIN_PLANES: usize = 64;
+
 /// `a (m x k) @ b (k x n)` on dfdx's multithreaded matmul; `a_t`/`b_t` say the stored matrix is
 /// the transpose (`k x m`, `n x k`) and is read through a permuted view without copying.
 fn matmul(
@@ -113,6 +117,7 @@ fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
     gx.par_chunks_mut(g.h * g.w)
         .enumerate()
+        .with_min_len(MIN_PLANES)
         .for_each(|(pi, plane)| {
             let (n, ch) = (pi / g.c, pi % g.c);
             let (gi, cl) = (ch / cg, ch % cg);
@@ -292,6 +297,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     out.par_chunks_mut(ohw)
         .zip(arg.par_chunks_mut(ohw))
         .enumerate()
+        .with_min_len(MIN_PLANES)
         .for_each(|(pi, (o, a))| {
             let plane = &xv[pi * hw..][..hw];
             for oy in 0..g.oh {
@@ -299,18 +305,23 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     let mut best = f32::NEG_INFINITY;
                     let mut best_i = usize::MAX;
                     if unpadded {
-                        // Every tap is inside the image: no bounds logic, and selects instead
-                        // of branches (which maximum wins is data-dependent and mispredicts).
+                        // Every tap is inside the image: no bounds logic. Which tap wins is
+                        // data-dependent, so branches mispredict: take the maximum with `max`,
+                        // then the first tap equal to it by a reverse scan of arithmetic selects.
+                        // (A NaN is skipped here, where PyTorch would propagate it.)
                         let base = oy * g.s[0] * g.w + ox * g.s[1];
-                        best_i = base;
                         best = plane[base];
                         for ky in 0..g.k[0] {
-                            for kx in 0..g.k[1] {
+                            for &v in &plane[base + ky * g.w..][..g.k[1]] {
+                                best = best.max(v);
+                            }
+                        }
+                        best_i = base;
+                        for ky in (0..g.k[0]).rev() {
+                            for kx in (0..g.k[1]).rev() {
                                 let i = base + ky * g.w + kx;
-                                let v = plane[i];
-                                let take = v > best || v.is_nan();
-                                best = if take { v } else { best };
-                                best_i = if take { i } else { best_i };
+                                let eq = usize::from(plane[i] == best);
+                                best_i = eq * i + (1 - eq) * best_i;
                             }
                         }
                     } else {
@@ -328,14 +339,11 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         }
                     }
                     let k = oy * g.ow + ox;
-                    // With the fused ReLU a non-positive maximum passes no gradient: mark it.
-                    if relu && !(best > 0.0) {
-                        o[k] = 0.0;
-                        a[k] = u32::MAX;
-                    } else {
-                        o[k] = best;
-                        a[k] = (pi * hw + best_i) as u32;
-                    }
+                    // With the fused ReLU a non-positive maximum passes no gradient: mark it
+                    // (all bits set), without a branch on the data.
+                    let dead = u32::from(relu && !(best > 0.0));
+                    o[k] = if relu { best.max(0.0) } else { best };
+                    a[k] = (pi * hw + best_i) as u32 | 0u32.wrapping_sub(dead);
                 }
             }
         });
@@ -346,14 +354,17 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
             let gx = grads.get_or_alloc_mut(&xg)?;
             // Output plane `pi` only scatters into input plane `pi`: planes are independent.
-            gx.par_chunks_mut(hw).enumerate().for_each(|(pi, dst)| {
-                let base = pi * hw;
-                for k in pi * ohw..(pi + 1) * ohw {
-                    if arg[k] != u32::MAX {
-                        dst[arg[k] as usize - base] += gout[k];
+            gx.par_chunks_mut(hw)
+                .enumerate()
+                .with_min_len(MIN_PLANES)
+                .for_each(|(pi, dst)| {
+                    let base = pi * hw;
+                    for k in pi * ohw..(pi + 1) * ohw {
+                        if arg[k] != u32::MAX {
+                            dst[arg[k] as usize - base] += gout[k];
+                        }
                     }
-                }
-            });
+                });
             Ok(())
         });
     }
