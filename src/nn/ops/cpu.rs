@@ -341,7 +341,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     let k = oy * g.ow + ox;
                     // With the fused ReLU a non-positive maximum passes no gradient: mark it
                     // (all bits set), without a branch on the data.
-                    let dead = u32::from(relu && !(best > 0.0));
+                    let dead = u32::from(relu && (best <= 0.0 || best.is_nan()));
                     o[k] = if relu { best.max(0.0) } else { best };
                     a[k] = (pi * hw + best_i) as u32 | 0u32.wrapping_sub(dead);
                 }
