@@ -6,6 +6,7 @@
 //! tensor library could be swapped one day without touching a lesson.
 
 pub mod backend;
+pub mod bench;
 pub mod io;
 pub mod network;
 pub mod ops;
@@ -14,6 +15,7 @@ pub mod shape;
 pub mod spec;
 
 pub use backend::{AutoDevice, Backend};
+pub use bench::{bench_step, BenchResult};
 pub use network::{
     accuracy, predictions, Batch, Logits, Loss, Network, NnError, ParamInfo, Target,
 };

@@ -387,3 +387,41 @@ out_features = 3
         );
     }
 }
+
+#[test]
+fn linear_first_layer_and_dropout_in_eval() {
+    // The first linear layer skips its input gradient during training steps; the parameter
+    // gradients must not change because of it.
+    for portable in [false, true] {
+        let mut n = net(
+            r#"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+out_features = 4
+[[layers]]
+type = "dropout"
+p = 0.3
+[[layers]]
+type = "tanh"
+[[layers]]
+type = "batchnorm1d"
+[[layers]]
+type = "linear"
+out_features = 2
+bias = false
+"#,
+            "[1, 2, 3]",
+            2,
+        );
+        n.set_train(false);
+        check_grads(
+            n,
+            &batch(&[3, 1, 2, 3], 8),
+            &Target::Classes(vec![1, 0, 1]),
+            Loss::CrossEntropy,
+            portable,
+        );
+    }
+}

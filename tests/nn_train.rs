@@ -201,3 +201,31 @@ out_features = 2
     );
     assert!(c.load(dir.path().join("missing")).is_err());
 }
+
+#[test]
+fn first_sgd_and_adam_steps_match_hand_computation() {
+    let (x, y) = blobs(8);
+    let t = Target::Classes(y);
+    // SGD with momentum: the first velocity is the gradient, so p' = p - lr * g.
+    let mut net = Network::new(&spec(MLP), 4).unwrap();
+    let p0 = net.values("fc1.weight").unwrap();
+    let (_, grads) = net.gradients(&x, &t, Loss::CrossEntropy).unwrap();
+    let g = &grads.iter().find(|(n, _)| n == "fc1.weight").unwrap().1;
+    let mut opt = Optimizer::sgd(0.5, 0.9);
+    net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    let p1 = net.values("fc1.weight").unwrap();
+    for ((a, b), g) in p0.iter().zip(&p1).zip(g) {
+        assert!((b - (a - 0.5 * g)).abs() < 1e-6);
+    }
+    // Adam's first step is lr * g / (|g| + eps): a move of lr against the gradient's sign.
+    let mut net = Network::new(&spec(MLP), 4).unwrap();
+    let mut opt = Optimizer::adam(0.01);
+    net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    let p1 = net.values("fc1.weight").unwrap();
+    for ((a, b), g) in p0.iter().zip(&p1).zip(g) {
+        if g.abs() > 1e-4 {
+            assert!((b - (a - 0.01 * g.signum())).abs() < 1e-4, "{a} {b} {g}");
+        }
+    }
+    assert_eq!(opt.steps(), 1);
+}

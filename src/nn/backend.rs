@@ -4,7 +4,7 @@
 
 use dfdx::prelude::*;
 
-use super::ops::{cpu, portable, ConvGeom, Flat, Img, PoolGeom};
+use super::ops::{cpu, portable, ConvGeom, Flat, Img, Mat, PoolGeom};
 
 /// The device type lessons use: the CPU, or CUDA when built with the `cuda` feature.
 pub type AutoDevice = dfdx::tensor::AutoDevice;
@@ -24,6 +24,18 @@ pub trait Backend: Device<f32> + Clone + 'static {
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         let _ = need_dx;
         portable::conv2d(x, weight, bias, g)
+    }
+
+    /// A fully connected layer; `need_dx` may skip the input gradient.
+    fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        out: usize,
+        need_dx: bool,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        let _ = need_dx;
+        portable::linear(x, weight, bias, out)
     }
 
     /// Max pooling, followed by a ReLU when `relu` is set.
@@ -54,6 +66,16 @@ impl Backend for Cpu {
         need_dx: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         cpu::conv2d(x, weight, bias, g, need_dx)
+    }
+
+    fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        out: usize,
+        need_dx: bool,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        cpu::linear(x, weight, bias, out, need_dx)
     }
 
     fn maxpool2d<T: Tape<f32, Self> + Merge<NoneTape>>(

@@ -498,9 +498,16 @@ impl<D: Backend> Network<D> {
         let mut saved: HashMap<String, Act<D, T>> = HashMap::new();
         let mut x = x;
         let mut i = 0;
+        // Until the first layer with parameters, activations depend on the data alone and
+        // nobody needs their gradient (unless asked for): those layers skip computing it.
+        let mut data_only = !need_input_grad;
         while i < self.ops.len() {
             let op = self.ops[i].clone();
-            let first = i == 0;
+            let skip_dx = data_only;
+            data_only &= !matches!(
+                op,
+                Op::Conv { .. } | Op::Linear { .. } | Op::BatchNorm { .. }
+            );
             // relu followed by max pooling runs as one fused CPU kernel (ReLU commutes with max).
             let fuse = !self.portable
                 && keep.is_none()
@@ -515,7 +522,7 @@ impl<D: Backend> Network<D> {
                 let g = pool_geom(&t, &p)?;
                 Act::I(D::maxpool2d(t, &g, true).map_err(dev_err)?)
             } else {
-                self.apply(&op, x, train, first && !need_input_grad, &mut saved)?
+                self.apply(&op, x, train, skip_dx, &mut saved)?
             };
             if let Some(k) = keep.as_deref_mut() {
                 k.push((self.spec.layers[i].name.clone(), x.to_batch()));
@@ -657,26 +664,12 @@ impl<D: Backend> Network<D> {
                 let Act::V(t) = x else {
                     return Err(NnError::Shape("linear needs a flat input".into()));
                 };
-                let (n, f) = *t.shape();
-                let wt = self.params[*w]
-                    .t
-                    .clone()
-                    .try_reshape_like(&(*out, f))
-                    .map_err(e)?
-                    .try_permute::<_, Axes2<1, 0>>()
-                    .map_err(e)?;
-                let y = t.try_matmul(wt).map_err(e)?;
-                Act::V(match b {
-                    Some(b) => y
-                        .try_add(
-                            self.params[*b]
-                                .t
-                                .clone()
-                                .try_broadcast_like::<_, Axis<0>>(&(n, *out))
-                                .map_err(e)?,
-                        )
-                        .map_err(e)?,
-                    None => y,
+                let weight = &self.params[*w].t;
+                let bias = b.map(|b| &self.params[b].t);
+                Act::V(if self.portable {
+                    portable::linear(t, weight, bias, *out).map_err(e)?
+                } else {
+                    D::linear(t, weight, bias, *out, !skip_dx).map_err(e)?
                 })
             }
             Op::Relu => map_act(x, |t| t.try_relu(), |t| t.try_relu())?,
@@ -934,6 +927,15 @@ impl<D: Backend> Network<D> {
             data: grads.get(&input).as_vec(),
             shape: batch.shape.clone(),
         })
+    }
+
+    /// Applies the optimizer to the trainable parameters with `grads`.
+    pub(crate) fn update(
+        &mut self,
+        opt: &mut Optimizer<D>,
+        grads: Gradients<f32, D>,
+    ) -> Result<(), NnError> {
+        opt.update(&mut self.params, grads)
     }
 
     /// One training step: forward (current mode), loss, backward, optimizer update of the

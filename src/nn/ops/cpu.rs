@@ -15,6 +15,10 @@ use rayon::prelude::*;
 
 use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
 
+/// Image planes per parallel task: a plane is a few hundred values, too little work to be worth
+/// a task of its own.
+const MIN_PLANES: usize = 64;
+
 /// `a (m x k) @ b (k x n)` on dfdx's multithreaded matmul; `a_t`/`b_t` say the stored matrix is
 /// the transpose (`k x m`, `n x k`) and is read through a permuted view without copying.
 fn matmul(
@@ -35,7 +39,28 @@ fn matmul(
         b.clone()
     };
     let _ = dev;
-    Ok(a.try_matmul(b)?.as_vec())
+    let out = a.try_matmul(b)?;
+    Ok(to_vec(&out))
+}
+
+/// The values of a contiguous tensor by one memcpy (`as_vec` walks strides element by element,
+/// which showed up at 14% of a CNN step).
+fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut v = vec![0f32; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
+}
+
+/// For a stride-1 plain convolution, kernel column `kx` reads a contiguous run: output columns
+/// `lo..hi` come from input columns `lo+shift..hi+shift` and the rest is padding.
+fn x_run(g: &ConvGeom, kx: usize) -> Option<(usize, usize, isize)> {
+    if g.transposed || g.s[1] != 1 {
+        return None;
+    }
+    let shift = (kx * g.d[1]) as isize - g.p[1] as isize;
+    let lo = (-shift).clamp(0, g.ow as isize) as usize;
+    let hi = (g.w as isize - shift).clamp(lo as isize, g.ow as isize) as usize;
+    Some((lo, hi, shift))
 }
 
 /// Per output column, the source column for kernel column `kx` (`usize::MAX` in the padding).
@@ -51,6 +76,7 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
     let m = g.n * ohw;
     let mut cols = vec![0f32; cg * kk * m];
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
+    let runs: Vec<_> = (0..g.k[1]).map(|kx| x_run(g, kx)).collect();
     cols.par_chunks_mut(m).enumerate().for_each(|(row, dst)| {
         let cl = row / kk;
         let ky = (row % kk) / g.k[1];
@@ -60,14 +86,23 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
             let plane = &x[(n * g.c + gi * cg + cl) * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
                 let d = &mut dst[n * ohw + oy * g.ow..][..g.ow];
-                match g.src_y(oy, ky) {
-                    Some(sy) => {
-                        let src = &plane[sy * g.w..][..g.w];
+                let Some(sy) = g.src_y(oy, ky) else {
+                    d.fill(0.0);
+                    continue;
+                };
+                let src = &plane[sy * g.w..][..g.w];
+                match runs[kx] {
+                    Some((lo, hi, shift)) => {
+                        d[..lo].fill(0.0);
+                        let a = (lo as isize + shift) as usize;
+                        d[lo..hi].copy_from_slice(&src[a..a + hi - lo]);
+                        d[hi..].fill(0.0);
+                    }
+                    None => {
                         for (o, &sx) in d.iter_mut().zip(tab) {
                             *o = if sx == usize::MAX { 0.0 } else { src[sx] };
                         }
                     }
-                    None => d.fill(0.0),
                 }
             }
         }
@@ -82,6 +117,7 @@ fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
     gx.par_chunks_mut(g.h * g.w)
         .enumerate()
+        .with_min_len(MIN_PLANES)
         .for_each(|(pi, plane)| {
             let (n, ch) = (pi / g.c, pi % g.c);
             let (gi, cl) = (ch / cg, ch % cg);
@@ -89,12 +125,24 @@ fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
                 for (kx, tab) in tables.iter().enumerate() {
                     let row = cl * kk + ky * g.k[1] + kx;
                     let src = &dcols[gi][row * m + n * ohw..][..ohw];
+                    let run = x_run(g, kx);
                     for oy in 0..g.oh {
                         let Some(sy) = g.src_y(oy, ky) else { continue };
                         let dst = &mut plane[sy * g.w..][..g.w];
-                        for (&v, &sx) in src[oy * g.ow..][..g.ow].iter().zip(tab) {
-                            if sx != usize::MAX {
-                                dst[sx] += v;
+                        let srow = &src[oy * g.ow..][..g.ow];
+                        match run {
+                            Some((lo, hi, shift)) => {
+                                let a = (lo as isize + shift) as usize;
+                                for (d, v) in dst[a..a + hi - lo].iter_mut().zip(&srow[lo..hi]) {
+                                    *d += v;
+                                }
+                            }
+                            None => {
+                                for (&v, &sx) in srow.iter().zip(tab) {
+                                    if sx != usize::MAX {
+                                        dst[sx] += v;
+                                    }
+                                }
                             }
                         }
                     }
@@ -150,39 +198,41 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     need_dx: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
-    let (x, mut tape) = x.split_tape();
+    // A reshape to the same shape is free when contiguous and makes it so otherwise, which
+    // `to_vec`'s raw copy relies on.
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let g = *g;
     let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
     let m = g.n * ohw;
-    let xv = x.as_vec();
-    let wv = weight.as_vec();
-    let mut out = vec![0f32; g.n * g.o * ohw];
+    let xv = to_vec(&x);
+    let wv = to_vec(weight);
+    let bv = bias.map(to_vec);
+    let mut results = Vec::with_capacity(g.groups);
     let mut cols_keep = Vec::new();
     let mut wmats = Vec::new();
     for gi in 0..g.groups {
         let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi), (kdim, m))?;
         let wm = dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim))?;
-        let res = matmul(&dev, &wm, false, &cols, false)?; // (og, n*ohw)
-                                                           // (og, n, ohw) -> out[n, gi*og + j, :], rows of `ohw` are contiguous on both sides.
-        out.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
-            let (n, ch) = (r / g.o, r % g.o);
-            if ch / og == gi {
-                let j = ch % og;
-                dst.copy_from_slice(&res[j * m + n * ohw..][..ohw]);
-            }
-        });
+        results.push(matmul(&dev, &wm, false, &cols, false)?); // (og, n*ohw)
         if T::OWNS_TAPE {
             cols_keep.push(cols);
             wmats.push(wm);
         }
     }
-    if let Some(b) = bias {
-        let bv = b.as_vec();
-        out.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
-            let bias = bv[r % g.o];
-            dst.iter_mut().for_each(|v| *v += bias);
-        });
+    // (og, n, ohw) per group -> (n, o, ohw), adding the bias on the way. Rows of `ohw` are
+    // contiguous on both sides; filling by `extend` avoids zeroing a buffer first.
+    let mut out = Vec::with_capacity(g.n * g.o * ohw);
+    for n in 0..g.n {
+        for ch in 0..g.o {
+            let row = &results[ch / og][(ch % og) * m + n * ohw..][..ohw];
+            match &bv {
+                Some(b) => out.extend(row.iter().map(|v| v + b[ch])),
+                None => out.extend_from_slice(row),
+            }
+        }
     }
+    drop(results);
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
     if T::OWNS_TAPE {
         let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
@@ -194,11 +244,12 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             let mut gb_local = vec![0f32; g.o];
             for gi in 0..g.groups {
                 // This group's output gradient as an (og, n*ohw) matrix.
-                let mut go = vec![0f32; og * m];
-                go.par_chunks_mut(ohw).enumerate().for_each(|(r, dst)| {
-                    let (j, n) = (r / g.n, r % g.n);
-                    dst.copy_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
-                });
+                let mut go = Vec::with_capacity(og * m);
+                for j in 0..og {
+                    for n in 0..g.n {
+                        go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+                    }
+                }
                 for j in 0..og {
                     gb_local[gi * og + j] += go[j * m..][..m].iter().sum::<f32>();
                 }
@@ -235,56 +286,145 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     relu: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
-    let (x, mut tape) = x.split_tape();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let g = *g;
-    let xv = x.as_vec();
+    let xv = to_vec(&x);
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     let mut out = vec![0f32; g.n * g.c * ohw];
     let mut arg = vec![0u32; g.n * g.c * ohw];
+    let unpadded = g.p == [0, 0];
     out.par_chunks_mut(ohw)
         .zip(arg.par_chunks_mut(ohw))
         .enumerate()
+        .with_min_len(MIN_PLANES)
         .for_each(|(pi, (o, a))| {
             let plane = &xv[pi * hw..][..hw];
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
                     let mut best = f32::NEG_INFINITY;
                     let mut best_i = usize::MAX;
-                    for ky in 0..g.k[0] {
-                        for kx in 0..g.k[1] {
-                            if let Some((y, xx)) = g.src(oy, ox, ky, kx) {
-                                let i = y * g.w + xx;
-                                let v = plane[i];
-                                if best_i == usize::MAX || v > best || v.is_nan() {
-                                    best = v;
-                                    best_i = i;
+                    if unpadded {
+                        // Every tap is inside the image: no bounds logic. Which tap wins is
+                        // data-dependent, so branches mispredict: take the maximum with `max`,
+                        // then the first tap equal to it by a reverse scan of arithmetic selects.
+                        // (A NaN is skipped here, where PyTorch would propagate it.)
+                        let base = oy * g.s[0] * g.w + ox * g.s[1];
+                        best = plane[base];
+                        for ky in 0..g.k[0] {
+                            for &v in &plane[base + ky * g.w..][..g.k[1]] {
+                                best = best.max(v);
+                            }
+                        }
+                        best_i = base;
+                        for ky in (0..g.k[0]).rev() {
+                            for kx in (0..g.k[1]).rev() {
+                                let i = base + ky * g.w + kx;
+                                let eq = usize::from(plane[i] == best);
+                                best_i = eq * i + (1 - eq) * best_i;
+                            }
+                        }
+                    } else {
+                        for ky in 0..g.k[0] {
+                            for kx in 0..g.k[1] {
+                                if let Some((y, xx)) = g.src(oy, ox, ky, kx) {
+                                    let i = y * g.w + xx;
+                                    let v = plane[i];
+                                    if best_i == usize::MAX || v > best || v.is_nan() {
+                                        best = v;
+                                        best_i = i;
+                                    }
                                 }
                             }
                         }
                     }
                     let k = oy * g.ow + ox;
+                    // With the fused ReLU a non-positive maximum passes no gradient: mark it
+                    // (all bits set), without a branch on the data.
+                    let dead = u32::from(relu && (best <= 0.0 || best.is_nan()));
                     o[k] = if relu { best.max(0.0) } else { best };
-                    a[k] = (pi * hw + best_i) as u32;
+                    a[k] = (pi * hw + best_i) as u32 | 0u32.wrapping_sub(dead);
                 }
             }
         });
-    let out_t = dev.try_tensor_from_vec(out.clone(), (g.n, g.c, g.oh, g.ow))?;
+    let out_t = dev.try_tensor_from_vec(out, (g.n, g.c, g.oh, g.ow))?;
     if T::OWNS_TAPE {
         let (xg, og) = (x.ghost(), out_t.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
             let gx = grads.get_or_alloc_mut(&xg)?;
             // Output plane `pi` only scatters into input plane `pi`: planes are independent.
-            gx.par_chunks_mut(hw).enumerate().for_each(|(pi, dst)| {
-                let base = pi * hw;
-                for k in pi * ohw..(pi + 1) * ohw {
-                    if !relu || out[k] > 0.0 {
-                        dst[arg[k] as usize - base] += gout[k];
+            gx.par_chunks_mut(hw)
+                .enumerate()
+                .with_min_len(MIN_PLANES)
+                .for_each(|(pi, dst)| {
+                    let base = pi * hw;
+                    for k in pi * ohw..(pi + 1) * ohw {
+                        if arg[k] != u32::MAX {
+                            dst[arg[k] as usize - base] += gout[k];
+                        }
                     }
-                }
-            });
+                });
             Ok(())
         });
     }
     Ok(out_t.put_tape(tape))
+}
+
+/// A fully connected layer with a hand-written backward, so that the first layer can skip the
+/// input gradient (`need_dx = false`), a third of an MLP's backward matmuls.
+pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    out: usize,
+    need_dx: bool,
+) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let (n, f) = *x.shape();
+    let (x, mut tape) = x.split_tape();
+    let w = weight.clone().try_reshape_like(&(out, f))?;
+    let mut y = to_vec(
+        &x.clone()
+            .try_matmul(w.clone().try_permute::<_, Axes2<1, 0>>()?)?,
+    );
+    if let Some(b) = bias {
+        let bv = to_vec(b);
+        for row in y.chunks_mut(out) {
+            for (v, b) in row.iter_mut().zip(&bv) {
+                *v += b;
+            }
+        }
+    }
+    let y = dev.try_tensor_from_vec(y, (n, out))?;
+    if T::OWNS_TAPE {
+        let (xg, yg, wg) = (x.ghost(), y.ghost(), weight.ghost());
+        let bg = bias.map(|b| b.ghost());
+        tape.add_backward_op(move |grads| {
+            let gy_vec: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&yg)?);
+            if let Some(bg) = bg {
+                let gb = grads.get_or_alloc_mut(&bg)?;
+                for row in gy_vec.chunks(out) {
+                    for (d, s) in gb.iter_mut().zip(row) {
+                        *d += s;
+                    }
+                }
+            }
+            let gy = dev.try_tensor_from_vec(gy_vec, (n, out))?;
+            // dW (out, f) = gy^T @ x.
+            let gw = matmul(&dev, &gy, true, &x, false)?;
+            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
+                *d += s;
+            }
+            if need_dx {
+                // dx (n, f) = gy @ W.
+                let gx = to_vec(&gy.try_matmul(w)?);
+                for (d, s) in grads.get_or_alloc_mut(&xg)?.iter_mut().zip(&gx) {
+                    *d += s;
+                }
+            }
+            Ok(())
+        });
+    }
+    Ok(y.put_tape(tape))
 }

@@ -168,3 +168,22 @@ pub fn upsample_nearest<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
     let out: Tensor<Flat, f32, D, T> = xf.try_gather(idx)?;
     out.try_reshape_like(&(n, c, oh, ow))
 }
+
+/// A fully connected layer, `x @ W^T + b` with PyTorch's `[out, in]` weight.
+pub fn linear<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, D, T>,
+    weight: &Tensor<Flat, f32, D>,
+    bias: Option<&Tensor<Flat, f32, D>>,
+    out: usize,
+) -> Result<Tensor<Mat, f32, D, T>, D::Err> {
+    let (n, f) = *x.shape();
+    let wt = weight
+        .clone()
+        .try_reshape_like(&(out, f))?
+        .try_permute::<_, Axes2<1, 0>>()?;
+    let y = x.try_matmul(wt)?;
+    match bias {
+        Some(b) => y.try_add(b.clone().try_broadcast_like::<_, Axis<0>>(&(n, out))?),
+        None => Ok(y),
+    }
+}
