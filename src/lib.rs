@@ -3,10 +3,15 @@
 //! Data flows one way: lesson file -> loaded lesson -> cells -> (experiment run on a worker
 //! thread -> events) -> app state -> pure rendering. Training code never knows a screen exists.
 
+pub mod app;
 pub mod calc;
+pub mod event;
 pub mod experiment;
 pub mod experiments;
 pub mod lesson;
 pub mod output;
 pub mod progress;
 pub mod quiz;
+pub mod tui;
+pub mod ui;
+pub mod worker;
