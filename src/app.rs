@@ -241,6 +241,7 @@ impl App {
         }
         if self.mode == Mode::Typing {
             self.typing_key(key);
+            self.follow_focus();
             return;
         }
         let shift_tab = key.code == KeyCode::BackTab
@@ -269,8 +270,11 @@ impl App {
                 self.set_focus(0);
             }
             KeyCode::Char('G') | KeyCode::End => {
-                self.scroll = usize::MAX / 2;
                 self.set_focus(self.cells.len().saturating_sub(1));
+                // Show the very end rather than the last cell's top.
+                self.scroll = usize::MAX / 2;
+                self.reveal = false;
+                self.scrolled = true;
             }
             KeyCode::Enter => self.enter(),
             KeyCode::Char('i') => self.start_typing(),
@@ -284,6 +288,15 @@ impl App {
             KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Right => self.adjust(true),
             KeyCode::Char('-') | KeyCode::Char('_') | KeyCode::Left => self.adjust(false),
             _ => {}
+        }
+        self.follow_focus();
+    }
+
+    /// After anything but a scroll, keep the focused cell in view: an answer, a hint or a
+    /// run's result can make it grow past the bottom of the screen.
+    fn follow_focus(&mut self) {
+        if !self.scrolled {
+            self.reveal = true;
         }
     }
 
@@ -868,6 +881,9 @@ impl App {
         if ended {
             self.running = None;
             self.exercise_ended(cell);
+            if cell == self.focus {
+                self.follow_focus();
+            }
         }
     }
 

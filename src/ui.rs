@@ -110,7 +110,7 @@ impl Widget for &App {
         let a = areas(self, area);
         title_bar(self, a.title, buf);
         notebook(self, a.notebook, buf);
-        status_bar(self, a.status, buf);
+        status_bar(self, a.status, a.notebook, buf);
         if self.help {
             help(area, buf);
         }
@@ -223,17 +223,23 @@ fn notebook(app: &App, nb: Rect, buf: &mut Buffer) {
             }
         }
     }
-    // Scroll position, when there is more than a screen.
-    if l.total > usize::from(nb.height) {
-        let max = l.total - usize::from(nb.height);
-        let pct = (app.scroll.min(max) * 100) / max.max(1);
-        let label = format!(" {pct}% ");
-        let lx = nb.right().saturating_sub(label.width() as u16);
-        buf.set_string(lx, nb.bottom() - 1, label, Style::new().fg(Color::DarkGray));
-    }
 }
 
-fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
+/// How far down the notebook the screen is, when there is more than a screen.
+fn scroll_label(app: &App, nb: Rect) -> Option<String> {
+    let l = layout(app, nb);
+    let vh = usize::from(nb.height);
+    (l.total > vh).then(|| {
+        let max = l.total - vh;
+        match app.scroll.min(max) {
+            0 => "top".to_string(),
+            s if s == max => "end".to_string(),
+            s => format!("{}%", s * 100 / max),
+        }
+    })
+}
+
+fn status_bar(app: &App, area: Rect, nb: Rect, buf: &mut Buffer) {
     let warn = warning_lines(app, area.width);
     for (i, l) in warn.iter().enumerate() {
         buf.set_line(area.x, area.y + i as u16, l, area.width);
@@ -276,8 +282,21 @@ fn status_bar(app: &App, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(keys, Style::new().fg(Color::Gray)));
         }
     }
-    let line = markdown::truncate_line(Line::from(spans), usize::from(area.width));
+    let pos = scroll_label(app, nb)
+        .map(|p| format!(" {p} "))
+        .unwrap_or_default();
+    let pw = pos.width() as u16;
+    let line = markdown::truncate_line(
+        Line::from(spans),
+        usize::from(area.width.saturating_sub(pw + 1)),
+    );
     buf.set_line(area.x, y, &line, area.width);
+    buf.set_string(
+        area.right().saturating_sub(pw),
+        y,
+        pos,
+        Style::new().fg(Color::Gray),
+    );
 }
 
 /// Every key, for the help overlay.

@@ -249,8 +249,11 @@ fn params_lines(
     if run.adjust.is_empty() {
         return Vec::new();
     }
-    let mut pieces: Vec<(String, Style)> = vec![("Parameters:".into(), DIM)];
+    let mut pieces: Vec<(String, Style)> = vec![("Parameters: ".into(), DIM)];
     for (k, name) in run.adjust.iter().enumerate() {
+        if k > 0 {
+            pieces.push((" · ".into(), DIM));
+        }
         let v = st.values.get(name).map(show_value).unwrap_or_default();
         let style = if focused && k == st.selected {
             Style::new().fg(Color::Black).bg(ACCENT).bold()
@@ -258,7 +261,7 @@ fn params_lines(
             Style::new().bold()
         };
         // Non-breaking spaces keep `name = value` together when the line wraps.
-        pieces.push((format!(" {name}\u{a0}=\u{a0}{v} "), style));
+        pieces.push((format!("{name}\u{a0}=\u{a0}{v}"), style));
     }
     let mut lines = markdown::wrap(&pieces, width, "", "");
     if focused {
@@ -384,6 +387,15 @@ pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
             widths[j] = widths[j].max(c.width());
         }
     }
+    // A column is right-aligned when every entry below the header is a number.
+    let numeric: Vec<bool> = (0..ncols)
+        .map(|j| {
+            t.rows.iter().all(|r| {
+                r.get(j)
+                    .is_none_or(|c| c.trim().is_empty() || c.trim().parse::<f64>().is_ok())
+            })
+        })
+        .collect();
     let fmt_row = |row: &[String], style: Style| -> Line<'static> {
         let mut spans = Vec::new();
         for (j, w) in widths.iter().enumerate() {
@@ -392,8 +404,7 @@ pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
             }
             let c = row.get(j).map(String::as_str).unwrap_or("");
             let pad = " ".repeat(w.saturating_sub(c.width()));
-            let numeric = c.trim().parse::<f64>().is_ok();
-            let text = if numeric {
+            let text = if numeric[j] {
                 format!("{pad}{c}")
             } else {
                 format!("{c}{pad}")
@@ -677,7 +688,12 @@ fn exercise_view<'a>(
             Some(true) => ("✓", GOOD),
             Some(false) => ("✗", ERROR),
         };
-        let mut text = format!("Goal: {g}");
+        let mut text = match (g.min, g.max) {
+            (Some(a), Some(b)) if a == b => {
+                format!("Goal: {} = {}", g.metric, crate::quiz::format_number(a))
+            }
+            _ => format!("Goal: {g}"),
+        };
         if !g.text.is_empty() {
             text.push_str(&format!(" — {}", g.text));
         }

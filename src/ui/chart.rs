@@ -172,12 +172,14 @@ impl Widget for PlotView<'_> {
                     .collect()
             })
             .collect();
-        let marks: Vec<(f64, [(f64, f64); 2], [(f64, f64); 1])> = plot
+        // Per mark: the vertical line's two ends and the labelled point at its top.
+        type MarkPoints<'m> = ([(f64, f64); 2], [(f64, f64); 1], &'m crate::output::Mark);
+        let marks: Vec<MarkPoints> = plot
             .marks
             .iter()
             .filter_map(|m| {
                 let x = tx(plot, m.x)?;
-                Some((x, [(x, g.y[0]), (x, g.y[1])], [(x, g.y[1])]))
+                Some(([(x, g.y[0]), (x, g.y[1])], [(x, g.y[1])], m))
             })
             .collect();
         let mut datasets = Vec::new();
@@ -194,7 +196,7 @@ impl Widget for PlotView<'_> {
                 });
             datasets.push(d);
         }
-        for ((_, line, top), m) in marks.iter().zip(&plot.marks) {
+        for (line, top, m) in &marks {
             // The line has no name, so only the labelled point appears in the legend.
             datasets.push(
                 Dataset::default()
