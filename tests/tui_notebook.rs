@@ -634,3 +634,109 @@ fn title_bar_progress_grows_as_tasks_are_solved() {
     assert!(s.lines().next().unwrap().contains(&pct), "{s}");
     assert!(s.lines().next().unwrap().contains("1/8 solved"), "{s}");
 }
+
+#[test]
+fn live_outputs_replace_in_place_and_render() {
+    use tutor::output::{Matrix, Output, Picture, Plot, Series, SeriesStyle};
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Enter);
+    let job = app.next_job().expect("a job");
+    let send = |app: &mut App, kind| app.on_event(Event::Run(RunEvent { job: job.id, kind }));
+    let curve = |n: usize| {
+        Output::Plot(Plot {
+            title: "Training loss".into(),
+            x_label: "epoch".into(),
+            y_label: "loss".into(),
+            series: vec![Series {
+                name: "train".into(),
+                points: (0..n).map(|i| (i as f64, 2.0 / (1.0 + i as f64))).collect(),
+                style: SeriesStyle::Line,
+            }],
+            x_range: Some((0.0, 10.0)),
+            ..Plot::default()
+        })
+    };
+    for n in [2, 5, 8] {
+        send(
+            &mut app,
+            RunEventKind::Output {
+                key: "loss".into(),
+                output: curve(n),
+            },
+        );
+    }
+    let mut img = image::RgbImage::new(8, 8);
+    for (x, y, p) in img.enumerate_pixels_mut() {
+        *p = image::Rgb([(x * 32) as u8, (y * 32) as u8, 128]);
+    }
+    send(
+        &mut app,
+        RunEventKind::Output {
+            key: "filters".into(),
+            output: Output::Pictures(vec![
+                Picture {
+                    caption: "kernel 1".into(),
+                    image: img.clone(),
+                },
+                Picture {
+                    caption: "kernel 2".into(),
+                    image: img,
+                },
+            ]),
+        },
+    );
+    send(
+        &mut app,
+        RunEventKind::Output {
+            key: "confusion".into(),
+            output: Output::Matrix(Matrix {
+                title: "Confusion".into(),
+                row_axis: "true".into(),
+                col_axis: "predicted".into(),
+                row_labels: vec!["cat".into(), "dog".into()],
+                col_labels: vec!["cat".into(), "dog".into()],
+                values: vec![vec![9.0, 1.0], vec![2.0, 8.0]],
+            }),
+        },
+    );
+    send(
+        &mut app,
+        RunEventKind::Progress {
+            done: 8,
+            total: 10,
+            what: "epoch 8/10".into(),
+            elapsed: Duration::from_secs(40),
+        },
+    );
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    let keys: Vec<&str> = st.result.outputs.iter().map(|(k, _)| k.as_str()).collect();
+    // The explorer's old outputs stay until the run ends; the curve was replaced, not added.
+    assert_eq!(
+        keys,
+        ["formula", "grid", "summary", "loss", "filters", "confusion"]
+    );
+    send(
+        &mut app,
+        RunEventKind::Finished {
+            elapsed: Duration::from_secs(50),
+        },
+    );
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    let keys: Vec<&str> = st.result.outputs.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["loss", "filters", "confusion"],
+        "stale outputs dropped"
+    );
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("Training loss"), "{s}");
+    assert!(s.contains("kernel 1") && s.contains("kernel 2"), "{s}");
+    assert!(s.contains("Confusion"), "{s}");
+    insta::assert_snapshot!("live_outputs", s);
+}

@@ -25,7 +25,7 @@ pub enum Scale {
 }
 
 /// Small images are enlarged until about this many columns wide.
-const TARGET_COLS: u32 = 24;
+const TARGET_COLS: u32 = 16;
 
 /// The scale that shows a `w`-pixel-wide image in at most `max_cols` columns.
 pub fn fit(w: u32, max_cols: u32) -> Scale {
@@ -302,7 +302,8 @@ mod tests {
     #[test]
     fn fits_width_by_whole_numbers() {
         assert_eq!(fit(28, 100), Scale::Up(1));
-        assert_eq!(fit(8, 100), Scale::Up(3));
+        assert_eq!(fit(8, 100), Scale::Up(2));
+        assert_eq!(fit(4, 100), Scale::Up(4));
         assert_eq!(fit(8, 10), Scale::Up(1));
         assert_eq!(fit(200, 100), Scale::Down(2));
         assert_eq!(fit(201, 100), Scale::Down(3));
