@@ -107,7 +107,8 @@ pub struct App {
 }
 
 impl App {
-    /// Opens lesson `start` (clamped), resuming at the learner's last cell.
+    /// Opens lesson `start` (clamped), resuming at the learner's last cell. `lessons` must not
+    /// be empty.
     pub fn new(lessons: Vec<Lesson>, start: usize, store: Store, warning: Option<String>) -> Self {
         let mut app = App {
             current: start.min(lessons.len().saturating_sub(1)),
@@ -142,6 +143,9 @@ impl App {
     /// experiments queued so their outputs are there when the learner reaches them.
     fn open(&mut self, index: usize) {
         self.cancel_all();
+        // Stop listening to the old lesson's run: its reports name cells of that lesson. The
+        // event loop still waits for its thread to end before starting another.
+        self.running = None;
         self.current = index;
         self.mode = Mode::Normal;
         self.scroll = 0;
@@ -242,6 +246,14 @@ impl App {
         if self.mode == Mode::Typing {
             self.typing_key(key);
             self.follow_focus();
+            return;
+        }
+        if self.cells.is_empty()
+            && !matches!(
+                key.code,
+                KeyCode::Char('q' | '?' | 'n' | 'p') | KeyCode::Esc
+            )
+        {
             return;
         }
         let shift_tab = key.code == KeyCode::BackTab

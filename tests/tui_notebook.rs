@@ -740,3 +740,43 @@ fn live_outputs_replace_in_place_and_render() {
     assert!(s.contains("Confusion"), "{s}");
     insta::assert_snapshot!("live_outputs", s);
 }
+
+#[test]
+fn switching_lessons_mid_run_drops_the_old_runs_reports() {
+    let (mut app, _d) = app_with(two_lessons(), None);
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Enter);
+    let job = app.next_job().expect("a job");
+    press(&mut app, KeyCode::Char('n'));
+    assert!(job.cancel.load(std::sync::atomic::Ordering::Relaxed));
+    // The old run's output arrives after the switch: it must not land in the new lesson.
+    app.on_event(Event::Run(RunEvent {
+        job: job.id,
+        kind: RunEventKind::Output {
+            key: "stale".into(),
+            output: tutor::output::Output::Text("from lesson 2".into()),
+        },
+    }));
+    pump(&mut app);
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert!(st.result.outputs.iter().all(|(k, _)| k != "stale"));
+    assert!(matches!(st.result.status, RunStatus::Done { .. }));
+}
+
+#[test]
+fn a_lesson_without_cells_does_not_panic() {
+    let mut l = fixture();
+    l.cells.clear();
+    let (mut app, _d) = app_with(vec![l], None);
+    for c in "jkJKgGhsNri+-\t".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::PageDown);
+    screen(&mut app, 80, 24);
+    press(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+}
