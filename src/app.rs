@@ -244,6 +244,13 @@ impl App {
             return;
         }
         if self.mode == Mode::Typing {
+            if key.modifiers.contains(KeyModifiers::ALT) {
+                // Esc typed quickly before a key reaches us as Alt+key: leave typing and
+                // treat the key as a shortcut, as the learner meant.
+                self.mode = Mode::Normal;
+                self.on_key(KeyEvent::new(key.code, key.modifiers - KeyModifiers::ALT));
+                return;
+            }
             self.typing_key(key);
             self.follow_focus();
             return;

@@ -143,15 +143,19 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let frac = s.fraction().clamp(0.0, 1.0);
     let bar_w = 12usize;
     let filled = (frac * bar_w as f64).round() as usize;
-    let right = vec![
-        Span::styled(
+    let mut right = Vec::new();
+    // The count of solved tasks when there is room; the bar and percentage always.
+    if area.width >= 90 {
+        right.push(Span::styled(
             format!("{}/{} solved ", s.solved, s.tasks),
             Style::new().fg(Color::Gray),
-        ),
+        ));
+    }
+    right.extend([
         Span::styled("█".repeat(filled), Style::new().fg(Color::Green)),
         Span::styled("░".repeat(bar_w - filled), Style::new().fg(Color::DarkGray)),
         Span::styled(format!(" {:>3.0}% ", frac * 100.0), Style::new().bold()),
-    ];
+    ]);
     let right = Line::from(right);
     let rw = right.width() as u16;
     buf.set_style(area, Style::new().bg(Color::Indexed(236)));
@@ -272,11 +276,12 @@ fn status_bar(app: &App, area: Rect, nb: Rect, buf: &mut Buffer) {
         None => {
             let keys = match app.mode {
                 Mode::Typing => "Enter check · Esc stop typing · Ctrl-C quit",
+                // Most important first: narrow terminals cut the end off.
                 Mode::Normal if app.busy() => {
-                    "Esc stop run · j/k cells · PgUp/PgDn scroll · ? help · q quit"
+                    "Esc stop run · ? help · q quit · j/k cells · PgUp/PgDn scroll"
                 }
                 Mode::Normal => {
-                    "j/k cells · Enter run/answer · h hint · r run all · n/p lesson · ? help · q quit"
+                    "? help · q quit · j/k cells · Enter run/answer · h hint · r run all · n/p lesson"
                 }
             };
             spans.push(Span::styled(keys, Style::new().fg(Color::Gray)));

@@ -780,3 +780,19 @@ fn a_lesson_without_cells_does_not_panic() {
     press(&mut app, KeyCode::Char('q'));
     assert!(app.quit);
 }
+
+#[test]
+fn esc_typed_fast_before_a_key_still_leaves_typing() {
+    let (mut app, _d) = app();
+    focus(&mut app, INT);
+    press(&mut app, KeyCode::Enter);
+    chars(&mut app, "2");
+    // Terminals deliver Esc followed at once by `?` as Alt+?.
+    app.on_event(Event::Key(KeyEvent::new(
+        KeyCode::Char('?'),
+        KeyModifiers::ALT,
+    )));
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(app.help);
+    assert_eq!(quiz_state(&app, INT).input.text(), "2");
+}

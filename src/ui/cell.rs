@@ -217,7 +217,12 @@ pub fn build(app: &App, i: usize, width: u16) -> CellView<'_> {
                 } else {
                     "Enter: run again · r: run all"
                 };
-                pieces.push(Piece::Lines(vec![Line::styled(keys, DIM)]));
+                pieces.push(Piece::Lines(markdown::wrap(
+                    &[(keys.to_string(), DIM)],
+                    inner,
+                    "",
+                    "",
+                )));
             }
             let mut title = vec![Span::raw(" ▶ "), Span::raw(run.experiment.name).bold()];
             title.push(Span::raw(" "));
@@ -356,7 +361,8 @@ fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
         match out {
             Output::Text(t) => pieces.push(Piece::Lines(
                 t.lines()
-                    .map(|l| truncate_line(Line::from(l.replace('\t', "    ")), width))
+                    .flat_map(|l| hard_wrap(&l.replace('\t', "    "), width))
+                    .map(Line::from)
                     .collect(),
             )),
             Output::Table(t) => pieces.push(Piece::Lines(table_lines(t, width))),
@@ -369,6 +375,52 @@ fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
             }
             Output::Matrix(m) => pieces.push(Piece::Matrix(m)),
         }
+    }
+}
+
+/// Splits a monospace line longer than `width`, at a space in its second half when there is
+/// one; spacing is kept, so aligned text that fits is untouched.
+pub fn hard_wrap(line: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = line.chars().collect();
+    loop {
+        let mut used = 0;
+        let mut cut = rest.len();
+        for (i, c) in rest.iter().enumerate() {
+            used += c.to_string().width();
+            if used > width {
+                cut = i;
+                break;
+            }
+        }
+        if cut == rest.len() {
+            out.push(rest.iter().collect());
+            return out;
+        }
+        if rest[cut] != ' ' {
+            if let Some(sp) = rest[..cut]
+                .iter()
+                .rposition(|c| *c == ' ')
+                .filter(|&p| p > cut / 2)
+            {
+                cut = sp + 1;
+            }
+        }
+        out.push(
+            rest[..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        let tail: Vec<char> = rest[cut..]
+            .iter()
+            .skip_while(|c| **c == ' ')
+            .copied()
+            .collect();
+        // Continuation lines are indented so they read as one.
+        rest = "  ".chars().chain(tail).collect();
     }
 }
 
@@ -624,7 +676,12 @@ fn quiz_view<'a>(
         lines.extend(markdown::render(&q.explanation, w));
     }
     if focused {
-        lines.push(Line::styled(quiz_keys(q, st, typing), DIM));
+        lines.extend(markdown::wrap(
+            &[(quiz_keys(q, st, typing), DIM)],
+            w,
+            "",
+            "",
+        ));
     }
     let mut title = vec![
         Span::raw(" ? "),
@@ -761,7 +818,7 @@ fn exercise_view<'a>(
             }
             k.join(" · ")
         };
-        tail.push(Line::styled(keys, DIM));
+        tail.extend(markdown::wrap(&[(keys, DIM)], w, "", ""));
     }
     if !tail.is_empty() {
         pieces.push(Piece::Lines(tail));
@@ -791,6 +848,16 @@ mod tests {
         // 7 columns for text: the tail and the cursor block.
         assert_eq!(text, "› abcdef ");
         assert!(l.width() <= 10);
+    }
+
+    #[test]
+    fn long_text_lines_wrap_keeping_spacing() {
+        assert_eq!(hard_wrap("a  b", 10), ["a  b"]);
+        assert_eq!(
+            hard_wrap("input (3, 32, 32) -> output (16, 30, 30)", 20),
+            ["input (3, 32, 32) ->", "  output (16, 30,", "  30)"]
+        );
+        assert_eq!(hard_wrap("abcdefghijkl", 8), ["abcdefgh", "  ijkl"]);
     }
 
     #[test]
