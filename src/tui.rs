@@ -7,6 +7,7 @@
 
 use std::io::stdout;
 use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -131,26 +132,39 @@ impl TerminalGuard {
             prev(info);
         }));
         let guard = TerminalGuard { previous };
+        // Set first, so that a failure half way is still undone by the guard.
+        ACTIVE.store(true, Ordering::SeqCst);
         enable_raw_mode()?;
         execute!(stdout(), EnterAlternateScreen)?;
         Ok(guard)
     }
 }
 
+/// True while the terminal is in raw mode on the alternate screen.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back, once: leaving the alternate screen a second time (the panic hook,
+/// then the guard while unwinding) would move the cursor back over the panic message.
 fn restore() {
-    let _ = disable_raw_mode();
-    let _ = execute!(
-        stdout(),
-        LeaveAlternateScreen,
-        ratatui::crossterm::cursor::Show
-    );
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(
+            stdout(),
+            LeaveAlternateScreen,
+            ratatui::crossterm::cursor::Show
+        );
+    }
 }
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
-        let prev = self.previous.clone();
-        // Hand panics back to whoever handled them before us.
-        std::panic::set_hook(Box::new(move |info| prev(info)));
+        // Setting a hook while unwinding from a panic would abort; ours stays and is harmless
+        // then (the terminal is already restored).
+        if !std::thread::panicking() {
+            let prev = self.previous.clone();
+            // Hand panics back to whoever handled them before us.
+            std::panic::set_hook(Box::new(move |info| prev(info)));
+        }
     }
 }
