@@ -87,7 +87,7 @@ pub fn layout(app: &App, nb: Rect) -> NotebookLayout {
     let mut l = NotebookLayout::default();
     let mut y = 0;
     for i in 0..app.cells.len() {
-        let h = usize::from(cell::build(app, i, w).height(w, app.colors));
+        let h = usize::from(cell::build(app, i, w).height(w));
         l.tops.push(y);
         l.heights.push(h);
         y += h + GAP;
@@ -108,9 +108,10 @@ impl Widget for &App {
             return;
         }
         let a = areas(self, area);
+        let l = layout(self, a.notebook);
         title_bar(self, a.title, buf);
-        notebook(self, a.notebook, buf);
-        status_bar(self, a.status, a.notebook, buf);
+        notebook(self, a.notebook, &l, buf);
+        status_bar(self, a.status, scroll_label(self, &l, a.notebook), buf);
         if self.help {
             help(area, buf);
         }
@@ -182,12 +183,11 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn notebook(app: &App, nb: Rect, buf: &mut Buffer) {
+fn notebook(app: &App, nb: Rect, l: &NotebookLayout, buf: &mut Buffer) {
     if nb.height == 0 {
         return;
     }
     let (x, w) = columns(nb);
-    let l = layout(app, nb);
     let (top, bottom) = (app.scroll, app.scroll + usize::from(nb.height));
     for i in 0..app.cells.len() {
         let (t, h) = (l.tops[i], l.heights[i]);
@@ -230,8 +230,7 @@ fn notebook(app: &App, nb: Rect, buf: &mut Buffer) {
 }
 
 /// How far down the notebook the screen is, when there is more than a screen.
-fn scroll_label(app: &App, nb: Rect) -> Option<String> {
-    let l = layout(app, nb);
+fn scroll_label(app: &App, l: &NotebookLayout, nb: Rect) -> Option<String> {
     let vh = usize::from(nb.height);
     (l.total > vh).then(|| {
         let max = l.total - vh;
@@ -243,7 +242,7 @@ fn scroll_label(app: &App, nb: Rect) -> Option<String> {
     })
 }
 
-fn status_bar(app: &App, area: Rect, nb: Rect, buf: &mut Buffer) {
+fn status_bar(app: &App, area: Rect, pos: Option<String>, buf: &mut Buffer) {
     let warn = warning_lines(app, area.width);
     for (i, l) in warn.iter().enumerate() {
         buf.set_line(area.x, area.y + i as u16, l, area.width);
@@ -287,9 +286,7 @@ fn status_bar(app: &App, area: Rect, nb: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(keys, Style::new().fg(Color::Gray)));
         }
     }
-    let pos = scroll_label(app, nb)
-        .map(|p| format!(" {p} "))
-        .unwrap_or_default();
+    let pos = pos.map(|p| format!(" {p} ")).unwrap_or_default();
     let pw = pos.width() as u16;
     let line = markdown::truncate_line(
         Line::from(spans),

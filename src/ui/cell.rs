@@ -55,12 +55,12 @@ impl CellView<'_> {
         }
     }
 
-    pub fn height(&self, width: u16, colors: ColorMode) -> u16 {
+    pub fn height(&self, width: u16) -> u16 {
         let inner = self.inner(width);
         let body: u16 = self
             .pieces
             .iter()
-            .map(|p| piece_height(p, inner, colors))
+            .map(|p| piece_height(p, inner))
             .fold(0u16, u16::saturating_add);
         if self.title.is_some() {
             body.saturating_add(2)
@@ -84,7 +84,7 @@ impl CellView<'_> {
         };
         let mut y = inner.y;
         for p in &self.pieces {
-            let h = piece_height(p, inner.width, colors);
+            let h = piece_height(p, inner.width);
             let r = Rect::new(inner.x, y, inner.width, h).intersection(inner);
             if r.height > 0 {
                 render_piece(p, r, buf, colors);
@@ -108,8 +108,7 @@ fn panes_side_by_side(panes: &[Pane], width: u16) -> bool {
             .all(|p| p.code.lines().map(|l| l.width()).max().unwrap_or(0) + 2 <= each)
 }
 
-fn piece_height(p: &Piece, width: u16, colors: ColorMode) -> u16 {
-    let _ = colors;
+fn piece_height(p: &Piece, width: u16) -> u16 {
     match p {
         Piece::Lines(l) => l.len().min(u16::MAX as usize) as u16,
         Piece::Plot(_) => plot_height(width),

@@ -188,12 +188,17 @@ pub fn inline(text: &str, base: Style) -> Vec<(String, Style)> {
                     i += 1;
                 }
             }
-            '*' if chars.get(i + 1) == Some(&'*') => {
+            // Emphasis only where it is closed later, so a lone `*` (2 * 3) stays as typed.
+            '*' if chars.get(i + 1) == Some(&'*') && (bold || closes(&chars, i + 2, true)) => {
                 push(&mut out, &mut cur, style(bold, italic));
                 bold = !bold;
                 i += 2;
             }
-            '*' if italic || chars.get(i + 1).is_some_and(|n| !n.is_whitespace()) => {
+            '*' if chars.get(i + 1) != Some(&'*')
+                && (italic
+                    || (chars.get(i + 1).is_some_and(|n| !n.is_whitespace())
+                        && closes(&chars, i + 1, false))) =>
+            {
                 push(&mut out, &mut cur, style(bold, italic));
                 italic = !italic;
                 i += 1;
@@ -206,6 +211,23 @@ pub fn inline(text: &str, base: Style) -> Vec<(String, Style)> {
     }
     push(&mut out, &mut cur, style(bold, italic));
     out
+}
+
+/// Whether a closing `**` (`double`) or single `*` follows `from`.
+fn closes(chars: &[char], from: usize, double: bool) -> bool {
+    let mut j = from;
+    while j < chars.len() {
+        if chars[j] == '*' {
+            let pair = chars.get(j + 1) == Some(&'*');
+            if double == pair {
+                return true;
+            }
+            j += if pair { 2 } else { 1 };
+        } else {
+            j += 1;
+        }
+    }
+    false
 }
 
 fn find(chars: &[char], from: usize, what: &[char]) -> Option<usize> {
@@ -411,6 +433,18 @@ mod tests {
             .find(|s| s.content.contains(word))
             .unwrap_or_else(|| panic!("no span with {word}"))
             .style
+    }
+
+    #[test]
+    fn unclosed_stars_stay_as_typed() {
+        let l = render("2 * 3 and a*b and **bold", 80);
+        assert_eq!(text(&l), ["2 * 3 and a*b and **bold"]);
+        assert!(l[0].spans.iter().all(|s| s.style == Style::default()));
+        let l = render("**bold *both* bold** plain", 80);
+        assert_eq!(text(&l), ["bold both bold plain"]);
+        let both = style_of(&l, "both").add_modifier;
+        assert!(both.contains(Modifier::BOLD) && both.contains(Modifier::ITALIC));
+        assert!(!style_of(&l, "plain").add_modifier.contains(Modifier::BOLD));
     }
 
     #[test]
