@@ -356,7 +356,12 @@ fn status_lines(status: &RunStatus, long: bool, focused: bool, width: usize) -> 
 
 /// The pieces that show a run's outputs.
 fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
-    for (_, out) in &res.outputs {
+    for (k, (_, out)) in res.outputs.iter().enumerate() {
+        if k > 0 {
+            // A blank line between outputs, so a chart's axis labels do not run into the
+            // next picture's top.
+            pieces.push(Piece::Lines(vec![Line::default()]));
+        }
         match out {
             Output::Text(t) => pieces.push(Piece::Lines(
                 t.lines()
