@@ -61,6 +61,8 @@ where
         }
         draw(terminal, app)?;
         if app.quit {
+            // Quitting has asked the run to stop; give it a moment to do so cleanly.
+            worker.wait(Duration::from_secs(1));
             return Ok(());
         }
         let mut got = false;

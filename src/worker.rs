@@ -138,6 +138,18 @@ impl Worker {
         self.handle.as_ref().is_some_and(|h| !h.is_finished())
     }
 
+    /// Waits up to `limit` for a cancelled run to notice and end, so quitting does not cut an
+    /// experiment off mid-step when it would stop by itself a moment later.
+    pub fn wait(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while self.busy() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(h) = self.handle.take_if(|h| h.is_finished()) {
+            let _ = h.join();
+        }
+    }
+
     /// Starts `job` on a new named thread.
     pub fn start(&mut self, job: Job, tx: Sender<Event>) -> std::io::Result<()> {
         if let Some(h) = self.handle.take() {

@@ -247,7 +247,8 @@ pub fn wrap(
     for (text, style) in pieces {
         let mut word = String::new();
         for c in text.chars() {
-            if c.is_whitespace() {
+            // A no-break space (which Rust counts as whitespace) holds words together.
+            if c.is_whitespace() && c != '\u{a0}' {
                 if !word.is_empty() {
                     words.push((std::mem::take(&mut word), *style, space));
                 }
@@ -272,6 +273,7 @@ pub fn wrap(
             *used = indent.width();
         };
     for (word, style, space_before) in words {
+        let word = word.replace('\u{a0}', " ");
         let w = word.width();
         let gap = usize::from(space_before && !empty);
         if !empty && used + gap + w > width {
@@ -433,6 +435,12 @@ mod tests {
             .find(|s| s.content.contains(word))
             .unwrap_or_else(|| panic!("no span with {word}"))
             .style
+    }
+
+    #[test]
+    fn no_break_spaces_hold_words_together() {
+        let l = wrap(&[("aaa b\u{a0}=\u{a0}1".into(), Style::new())], 8, "", "");
+        assert_eq!(text(&l), ["aaa", "b = 1"]);
     }
 
     #[test]
