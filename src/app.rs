@@ -590,7 +590,7 @@ impl App {
                     Ok(params) => {
                         st.feedback = None;
                         st.submitted = Some(text);
-                        st.result.status = RunStatus::Queued;
+                        st.result.queue();
                         self.queue.retain(|(c, _)| *c != focus);
                         self.queue.push_back((focus, params));
                     }
@@ -761,9 +761,7 @@ impl App {
             Ok(params) => {
                 self.queue.retain(|(c, _)| *c != cell);
                 self.queue.push_back((cell, params));
-                if !st.result.status.is_active() {
-                    st.result.status = RunStatus::Queued;
-                }
+                st.result.queue();
             }
             Err(e) => st.result.status = RunStatus::Failed(e.to_string()),
         }
@@ -780,13 +778,7 @@ impl App {
     fn cancel_all(&mut self) {
         for (cell, _) in std::mem::take(&mut self.queue) {
             if let Some(r) = self.result_mut(cell) {
-                r.status = if r.outputs.is_empty() {
-                    RunStatus::Idle
-                } else {
-                    RunStatus::Done {
-                        elapsed: Default::default(),
-                    }
-                };
+                r.unqueue();
             }
         }
         if let Some(r) = &self.running {

@@ -796,3 +796,34 @@ fn esc_typed_fast_before_a_key_still_leaves_typing() {
     assert!(app.help);
     assert_eq!(quiz_state(&app, INT).input.text(), "2");
 }
+
+#[test]
+fn esc_calls_off_queued_runs_and_keeps_their_last_result() {
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, RUN);
+    // A run in progress elsewhere (the exercise), then a rerun of the explorer waiting.
+    focus(&mut app, EXERCISE);
+    press(&mut app, KeyCode::Enter);
+    chars(&mut app, "conv 8 k3");
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Esc);
+    let job = app.next_job().expect("the exercise run");
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Enter);
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert_eq!(st.result.status, RunStatus::Queued);
+    press(&mut app, KeyCode::Esc);
+    assert!(job.cancel.load(std::sync::atomic::Ordering::Relaxed));
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert!(
+        matches!(st.result.status, RunStatus::Done { .. }),
+        "{:?}",
+        st.result.status
+    );
+    assert_eq!(st.result.outputs.len(), 3);
+}

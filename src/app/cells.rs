@@ -81,6 +81,8 @@ pub struct RunResult {
     /// new run replaces them (no flicker when a parameter changes); the ones it did not
     /// replace are dropped when it ends.
     fresh: Vec<String>,
+    /// The status before the run was queued, shown again if the queue is cancelled.
+    before_queue: Option<RunStatus>,
 }
 
 impl Default for RunResult {
@@ -90,13 +92,29 @@ impl Default for RunResult {
             metrics: BTreeMap::new(),
             status: RunStatus::Idle,
             fresh: Vec::new(),
+            before_queue: None,
         }
     }
 }
 
 impl RunResult {
+    /// A run of this cell is waiting its turn.
+    pub fn queue(&mut self) {
+        if !self.status.is_active() {
+            self.before_queue = Some(std::mem::replace(&mut self.status, RunStatus::Queued));
+        }
+    }
+
+    /// The waiting run was called off before it started.
+    pub fn unqueue(&mut self) {
+        if self.status == RunStatus::Queued {
+            self.status = self.before_queue.take().unwrap_or(RunStatus::Idle);
+        }
+    }
+
     /// A run of this cell has started.
     pub fn start(&mut self) {
+        self.before_queue = None;
         self.fresh.clear();
         self.metrics.clear();
         self.status = RunStatus::Running {
