@@ -1,0 +1,172 @@
+//! The terminal side: enter raw mode and the alternate screen, run the event loop, and always
+//! put the terminal back — on a normal exit, an error return, and a panic.
+//!
+//! The loop is the only place where the app meets the outside world: it hands queued runs to
+//! the [`Worker`], feeds the worker's reports and the terminal's keys to [`App::on_event`] and
+//! draws a frame with [`draw`] (the same function the screen tests call).
+
+use std::io::stdout;
+use std::panic::PanicHookInfo;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::crossterm::event::{self as term, Event as TermEvent, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::Terminal;
+
+use crate::app::{App, ColorMode};
+use crate::event::Event;
+use crate::lesson::Lesson;
+use crate::progress::Store;
+use crate::ui;
+use crate::worker::{self, Worker};
+
+/// Shows `lessons` in the notebook TUI, starting at `lessons[start]`, until the learner quits.
+/// `warning` (an unreadable progress file, say) is shown until dismissed.
+pub fn run(
+    lessons: Vec<Lesson>,
+    start: usize,
+    store: Store,
+    warning: Option<String>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(!lessons.is_empty(), "there are no lessons to show");
+    let mut app = App::new(lessons, start, store, warning);
+    app.colors = ColorMode::detect();
+    let guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
+    let result = event_loop(&mut terminal, &mut app);
+    drop(guard);
+    result
+}
+
+fn event_loop<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> anyhow::Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let (tx, rx) = mpsc::channel::<Event>();
+    let mut worker = Worker::default();
+    loop {
+        if !worker.busy() {
+            if let Some(job) = app.next_job() {
+                let id = job.id;
+                if let Err(e) = worker.start(job, tx.clone()) {
+                    app.job_failed_to_start(id, e.to_string());
+                }
+            }
+        }
+        draw(terminal, app)?;
+        if app.quit {
+            // Quitting has asked the run to stop; give it a moment to do so cleanly.
+            worker.wait(Duration::from_secs(1));
+            return Ok(());
+        }
+        let mut got = false;
+        while let Ok(ev) = rx.try_recv() {
+            app.on_event(ev);
+            got = true;
+        }
+        // While a run goes, wake often enough for its progress to look live.
+        let wait = if got {
+            Duration::ZERO
+        } else if app.busy() || worker.busy() {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_millis(250)
+        };
+        if term::poll(wait)? {
+            // Take every key already typed before drawing again (fast typing, pastes).
+            loop {
+                match term::read()? {
+                    TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        app.on_event(Event::Key(k))
+                    }
+                    TermEvent::Resize(w, h) => app.on_event(Event::Resize(w, h)),
+                    _ => {}
+                }
+                if app.quit || !term::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        } else {
+            app.on_event(Event::Tick);
+        }
+    }
+}
+
+/// Draws one frame: measures the notebook for the terminal's size, lets the app settle its
+/// scroll and focus, then renders it.
+pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
+    let size = terminal.size()?;
+    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+    if ui::fits(area) {
+        let nb = ui::areas(app, area).notebook;
+        let layout = ui::layout(app, nb);
+        app.settle(&layout, usize::from(nb.height));
+    }
+    terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+    Ok(())
+}
+
+type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+/// Raw mode and the alternate screen for as long as it lives, plus a panic hook that restores
+/// the terminal before the panic message prints.
+struct TerminalGuard {
+    previous: Arc<Hook>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        let previous: Arc<Hook> = Arc::new(std::panic::take_hook());
+        let prev = previous.clone();
+        std::panic::set_hook(Box::new(move |info| {
+            // A panic inside an experiment is caught on the worker thread and shown in its
+            // cell; restoring the terminal (or printing over the screen) would break the app.
+            if std::thread::current().name() == Some(worker::THREAD_NAME) {
+                return;
+            }
+            restore();
+            prev(info);
+        }));
+        let guard = TerminalGuard { previous };
+        // Set first, so that a failure half way is still undone by the guard.
+        ACTIVE.store(true, Ordering::SeqCst);
+        enable_raw_mode()?;
+        execute!(stdout(), EnterAlternateScreen)?;
+        Ok(guard)
+    }
+}
+
+/// True while the terminal is in raw mode on the alternate screen.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back, once: leaving the alternate screen a second time (the panic hook,
+/// then the guard while unwinding) would move the cursor back over the panic message.
+fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(
+            stdout(),
+            LeaveAlternateScreen,
+            ratatui::crossterm::cursor::Show
+        );
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore();
+        // Setting a hook while unwinding from a panic would abort; ours stays and is harmless
+        // then (the terminal is already restored).
+        if !std::thread::panicking() {
+            let prev = self.previous.clone();
+            // Hand panics back to whoever handled them before us.
+            std::panic::set_hook(Box::new(move |info| prev(info)));
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Runs experiments off the UI thread: one named thread per run, one run at a time.
+//!
+//! The worker's [`Ctx`] forwards everything an experiment reports as [`RunEvent`]s over the
+//! app's one channel, with progress throttled so a fast loop cannot flood the screen. Stopping
+//! is cooperative: Esc sets the job's shared flag, which experiments poll through
+//! [`crate::experiment::check_cancel`]. A failing or panicking experiment becomes a
+//! `Failed` event shown in its cell; it never takes the TUI down.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::event::{Event, RunEvent, RunEventKind};
+use crate::experiment::{Cancelled, Ctx, Experiment, Params};
+use crate::output::Output;
+
+/// The name of the worker thread; the panic hook uses it to keep a caught experiment panic
+/// from restoring the terminal under the running app.
+pub const THREAD_NAME: &str = "tutor-run";
+
+/// How often progress is forwarded at most.
+const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub id: u64,
+    pub experiment: &'static Experiment,
+    pub params: Params,
+    /// Set to ask the run to stop.
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// The context an experiment reports through when run by the TUI.
+struct ChannelCtx<'a> {
+    job: u64,
+    tx: &'a Sender<Event>,
+    cancel: &'a AtomicBool,
+    started: Instant,
+    last_progress: Option<Instant>,
+}
+
+impl ChannelCtx<'_> {
+    fn send(&self, kind: RunEventKind) {
+        // The app may already be gone (the learner quit mid-run): nothing left to tell.
+        let _ = self.tx.send(Event::Run(RunEvent {
+            job: self.job,
+            kind,
+        }));
+    }
+}
+
+impl Ctx for ChannelCtx<'_> {
+    fn show(&mut self, key: &str, output: Output) {
+        self.send(RunEventKind::Output {
+            key: key.to_string(),
+            output,
+        });
+    }
+
+    fn metric(&mut self, name: &str, value: f64) {
+        self.send(RunEventKind::Metric {
+            name: name.to_string(),
+            value,
+        });
+    }
+
+    fn progress(&mut self, done: usize, total: usize, what: &str) {
+        let now = Instant::now();
+        let due = self
+            .last_progress
+            .is_none_or(|t| now.duration_since(t) >= PROGRESS_EVERY);
+        // The last step always goes through, so the bar never stops short of 100%.
+        if due || done >= total {
+            self.last_progress = Some(now);
+            self.send(RunEventKind::Progress {
+                done,
+                total,
+                what: what.to_string(),
+                elapsed: now.duration_since(self.started),
+            });
+        }
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `job` on the calling thread, reporting over `tx`, and ends with exactly one of
+/// `Finished`, `Cancelled` or `Failed`. The thread body of [`Worker::start`]; tests call it
+/// directly to get the same events without a thread.
+pub fn run_job(job: &Job, tx: &Sender<Event>) {
+    let mut ctx = ChannelCtx {
+        job: job.id,
+        tx,
+        cancel: &job.cancel,
+        started: Instant::now(),
+        last_progress: None,
+    };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        (job.experiment.run)(&job.params, &mut ctx)
+    }));
+    let kind = match result {
+        Ok(Ok(())) => RunEventKind::Finished {
+            elapsed: ctx.started.elapsed(),
+        },
+        Ok(Err(e)) if e.downcast_ref::<Cancelled>().is_some() => RunEventKind::Cancelled,
+        Ok(Err(e)) => RunEventKind::Failed(format!("{e:#}")),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            RunEventKind::Failed(format!(
+                "the experiment `{}` crashed: {msg}",
+                job.experiment.name
+            ))
+        }
+    };
+    ctx.send(kind);
+}
+
+/// The worker thread, when one is running.
+#[derive(Debug, Default)]
+pub struct Worker {
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// True while a run's thread is still alive (even one the app has stopped listening to),
+    /// so a new run never starts beside it.
+    pub fn busy(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// Waits up to `limit` for a cancelled run to notice and end, so quitting does not cut an
+    /// experiment off mid-step when it would stop by itself a moment later.
+    pub fn wait(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while self.busy() && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if let Some(h) = self.handle.take_if(|h| h.is_finished()) {
+            let _ = h.join();
+        }
+    }
+
+    /// Starts `job` on a new named thread.
+    pub fn start(&mut self, job: Job, tx: Sender<Event>) -> std::io::Result<()> {
+        if let Some(h) = self.handle.take() {
+            // Finished (we only start when not busy): reap it.
+            let _ = h.join();
+        }
+        let handle = std::thread::Builder::new()
+            .name(THREAD_NAME.to_string())
+            .spawn(move || run_job(&job, &tx))?;
+        self.handle = Some(handle);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::{Default as D, ParamKind, ParamSpec};
+    use std::sync::mpsc;
+
+    fn slow(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+        let n = p.int("n")? as usize;
+        for i in 0..n {
+            crate::experiment::check_cancel(ctx)?;
+            ctx.progress(i + 1, n, "step");
+        }
+        ctx.metric("steps", n as f64);
+        Ok(())
+    }
+
+    fn boom(_: &Params, _: &mut dyn Ctx) -> anyhow::Result<()> {
+        panic!("kaboom")
+    }
+
+    static SLOW: Experiment = Experiment {
+        name: "test.slow",
+        summary: "",
+        params: &[ParamSpec {
+            name: "n",
+            kind: ParamKind::Int { min: 0, max: 1000 },
+            default: D::Int(1000),
+            doc: "",
+        }],
+        metrics: &["steps"],
+        long: true,
+        run: slow,
+    };
+    static BOOM: Experiment = Experiment {
+        name: "test.boom",
+        summary: "",
+        params: &[],
+        metrics: &[],
+        long: false,
+        run: boom,
+    };
+
+    fn job(e: &'static Experiment, cancel: bool) -> Job {
+        Job {
+            id: 7,
+            experiment: e,
+            params: e.params_from(&Default::default()).unwrap(),
+            cancel: Arc::new(AtomicBool::new(cancel)),
+        }
+    }
+
+    fn kinds(rx: &mpsc::Receiver<Event>) -> Vec<RunEventKind> {
+        rx.try_iter()
+            .map(|e| match e {
+                Event::Run(r) => {
+                    assert_eq!(r.job, 7);
+                    r.kind
+                }
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn progress_is_throttled_but_ends_at_total() {
+        let (tx, rx) = mpsc::channel();
+        run_job(&job(&SLOW, false), &tx);
+        let k = kinds(&rx);
+        let progress: Vec<_> = k
+            .iter()
+            .filter_map(|k| match k {
+                RunEventKind::Progress { done, .. } => Some(*done),
+                _ => None,
+            })
+            .collect();
+        // 1000 steps in far less than 100 ms: the first and the last get through.
+        assert!(progress.len() < 10, "{progress:?}");
+        assert_eq!(progress.last(), Some(&1000));
+        assert!(matches!(k.last(), Some(RunEventKind::Finished { .. })));
+    }
+
+    #[test]
+    fn cancel_flag_ends_the_run_as_cancelled() {
+        let (tx, rx) = mpsc::channel();
+        run_job(&job(&SLOW, true), &tx);
+        let k = kinds(&rx);
+        assert!(matches!(k.as_slice(), [RunEventKind::Cancelled]), "{k:?}");
+    }
+
+    #[test]
+    fn a_panic_is_reported_as_failure() {
+        let (tx, rx) = mpsc::channel();
+        // The thread named like the worker's keeps the test output free of the panic message
+        // only under the TUI's hook; here we just check the event.
+        run_job(&job(&BOOM, false), &tx);
+        let k = kinds(&rx);
+        match k.as_slice() {
+            [RunEventKind::Failed(m)] => assert!(m.contains("kaboom"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn worker_thread_runs_one_job() {
+        let (tx, rx) = mpsc::channel();
+        let mut w = Worker::default();
+        w.start(job(&SLOW, false), tx).unwrap();
+        let last = loop {
+            match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                Event::Run(RunEvent {
+                    kind: k @ RunEventKind::Finished { .. },
+                    ..
+                }) => break k,
+                _ => continue,
+            }
+        };
+        assert!(matches!(last, RunEventKind::Finished { .. }));
+    }
+}
