@@ -159,6 +159,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+        Command::Run { lesson } => {
+            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let start = pick(&lessons, lesson)?.number;
+            let start = lessons.iter().position(|l| l.number == start).unwrap_or(0);
+            let (store, warning) = open_store(&cli)?;
+            tutor::tui::run(lessons, start, store, warning)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { json, steps } => {
+            let mut results = Vec::new();
+            for which in ["mlp", "cnn"] {
+                let r = tutor::nn::bench::bench_step(which, (*steps).max(1))?;
+                if !json {
+                    println!("{r}");
+                }
+                results.push(r);
+            }
+            if *json {
+                let mut obj = serde_json::Map::new();
+                for r in &results {
+                    for (k, v) in [
+                        ("step_ms", r.median_ms),
+                        ("forward_ms", r.forward_ms),
+                        ("backward_ms", r.backward_ms),
+                        ("update_ms", r.update_ms),
+                    ] {
+                        obj.insert(format!("{}_{k}", r.which), serde_json::json!(v));
+                    }
+                }
+                obj.insert("steps".into(), serde_json::json!(steps));
+                obj.insert("batch".into(), serde_json::json!(64));
+                obj.insert(
+                    "threads".into(),
+                    serde_json::json!(std::thread::available_parallelism().map_or(1, |n| n.get())),
+                );
+                println!("{}", serde_json::Value::Object(obj));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect { net, input } => {
             let spec = tutor::nn::spec::NetSpec::load(net)?;
             let input =
@@ -172,6 +211,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", summary.to_string().trim_end());
             Ok(ExitCode::SUCCESS)
         }
-        other => bail!("`{other:?}` is not available in this build yet"),
     }
 }

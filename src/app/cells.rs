@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::input::LineInput;
-use crate::experiment::{coerce, parse_number, ParamKind, ParamSpec, Value};
+use crate::experiment::{coerce, ParamKind, ParamSpec, Value};
 use crate::output::Output;
 use crate::quiz::{self, Draw};
 
@@ -258,24 +258,8 @@ pub fn typed_value(spec: &ParamSpec, text: &str) -> Result<Value, String> {
     if t.is_empty() {
         return Err("type something first".into());
     }
-    let v = match spec.kind {
-        ParamKind::Int { .. } => Value::Int(
-            t.parse()
-                .map_err(|_| format!("`{t}` is not a whole number"))?,
-        ),
-        ParamKind::Float { .. } => {
-            Value::Float(parse_number(t).ok_or_else(|| format!("`{t}` is not a number"))?)
-        }
-        ParamKind::Bool => match t.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "1" => Value::Bool(true),
-            "false" | "no" | "off" | "0" => Value::Bool(false),
-            _ => return Err(format!("`{t}`: answer true or false")),
-        },
-        ParamKind::Choice(_) | ParamKind::Text | ParamKind::Matrix { .. } => {
-            Value::Str(t.to_string())
-        }
-    };
-    coerce(spec, v)
+    // `coerce` parses typed text as the parameter's kind asks (numbers, booleans, matrices).
+    coerce(spec, Value::Str(t.to_string()))
 }
 
 /// A value for display: floats without binary noise.
