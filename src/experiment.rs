@@ -381,6 +381,44 @@ pub fn find(name: &str) -> Option<&'static Experiment> {
     all().iter().copied().find(|e| e.name == name)
 }
 
+/// The experiments as a Markdown table for `lessons/README.md` (a test keeps the two equal).
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| experiment | what it shows | parameters (default) | metrics |\n|---|---|---|---|\n",
+    );
+    for e in all() {
+        let params: Vec<String> = e
+            .params
+            .iter()
+            .map(|p| format!("`{}` ({}): {}", p.name, default_text(p.default), p.doc))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            e.name,
+            e.summary,
+            if params.is_empty() {
+                "none".into()
+            } else {
+                params.join("<br>")
+            },
+            e.metrics
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
+fn default_text(d: Default) -> String {
+    match d.value() {
+        Value::Str(s) if s.is_empty() => "none".into(),
+        Value::Str(s) => format!("`{s}`"),
+        v => format!("`{v}`"),
+    }
+}
+
 /// A context that keeps everything in memory: for tests and for exercise checking.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -411,6 +449,16 @@ impl Ctx for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lessons_readme_lists_every_experiment() {
+        let readme = include_str!("../lessons/README.md");
+        let table = markdown_table();
+        assert!(
+            readme.contains(&table),
+            "lessons/README.md's experiment table is out of date; replace it with:\n{table}"
+        );
+    }
 
     #[test]
     fn matrix_parsing_accepts_common_forms() {
