@@ -224,7 +224,7 @@ impl App {
 
     // ----- keys -----
 
-    /// Handles a key press (releases and repeats-as-release are ignored).
+    /// Handles a key press or repeat (releases are ignored).
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
             return;

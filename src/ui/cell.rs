@@ -277,8 +277,14 @@ fn params_lines(
             lines.extend(markdown::wrap(
                 &[(
                     format!(
-                        "{}: {} · Tab: next parameter · +/-: change",
-                        spec.name, spec.doc
+                        "{}: {} · Tab: next parameter · +/-: change{}",
+                        spec.name,
+                        spec.doc,
+                        if run.experiment.long {
+                            ", then Enter to run"
+                        } else {
+                            " (reruns at once)"
+                        }
                     ),
                     DIM,
                 )],
@@ -298,7 +304,7 @@ pub fn fmt_duration(d: Duration) -> String {
         format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
         format!("{}m {:02}s", s / 60, s % 60)
-    } else if d.as_millis() < 10_000 && s < 10 {
+    } else if s < 10 {
         format!("{:.1}s", d.as_secs_f64())
     } else {
         format!("{s}s")
