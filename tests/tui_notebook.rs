@@ -192,6 +192,7 @@ fn help_overlay_lists_keys_and_closes_with_esc() {
     // Fits the smallest supported terminal too.
     let small = screen(&mut app, 60, 20);
     assert!(small.contains("Esc or ? closes"), "{small}");
+    insta::assert_snapshot!("help_60x20", small);
     press(&mut app, KeyCode::Esc);
     assert!(!app.help);
     assert!(!app.quit);
