@@ -828,3 +828,46 @@ fn esc_calls_off_queued_runs_and_keeps_their_last_result() {
     );
     assert_eq!(st.result.outputs.len(), 3);
 }
+
+#[test]
+fn settle_keeps_focus_in_view_and_follows_scrolling() {
+    use tutor::app::NotebookLayout;
+    let (mut app, _d) = app();
+    // Cells of 10 lines with a blank line between, the third one tall.
+    let heights = vec![10, 10, 50, 10, 10, 10, 10, 10, 10, 10, 10];
+    let mut tops = Vec::new();
+    let mut y = 0;
+    for h in &heights {
+        tops.push(y);
+        y += h + 1;
+    }
+    let l = NotebookLayout {
+        tops,
+        heights,
+        total: y - 1,
+    };
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 0);
+    // Moving onto the tall cell shows its top, never its middle.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 22);
+    // Scrolling within the tall cell keeps it focused.
+    press(&mut app, KeyCode::PageDown);
+    app.settle(&l, 20);
+    assert_eq!((app.scroll, app.focus), (40, 2));
+    // Scrolling past it moves the focus to the first cell whose top is in view.
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 76);
+    assert_eq!(app.focus, 4, "cell 4 starts at line 84");
+    // The scroll never passes the end.
+    for _ in 0..20 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, l.total - 20);
+    assert_eq!(app.focus, 10);
+}
