@@ -871,3 +871,38 @@ fn settle_keeps_focus_in_view_and_follows_scrolling() {
     assert_eq!(app.scroll, l.total - 20);
     assert_eq!(app.focus, 10);
 }
+
+#[test]
+fn a_parameter_value_can_be_typed() {
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.mode, Mode::Typing);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("i › 5"), "the current value to edit: {s}");
+    press(&mut app, KeyCode::Backspace);
+    chars(&mut app, "999");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Typing, "refused: out of range");
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("⚠ 999 is outside 1..=512"), "{s}");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    chars(&mut app, "227");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    pump(&mut app);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("i = 227"), "{s}");
+    assert!(s.contains("= floor(226 / 2) + 1 = 114"), "{s}");
+    // Esc keeps the old value.
+    press(&mut app, KeyCode::Char('i'));
+    chars(&mut app, "0");
+    press(&mut app, KeyCode::Esc);
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert_eq!(st.values["i"], tutor::experiment::Value::Int(227));
+}
