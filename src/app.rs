@@ -781,7 +781,7 @@ impl App {
                     text: match spec.kind {
                         crate::experiment::ParamKind::Text
                         | crate::experiment::ParamKind::Matrix { .. } => {
-                            format!("`{name}` cannot be stepped with +/-")
+                            format!("`{name}` cannot be stepped with +/-; i types a value")
                         }
                         _ => format!("`{name}` is at its limit"),
                     },
