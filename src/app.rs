@@ -173,6 +173,8 @@ impl App {
                         values,
                         selected: 0,
                         result: RunResult::default(),
+                        edit: Default::default(),
+                        edit_error: None,
                     })
                 }
                 CellBody::Quiz(q) => {
@@ -224,7 +226,7 @@ impl App {
 
     // ----- keys -----
 
-    /// Handles a key press (releases and repeats-as-release are ignored).
+    /// Handles a key press or repeat (releases are ignored).
     pub fn on_key(&mut self, key: KeyEvent) {
         if key.kind == KeyEventKind::Release {
             return;
@@ -378,6 +380,7 @@ impl App {
         let input = match &mut self.cells[focus] {
             CellState::Quiz(q) => &mut q.input,
             CellState::Exercise(e) => &mut e.input,
+            CellState::Run(r) => &mut r.edit,
             _ => {
                 self.mode = Mode::Normal;
                 return;
@@ -512,12 +515,58 @@ impl App {
         }
     }
 
+    /// `i` (or Enter on a quiz or exercise): type into the focused cell. On a run cell this
+    /// edits the selected parameter, starting from its current value.
     fn start_typing(&mut self) {
-        if matches!(
-            self.cells[self.focus],
-            CellState::Quiz(_) | CellState::Exercise(_)
+        let focus = self.focus;
+        match (
+            &self.lessons[self.current].cells[focus].body,
+            &mut self.cells[focus],
         ) {
-            self.mode = Mode::Typing;
+            (_, CellState::Quiz(_) | CellState::Exercise(_)) => self.mode = Mode::Typing,
+            (CellBody::Run(run), CellState::Run(st)) => {
+                let Some(name) = run.adjust.get(st.selected) else {
+                    self.message = Some(Message {
+                        text: "this experiment has no parameters to change".into(),
+                        error: false,
+                    });
+                    return;
+                };
+                let current = st.values.get(name).map(cells::show_value);
+                st.edit.set(&current.unwrap_or_default());
+                st.edit_error = None;
+                self.mode = Mode::Typing;
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies the value typed for the focused run cell's selected parameter.
+    fn apply_edit(&mut self) {
+        let focus = self.focus;
+        let CellBody::Run(run) = &self.lessons[self.current].cells[focus].body else {
+            return;
+        };
+        let CellState::Run(st) = &mut self.cells[focus] else {
+            return;
+        };
+        let Some((name, spec)) = run
+            .adjust
+            .get(st.selected)
+            .and_then(|n| Some((n.clone(), run.experiment.param(n)?)))
+        else {
+            return;
+        };
+        match cells::typed_value(spec, st.edit.text()) {
+            Ok(v) => {
+                st.values.insert(name, v);
+                st.edit_error = None;
+                self.mode = Mode::Normal;
+                if !run.experiment.long {
+                    self.enqueue_run(focus);
+                }
+            }
+            Err(e) => st.edit_error = Some(e),
         }
     }
 
@@ -596,6 +645,7 @@ impl App {
                     }
                 }
             }
+            (CellBody::Run(_), CellState::Run(_)) => self.apply_edit(),
             _ => self.mode = Mode::Normal,
         }
     }
@@ -731,7 +781,7 @@ impl App {
                     text: match spec.kind {
                         crate::experiment::ParamKind::Text
                         | crate::experiment::ParamKind::Matrix { .. } => {
-                            format!("`{name}` cannot be stepped with +/-")
+                            format!("`{name}` cannot be stepped with +/-; i types a value")
                         }
                         _ => format!("`{name}` is at its limit"),
                     },

@@ -274,7 +274,7 @@ fn status_bar(app: &App, area: Rect, pos: Option<String>, buf: &mut Buffer) {
         )),
         None => {
             let keys = match app.mode {
-                Mode::Typing => "Enter check · Esc stop typing · Ctrl-C quit",
+                Mode::Typing => "Enter submit · Esc stop typing · Ctrl-C quit",
                 // Most important first: narrow terminals cut the end off.
                 Mode::Normal if app.busy() => {
                     "Esc stop run · ? help · q quit · j/k cells · PgUp/PgDn scroll"
@@ -308,7 +308,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("PgDn PgUp", "scroll one page (Space too)"),
     ("g G", "top / bottom of the lesson"),
     ("Enter", "run the cell, or start answering"),
-    ("i", "start typing an answer (Esc stops)"),
+    ("i", "type an answer or a parameter's value"),
     ("a b c …", "pick a choice (multi: tick, Enter checks)"),
     ("← → Home End", "move in the answer; Backspace/Del erase"),
     ("h", "next hint"),

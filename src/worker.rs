@@ -21,7 +21,7 @@ use crate::output::Output;
 /// from restoring the terminal under the running app.
 pub const THREAD_NAME: &str = "tutor-run";
 
-/// How often progress is forwarded at most.
+/// How often progress and changed outputs are forwarded at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// One run to do.
@@ -41,9 +41,28 @@ struct ChannelCtx<'a> {
     cancel: &'a AtomicBool,
     started: Instant,
     last_progress: Option<Instant>,
+    last_flush: Option<Instant>,
+    /// Outputs shown since the last flush, latest per key, in the order keys first came.
+    pending: Vec<(String, Output)>,
 }
 
 impl ChannelCtx<'_> {
+    /// Sends the pending outputs if it is time (or `force`): an experiment that redraws its
+    /// loss curve every batch costs one clone per 100 ms on the screen side, not one per batch.
+    fn flush(&mut self, force: bool) {
+        let now = Instant::now();
+        let due = self
+            .last_flush
+            .is_none_or(|t| now.duration_since(t) >= PROGRESS_EVERY);
+        if self.pending.is_empty() || !(due || force) {
+            return;
+        }
+        self.last_flush = Some(now);
+        for (key, output) in std::mem::take(&mut self.pending) {
+            self.send(RunEventKind::Output { key, output });
+        }
+    }
+
     fn send(&self, kind: RunEventKind) {
         // The app may already be gone (the learner quit mid-run): nothing left to tell.
         let _ = self.tx.send(Event::Run(RunEvent {
@@ -55,10 +74,11 @@ impl ChannelCtx<'_> {
 
 impl Ctx for ChannelCtx<'_> {
     fn show(&mut self, key: &str, output: Output) {
-        self.send(RunEventKind::Output {
-            key: key.to_string(),
-            output,
-        });
+        match self.pending.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = output,
+            None => self.pending.push((key.to_string(), output)),
+        }
+        self.flush(false);
     }
 
     fn metric(&mut self, name: &str, value: f64) {
@@ -73,6 +93,7 @@ impl Ctx for ChannelCtx<'_> {
         let due = self
             .last_progress
             .is_none_or(|t| now.duration_since(t) >= PROGRESS_EVERY);
+        self.flush(false);
         // The last step always goes through, so the bar never stops short of 100%.
         if due || done >= total {
             self.last_progress = Some(now);
@@ -100,10 +121,14 @@ pub fn run_job(job: &Job, tx: &Sender<Event>) {
         cancel: &job.cancel,
         started: Instant::now(),
         last_progress: None,
+        last_flush: None,
+        pending: Vec::new(),
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         (job.experiment.run)(&job.params, &mut ctx)
     }));
+    // Whatever the run showed last is on screen before it is reported finished.
+    ctx.flush(true);
     let kind = match result {
         Ok(Ok(())) => RunEventKind::Finished {
             elapsed: ctx.started.elapsed(),
@@ -180,6 +205,14 @@ mod tests {
         Ok(())
     }
 
+    fn chatty(_: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+        ctx.show("title", Output::Text("curve".into()));
+        for i in 0..1000 {
+            ctx.show("curve", Output::Text(i.to_string()));
+        }
+        Ok(())
+    }
+
     fn boom(_: &Params, _: &mut dyn Ctx) -> anyhow::Result<()> {
         panic!("kaboom")
     }
@@ -196,6 +229,14 @@ mod tests {
         metrics: &["steps"],
         long: true,
         run: slow,
+    };
+    static CHATTY: Experiment = Experiment {
+        name: "test.chatty",
+        summary: "",
+        params: &[],
+        metrics: &[],
+        long: false,
+        run: chatty,
     };
     static BOOM: Experiment = Experiment {
         name: "test.boom",
@@ -243,6 +284,28 @@ mod tests {
         assert!(progress.len() < 10, "{progress:?}");
         assert_eq!(progress.last(), Some(&1000));
         assert!(matches!(k.last(), Some(RunEventKind::Finished { .. })));
+    }
+
+    #[test]
+    fn outputs_are_coalesced_and_the_last_one_arrives() {
+        let (tx, rx) = mpsc::channel();
+        run_job(&job(&CHATTY, false), &tx);
+        let shown: Vec<(String, String)> = kinds(&rx)
+            .into_iter()
+            .filter_map(|k| match k {
+                RunEventKind::Output {
+                    key,
+                    output: Output::Text(t),
+                } => Some((key, t)),
+                _ => None,
+            })
+            .collect();
+        assert!(shown.len() < 10, "{} outputs sent", shown.len());
+        assert_eq!(shown[0], ("title".to_string(), "curve".to_string()));
+        assert_eq!(
+            shown.last(),
+            Some(&("curve".to_string(), "999".to_string()))
+        );
     }
 
     #[test]

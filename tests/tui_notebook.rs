@@ -192,6 +192,7 @@ fn help_overlay_lists_keys_and_closes_with_esc() {
     // Fits the smallest supported terminal too.
     let small = screen(&mut app, 60, 20);
     assert!(small.contains("Esc or ? closes"), "{small}");
+    insta::assert_snapshot!("help_60x20", small);
     press(&mut app, KeyCode::Esc);
     assert!(!app.help);
     assert!(!app.quit);
@@ -826,4 +827,82 @@ fn esc_calls_off_queued_runs_and_keeps_their_last_result() {
         st.result.status
     );
     assert_eq!(st.result.outputs.len(), 3);
+}
+
+#[test]
+fn settle_keeps_focus_in_view_and_follows_scrolling() {
+    use tutor::app::NotebookLayout;
+    let (mut app, _d) = app();
+    // Cells of 10 lines with a blank line between, the third one tall.
+    let heights = vec![10, 10, 50, 10, 10, 10, 10, 10, 10, 10, 10];
+    let mut tops = Vec::new();
+    let mut y = 0;
+    for h in &heights {
+        tops.push(y);
+        y += h + 1;
+    }
+    let l = NotebookLayout {
+        tops,
+        heights,
+        total: y - 1,
+    };
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 0);
+    // Moving onto the tall cell shows its top, never its middle.
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('j'));
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 22);
+    // Scrolling within the tall cell keeps it focused.
+    press(&mut app, KeyCode::PageDown);
+    app.settle(&l, 20);
+    assert_eq!((app.scroll, app.focus), (40, 2));
+    // Scrolling past it moves the focus to the first cell whose top is in view.
+    press(&mut app, KeyCode::PageDown);
+    press(&mut app, KeyCode::PageDown);
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, 76);
+    assert_eq!(app.focus, 4, "cell 4 starts at line 84");
+    // The scroll never passes the end.
+    for _ in 0..20 {
+        press(&mut app, KeyCode::PageDown);
+    }
+    app.settle(&l, 20);
+    assert_eq!(app.scroll, l.total - 20);
+    assert_eq!(app.focus, 10);
+}
+
+#[test]
+fn a_parameter_value_can_be_typed() {
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Char('i'));
+    assert_eq!(app.mode, Mode::Typing);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("i › 5"), "the current value to edit: {s}");
+    press(&mut app, KeyCode::Backspace);
+    chars(&mut app, "999");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Typing, "refused: out of range");
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("⚠ 999 is outside 1..=512"), "{s}");
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    chars(&mut app, "227");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.mode, Mode::Normal);
+    pump(&mut app);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("i = 227"), "{s}");
+    assert!(s.contains("= floor(226 / 2) + 1 = 114"), "{s}");
+    // Esc keeps the old value.
+    press(&mut app, KeyCode::Char('i'));
+    chars(&mut app, "0");
+    press(&mut app, KeyCode::Esc);
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert_eq!(st.values["i"], tutor::experiment::Value::Int(227));
 }

@@ -151,6 +151,11 @@ pub struct RunState {
     /// Index into the cell's `adjust` list of the parameter +/- changes.
     pub selected: usize,
     pub result: RunResult,
+    /// The selected parameter's value as the learner types it (`i`), for values +/- cannot
+    /// reach quickly or at all (a 227-pixel input, a kernel matrix, a layer spec).
+    pub edit: LineInput,
+    /// Why the typed value was refused.
+    pub edit_error: Option<String>,
 }
 
 /// How a quiz or exercise stands.

@@ -201,7 +201,7 @@ pub fn build(app: &App, i: usize, width: u16) -> CellView<'_> {
             if !run.caption.is_empty() {
                 lines.extend(markdown::render(&run.caption, inner));
             }
-            lines.extend(params_lines(run, st, focused, inner));
+            lines.extend(params_lines(run, st, focused, typing, inner));
             lines.extend(status_lines(
                 &st.result.status,
                 run.experiment.long,
@@ -248,6 +248,7 @@ fn params_lines(
     run: &Run,
     st: &crate::app::RunState,
     focused: bool,
+    typing: bool,
     width: usize,
 ) -> Vec<Line<'static>> {
     if run.adjust.is_empty() {
@@ -268,6 +269,35 @@ fn params_lines(
         pieces.push((format!("{name}\u{a0}=\u{a0}{v}"), style));
     }
     let mut lines = markdown::wrap(&pieces, width, "", "");
+    let selected = run
+        .adjust
+        .get(st.selected)
+        .and_then(|n| run.experiment.param(n));
+    if let (true, Some(spec)) = (typing, selected) {
+        let label = format!("{} ", spec.name);
+        let mut line = input_line(
+            &st.edit,
+            spec.doc,
+            true,
+            width.saturating_sub(label.width()),
+        );
+        line.spans
+            .insert(0, Span::styled(label, Style::new().bold()));
+        lines.push(line);
+        if let Some(e) = &st.edit_error {
+            lines.extend(markdown::wrap(&[(format!("⚠ {e}"), WARN)], width, "", "  "));
+        }
+        lines.extend(markdown::wrap(
+            &[(
+                "Enter: set the value · Esc: keep the old one".to_string(),
+                DIM,
+            )],
+            width,
+            "",
+            "",
+        ));
+        return lines;
+    }
     if focused {
         if let Some(spec) = run
             .adjust
@@ -277,8 +307,14 @@ fn params_lines(
             lines.extend(markdown::wrap(
                 &[(
                     format!(
-                        "{}: {} · Tab: next parameter · +/-: change",
-                        spec.name, spec.doc
+                        "{}: {} · Tab: next parameter · +/-: change{} · i: type a value",
+                        spec.name,
+                        spec.doc,
+                        if run.experiment.long {
+                            ", then Enter to run"
+                        } else {
+                            " (reruns at once)"
+                        }
                     ),
                     DIM,
                 )],
@@ -298,7 +334,7 @@ pub fn fmt_duration(d: Duration) -> String {
         format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
     } else if s >= 60 {
         format!("{}m {:02}s", s / 60, s % 60)
-    } else if d.as_millis() < 10_000 && s < 10 {
+    } else if s < 10 {
         format!("{:.1}s", d.as_secs_f64())
     } else {
         format!("{s}s")
