@@ -216,6 +216,7 @@ impl Goal {
 impl fmt::Display for Goal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.min, self.max) {
+            (Some(a), Some(b)) if a == b => write!(f, "{} = {a}", self.metric),
             (Some(a), Some(b)) => write!(f, "{a} ≤ {} ≤ {b}", self.metric),
             (Some(a), None) => write!(f, "{} ≥ {a}", self.metric),
             (None, Some(b)) => write!(f, "{} ≤ {b}", self.metric),

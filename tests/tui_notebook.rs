@@ -590,7 +590,7 @@ fn run_all_queues_every_run_cell_in_order() {
         panic!()
     };
     assert!(matches!(st.result.status, RunStatus::Done { .. }));
-    assert_eq!(st.result.outputs.len(), 3);
+    assert_eq!(st.result.outputs.len(), 4);
 }
 
 #[test]
@@ -718,7 +718,15 @@ fn live_outputs_replace_in_place_and_render() {
     // The explorer's old outputs stay until the run ends; the curve was replaced, not added.
     assert_eq!(
         keys,
-        ["formula", "grid", "summary", "loss", "filters", "confusion"]
+        [
+            "formula",
+            "grid",
+            "sizes",
+            "summary",
+            "loss",
+            "filters",
+            "confusion"
+        ]
     );
     send(
         &mut app,
@@ -826,7 +834,7 @@ fn esc_calls_off_queued_runs_and_keeps_their_last_result() {
         "{:?}",
         st.result.status
     );
-    assert_eq!(st.result.outputs.len(), 3);
+    assert_eq!(st.result.outputs.len(), 4);
 }
 
 #[test]

@@ -197,20 +197,26 @@ pub struct QuizState {
     pub wrong: usize,
     /// The right answer in words, once shown.
     pub answer: Option<String>,
+    /// The explanation with the computed answer and drawn values filled in.
+    pub explanation: String,
 }
 
 impl QuizState {
     pub fn new(quiz: &crate::lesson::Quiz, seed: u64, round: u32, dir: &std::path::Path) -> Self {
         let draw = quiz::draw(quiz, seed, dir);
-        let question = match &draw {
-            Ok(d) => quiz::question_text(quiz, d),
-            Err(_) => quiz.question.clone(),
+        let (question, explanation) = match &draw {
+            Ok(d) => (
+                quiz::question_text(quiz, d),
+                quiz::explanation_text(quiz, d, dir, seed),
+            ),
+            Err(_) => (quiz.question.clone(), quiz.explanation.clone()),
         };
         QuizState {
             round,
             seed,
             draw,
             question,
+            explanation,
             input: LineInput::default(),
             picked: BTreeSet::new(),
             hints: 0,

@@ -9,9 +9,7 @@ fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
     shape::conv2d_out(i, k, s, p, d).map_err(|e| e.to_string())
 }
 use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
-use image::{Rgb, RgbImage};
-
-use crate::output::{Output, Picture, Table};
+use crate::output::{Mark, Output, Plot, Series, SeriesStyle, Table};
 
 const SIZE_PARAMS: &[ParamSpec] = &[
     ParamSpec {
@@ -122,7 +120,6 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let (orow, ocol) = (pos / o, pos % o);
     if padded <= MAX_DRAWN {
         ctx.show("grid", Output::Text(draw(i, pad, k, s, d, orow, ocol, o)));
-        ctx.show("picture", picture(i, pad, k, s, d, orow, ocol, o));
     } else {
         ctx.show(
             "grid",
@@ -132,6 +129,7 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             )),
         );
     }
+    ctx.show("sizes", size_plot(i, k, s, pad, d));
     ctx.show(
         "summary",
         Output::Table(Table {
@@ -190,58 +188,29 @@ fn draw(i: i64, pad: i64, k: i64, s: i64, d: i64, orow: i64, ocol: i64, o: i64) 
     out
 }
 
-/// The same window as a picture: the padded input beside the output, the current output
-/// pixel marked in both.
-#[allow(clippy::too_many_arguments)]
-fn picture(i: i64, pad: i64, k: i64, s: i64, d: i64, orow: i64, ocol: i64, o: i64) -> Output {
-    const CELL: u32 = 20;
-    let grid = |n: i64, colour: &dyn Fn(i64, i64) -> [u8; 3]| {
-        let side = n as u32 * CELL + 1;
-        let mut img = RgbImage::from_pixel(side, side, Rgb([90, 90, 90]));
-        for r in 0..n {
-            for c in 0..n {
-                let px = Rgb(colour(r, c));
-                for y in 1..CELL {
-                    for x in 1..CELL {
-                        img.put_pixel(c as u32 * CELL + x, r as u32 * CELL + y, px);
-                    }
-                }
-            }
-        }
-        img
-    };
-    let n = i + 2 * pad;
-    let (r0, c0) = (orow * s, ocol * s);
-    let extent = d * (k - 1) + 1;
-    let input = grid(n, &|r, c| {
-        let is_pad = r < pad || c < pad || r >= pad + i || c >= pad + i;
-        let in_window = (r0..r0 + extent).contains(&r) && (c0..c0 + extent).contains(&c);
-        let tap = in_window && (r - r0) % d == 0 && (c - c0) % d == 0;
-        match (tap, in_window, is_pad) {
-            (true, _, false) => [40, 110, 220],
-            (true, _, true) => [150, 190, 240],
-            (false, true, _) => [250, 230, 150],
-            (false, false, true) => [255, 255, 255],
-            (false, false, false) => [200, 200, 200],
-        }
-    });
-    let output = grid(o, &|r, c| {
-        if (r, c) == (orow, ocol) {
-            [240, 130, 40]
-        } else {
-            [200, 200, 200]
-        }
-    });
-    Output::Pictures(vec![
-        Picture {
-            caption: format!("padded input {n}x{n} (blue: kernel taps)"),
-            image: input,
-        },
-        Picture {
-            caption: format!("output {o}x{o} (orange: this window)"),
-            image: output,
-        },
-    ])
+/// The output size as a function of the input size, with these k, s, p and d: where the
+/// floor makes steps, and where the layer stops fitting at all.
+fn size_plot(i: i64, k: i64, s: i64, pad: i64, d: i64) -> Output {
+    let top = (2 * i).max(32);
+    let points = (1..=top)
+        .filter_map(|x| conv_out(x, k, s, pad, d).ok().map(|o| (x as f64, o as f64)))
+        .collect();
+    Output::Plot(Plot {
+        title: format!("Output size for k={k}, s={s}, p={pad}, d={d}"),
+        x_label: "input size i".into(),
+        y_label: "output size o".into(),
+        x_log: false,
+        series: vec![Series {
+            name: "o(i)".into(),
+            points,
+            style: SeriesStyle::Points,
+        }],
+        marks: vec![Mark {
+            label: format!("i = {i}"),
+            x: i as f64,
+        }],
+        x_range: Some((0.0, top as f64)),
+    })
 }
 
 /// One layer's shapes and parameters, for a spec the learner types.

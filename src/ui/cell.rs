@@ -712,8 +712,8 @@ fn quiz_view<'a>(
             "  ",
         ));
     }
-    if (done || st.status == TaskStatus::Revealed) && !q.explanation.is_empty() {
-        lines.extend(markdown::render(&q.explanation, w));
+    if (done || st.status == TaskStatus::Revealed) && !st.explanation.is_empty() {
+        lines.extend(markdown::render(&st.explanation, w));
     }
     if focused {
         lines.extend(markdown::wrap(

@@ -26,6 +26,8 @@ pub enum Scale {
 
 /// Small images are enlarged until about this many columns wide.
 const TARGET_COLS: u32 = 16;
+/// The tallest a picture may be, in rows, so one photo never fills the whole screen.
+pub const MAX_ROWS: u32 = 20;
 
 /// The scale that shows a `w`-pixel-wide image in at most `max_cols` columns.
 pub fn fit(w: u32, max_cols: u32) -> Scale {
@@ -35,6 +37,20 @@ pub fn fit(w: u32, max_cols: u32) -> Scale {
     } else {
         Scale::Up((TARGET_COLS / w).clamp(1, 4).min(max_cols / w).max(1))
     }
+}
+
+/// `scale`, reduced until an image `h` pixels tall takes at most `max_rows` rows.
+pub fn shrink_to_rows(scale: Scale, h: u32, max_rows: u32) -> Scale {
+    let rows = |s: Scale| u32::from(size(1, h, s).1);
+    let mut s = scale;
+    while rows(s) > max_rows.max(1) {
+        s = match s {
+            Scale::Up(n) if n > 1 => Scale::Up(n - 1),
+            Scale::Up(_) => Scale::Down(2),
+            Scale::Down(n) => Scale::Down(n + 1),
+        };
+    }
+    s
 }
 
 /// Columns and rows an image of `w` x `h` pixels takes at `scale`.
@@ -157,7 +173,8 @@ const CAPTION_MAX: u16 = 24;
 pub fn layout(pictures: &[Picture], width: u16) -> (Vec<Placed>, u16) {
     let width = width.max(1);
     let widest = pictures.iter().map(|p| p.image.width()).max().unwrap_or(1);
-    let scale = fit(widest, u32::from(width));
+    let tallest = pictures.iter().map(|p| p.image.height()).max().unwrap_or(1);
+    let scale = shrink_to_rows(fit(widest, u32::from(width)), tallest, MAX_ROWS);
     let mut placed = Vec::new();
     let (mut x, mut y, mut row_h) = (0u16, 0u16, 0u16);
     for (index, p) in pictures.iter().enumerate() {
@@ -309,6 +326,21 @@ mod tests {
         assert_eq!(fit(201, 100), Scale::Down(3));
         assert_eq!(size(28, 28, Scale::Up(1)), (28, 14));
         assert_eq!(size(5, 5, Scale::Up(2)), (10, 5));
+    }
+
+    #[test]
+    fn tall_pictures_are_capped_in_height() {
+        let tall = Picture {
+            caption: String::new(),
+            image: RgbImage::new(256, 256),
+        };
+        let (placed, _) = layout(std::slice::from_ref(&tall), 118);
+        assert!(
+            u32::from(placed[0].rows) <= MAX_ROWS,
+            "{:?}",
+            placed[0].rows
+        );
+        assert!(placed[0].rows >= MAX_ROWS as u16 - 2);
     }
 
     #[test]
