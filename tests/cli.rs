@@ -116,3 +116,68 @@ fn unknown_lesson_lists_the_real_ones() {
         "{t}"
     );
 }
+
+#[test]
+fn exec_writes_report_results_and_pngs() {
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let out_dir = out.path().join("run");
+    let o = tutor(
+        &[
+            "--lessons",
+            "tests/fixtures/lessons/good",
+            "exec",
+            "fixture",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--answers",
+        ],
+        home.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // The teacher's key: computed answers and the exercise run with its solution.
+    assert!(t.contains("answer: 24"), "{t}");
+    assert!(t.contains("every goal met"), "{t}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["lesson"], "lesson-1");
+    let cells = results["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 11);
+    assert!(cells.iter().all(|c| c["ok"] == true));
+    let explore = cells.iter().find(|c| c["id"] == "explore").unwrap();
+    assert_eq!(explore["metrics"]["out_size"], 3.0);
+    let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(report.contains("![plot: Output size"), "{report}");
+    let png = std::fs::read(out_dir.join("explore-sizes.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}
+
+#[test]
+fn exec_fails_when_an_exercise_solution_misses_its_goal() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lesson = std::fs::read_to_string(root().join("tests/fixtures/lessons/good/lesson-1.toml"))
+        .unwrap()
+        .replace("solution = \"conv 8 k2 s2\"", "solution = \"conv 8 k3\"");
+    std::fs::write(dir.path().join("lesson-1.toml"), lesson).unwrap();
+    let out = dir.path().join("out");
+    let o = tutor(
+        &[
+            "--lessons",
+            dir.path().to_str().unwrap(),
+            "exec",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("solution misses: out_size = 16"),
+        "{}",
+        text(&o)
+    );
+}
