@@ -229,3 +229,40 @@ fn first_sgd_and_adam_steps_match_hand_computation() {
     }
     assert_eq!(opt.steps(), 1);
 }
+
+#[test]
+fn networks_and_optimizers_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Network>();
+    assert_send::<Optimizer>();
+    let net = Network::new(&spec(MLP), 0).unwrap();
+    let handle = std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || net.param_counts())
+        .unwrap();
+    assert_eq!(handle.join().unwrap().0, 2 * 16 + 16 + 16 * 2 + 2);
+}
+
+#[test]
+fn summary_reflects_runtime_freezing() {
+    let mut net = Network::new(&spec(MLP), 0).unwrap();
+    net.freeze_through("fc1").unwrap();
+    let s = net.summary().unwrap();
+    assert_eq!(s.trainable_params, 16 * 2 + 2);
+    assert_eq!(s.non_trainable_params(), 2 * 16 + 16);
+    assert!(s.to_string().contains("(48)"), "{s}");
+    let names: Vec<_> = net
+        .params()
+        .into_iter()
+        .map(|p| (p.name, p.count, p.trainable))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("fc1.weight".to_string(), 32, false),
+            ("fc1.bias".to_string(), 16, false),
+            ("fc2.weight".to_string(), 32, true),
+            ("fc2.bias".to_string(), 2, true),
+        ]
+    );
+}

@@ -18,7 +18,7 @@ use super::backend::{AutoDevice, Backend};
 use super::ops::{portable, ConvGeom, Flat, Img, PoolGeom};
 use super::optim::Optimizer;
 use super::shape::{conv2d_out, conv_transpose2d_out, pool2d_out};
-use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, SpecError};
+use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, SpecError, Summary};
 
 /// Errors from building, running or saving a network.
 #[derive(Debug, Error)]
@@ -383,6 +383,24 @@ impl<D: Backend> Network<D> {
                 trainable: !p.frozen,
             })
             .collect()
+    }
+
+    /// The spec's summary with the current frozen state (see [`Network::set_frozen`]).
+    pub fn summary(&self) -> Result<Summary, NnError> {
+        let mut s = self.spec.summary(None)?;
+        for (li, row) in s.rows.iter_mut().enumerate() {
+            let mut ps = self.params.iter().filter(|p| p.layer == li).peekable();
+            if ps.peek().is_some() {
+                row.trainable = ps.any(|p| !p.frozen);
+            }
+        }
+        s.trainable_params = s
+            .rows
+            .iter()
+            .filter(|r| r.trainable)
+            .map(|r| r.params)
+            .sum();
+        Ok(s)
     }
 
     /// Total parameters and trainable parameters.
