@@ -10,6 +10,8 @@
 //! ops receives the sum), and *take* the output gradient without copying it: every consumer of an
 //! op's output runs its backward before the op's own, so nobody reads that gradient afterwards.
 
+use std::ops::Range;
+
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
@@ -70,10 +72,11 @@ fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
         .collect()
 }
 
-/// im2col for one group: rows (channel-in-group, ky, kx), columns (n, oy, ox).
-fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
+/// im2col for group `gi` and examples `ns`: rows (channel-in-group, ky, kx), columns
+/// (example in `ns`, oy, ox).
+fn im2col(x: &[f32], g: &ConvGeom, gi: usize, ns: Range<usize>) -> Vec<f32> {
     let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = g.n * ohw;
+    let m = ns.len() * ohw;
     let mut cols = vec![0f32; cg * kk * m];
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
     let runs: Vec<_> = (0..g.k[1]).map(|kx| x_run(g, kx)).collect();
@@ -82,10 +85,10 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
         let ky = (row % kk) / g.k[1];
         let kx = row % g.k[1];
         let tab = &tables[kx];
-        for n in 0..g.n {
+        for (ni, n) in ns.clone().enumerate() {
             let plane = &x[(n * g.c + gi * cg + cl) * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
-                let d = &mut dst[n * ohw + oy * g.ow..][..g.ow];
+                let d = &mut dst[ni * ohw + oy * g.ow..][..g.ow];
                 let Some(sy) = g.src_y(oy, ky) else {
                     d.fill(0.0);
                     continue;
@@ -110,21 +113,28 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
     cols
 }
 
-/// col2im: adds the column gradients of every group into the input gradient `gx` (NCHW).
-fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
+/// col2im: adds group `gi`'s column gradients for examples `ns` into the input gradient `gx`
+/// (NCHW, the whole batch).
+fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, ns: Range<usize>) {
     let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = g.n * ohw;
+    let m = ns.len() * ohw;
+    let hw = g.h * g.w;
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
-    gx.par_chunks_mut(g.h * g.w)
+    // Planes (n, channel) of this chunk; only this group's channels receive anything.
+    gx[ns.start * g.c * hw..ns.end * g.c * hw]
+        .par_chunks_mut(hw)
         .enumerate()
-        .with_min_len(MIN_PLANES)
+        .with_min_len(MIN_PLANES / 4)
         .for_each(|(pi, plane)| {
-            let (n, ch) = (pi / g.c, pi % g.c);
-            let (gi, cl) = (ch / cg, ch % cg);
+            let (ni, ch) = (pi / g.c, pi % g.c);
+            if ch / cg != gi {
+                return;
+            }
+            let cl = ch % cg;
             for ky in 0..g.k[0] {
                 for (kx, tab) in tables.iter().enumerate() {
                     let row = cl * kk + ky * g.k[1] + kx;
-                    let src = &dcols[gi][row * m + n * ohw..][..ohw];
+                    let src = &dcols[row * m + ni * ohw..][..ohw];
                     let run = x_run(g, kx);
                     for oy in 0..g.oh {
                         let Some(sy) = g.src_y(oy, ky) else { continue };
@@ -149,6 +159,18 @@ fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
                 }
             }
         });
+}
+
+/// Examples per chunk: the column matrix of a chunk (about 1 MB) stays in the L2 cache between
+/// im2col, the matmul and col2im, instead of streaming the whole batch's through memory.
+fn chunk_len(g: &ConvGeom) -> usize {
+    const CHUNK_VALUES: usize = 1 << 18;
+    let per_example = (g.cg() * g.kk() * g.ohw()).max(1);
+    (CHUNK_VALUES / per_example).clamp(1, g.n.max(1))
+}
+
+fn chunks(n: usize, len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..n).step_by(len).map(move |s| s..(s + len).min(n))
 }
 
 /// Group `gi`'s weights as an `(og, cg*kk)` matrix.
@@ -190,6 +212,9 @@ fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom, gi: usize) {
 
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
 /// the input gradient (the first layer's input is data, nobody reads its gradient).
+///
+/// Works through the batch in cache-sized chunks of examples; the backward pass recomputes
+/// each chunk's im2col (cheap, in cache) rather than keeping the whole batch's columns.
 pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
@@ -204,65 +229,67 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let g = *g;
     let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
-    let m = g.n * ohw;
     let xv = to_vec(&x);
     let wv = to_vec(weight);
     let bv = bias.map(to_vec);
-    let mut results = Vec::with_capacity(g.groups);
-    let mut cols_keep = Vec::new();
-    let mut wmats = Vec::new();
-    for gi in 0..g.groups {
-        let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi), (kdim, m))?;
-        let wm = dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim))?;
-        results.push(matmul(&dev, &wm, false, &cols, false)?); // (og, n*ohw)
-        if T::OWNS_TAPE {
-            cols_keep.push(cols);
-            wmats.push(wm);
-        }
-    }
-    // (og, n, ohw) per group -> (n, o, ohw), adding the bias on the way. Rows of `ohw` are
-    // contiguous on both sides; filling by `extend` avoids zeroing a buffer first.
-    let mut out = Vec::with_capacity(g.n * g.o * ohw);
-    for n in 0..g.n {
-        for ch in 0..g.o {
-            let row = &results[ch / og][(ch % og) * m + n * ohw..][..ohw];
-            match &bv {
-                Some(b) => out.extend(row.iter().map(|v| v + b[ch])),
-                None => out.extend_from_slice(row),
+    let wmats = (0..g.groups)
+        .map(|gi| dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nb = chunk_len(&g);
+    let mut out = vec![0f32; g.n * g.o * ohw];
+    for ns in chunks(g.n, nb) {
+        let m = ns.len() * ohw;
+        for (gi, wm) in wmats.iter().enumerate() {
+            let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?;
+            let res = matmul(&dev, wm, false, &cols, false)?; // (og, chunk*ohw)
+                                                              // (og, chunk, ohw) -> out[n, gi*og + j, :], adding the bias.
+            for (ni, n) in ns.clone().enumerate() {
+                for j in 0..og {
+                    let ch = gi * og + j;
+                    let dst = &mut out[(n * g.o + ch) * ohw..][..ohw];
+                    let src = &res[j * m + ni * ohw..][..ohw];
+                    let b = bv.as_ref().map_or(0.0, |b| b[ch]);
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        *d = v + b;
+                    }
+                }
             }
         }
     }
-    drop(results);
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
     if T::OWNS_TAPE {
         let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
         let bg = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
-            let mut dcols = Vec::with_capacity(g.groups);
             let mut gw_local = vec![0f32; g.weight_len()];
             let mut gb_local = vec![0f32; g.o];
-            for gi in 0..g.groups {
-                // This group's output gradient as an (og, n*ohw) matrix.
-                let mut go = Vec::with_capacity(og * m);
-                for j in 0..og {
-                    for n in 0..g.n {
-                        go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+            let mut gx = if need_dx {
+                Some(grads.get_or_alloc_mut(&xg)?)
+            } else {
+                None
+            };
+            for ns in chunks(g.n, nb) {
+                let m = ns.len() * ohw;
+                for (gi, wm) in wmats.iter().enumerate() {
+                    // This chunk's output gradient for the group as an (og, chunk*ohw) matrix.
+                    let mut go = Vec::with_capacity(og * m);
+                    for j in 0..og {
+                        for n in ns.clone() {
+                            go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+                        }
+                        gb_local[gi * og + j] += go[j * m..].iter().sum::<f32>();
+                    }
+                    let go = dev.try_tensor_from_vec(go, (og, m))?;
+                    let cols =
+                        dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?;
+                    let gwm = matmul(&dev, &go, false, &cols, true)?; // (og, kdim)
+                    weight_grad_add(&mut gw_local, &gwm, &g, gi);
+                    if let Some(gx) = gx.as_deref_mut() {
+                        let dcols = matmul(&dev, wm, true, &go, false)?; // (kdim, chunk*ohw)
+                        col2im_add(&dcols, gx, &g, gi, ns.clone());
                     }
                 }
-                for j in 0..og {
-                    gb_local[gi * og + j] += go[j * m..][..m].iter().sum::<f32>();
-                }
-                let go = dev.try_tensor_from_vec(go, (og, m))?;
-                let gwm = matmul(&dev, &go, false, &cols_keep[gi], true)?; // (og, kdim)
-                weight_grad_add(&mut gw_local, &gwm, &g, gi);
-                if need_dx {
-                    dcols.push(matmul(&dev, &wmats[gi], true, &go, false)?); // (kdim, m)
-                }
-            }
-            if need_dx {
-                let gx = grads.get_or_alloc_mut(&xg)?;
-                col2im_add(&dcols, gx, &g);
             }
             for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw_local) {
                 *d += s;
