@@ -230,6 +230,8 @@ fn first_sgd_and_adam_steps_match_hand_computation() {
     assert_eq!(opt.steps(), 1);
 }
 
+// dfdx's CUDA device is not `Send`: with `cuda`, build the network on the worker thread.
+#[cfg(not(feature = "cuda"))]
 #[test]
 fn networks_and_optimizers_can_move_to_a_worker_thread() {
     fn assert_send<T: Send>() {}
@@ -265,4 +267,36 @@ fn summary_reflects_runtime_freezing() {
             ("fc2.bias".to_string(), 2, true),
         ]
     );
+}
+
+#[test]
+fn wrong_batches_and_targets_are_errors_not_panics() {
+    let mut net = Network::new(&spec(MLP), 0).unwrap();
+    let bad_shape = Batch::new(vec![0.0; 6], vec![2, 3]).unwrap();
+    assert!(net
+        .forward(&bad_shape)
+        .unwrap_err()
+        .to_string()
+        .contains("[2] but the batch has shape [2, 3]"));
+    let empty = Batch::new(vec![], vec![0, 2]).unwrap();
+    assert!(net.forward(&empty).is_err());
+    assert!(Batch::new(vec![0.0; 3], vec![2, 2]).is_err());
+    let x = Batch::new(vec![0.0; 4], vec![2, 2]).unwrap();
+    assert!(net
+        .loss(&x, &Target::Classes(vec![0]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Classes(vec![0, 5]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 3]), Loss::Mse)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::Mse)
+        .is_ok());
+    assert!(net.values("fc9.weight").is_err());
+    assert!(net.set_values("fc1.bias", &[1.0]).is_err());
 }

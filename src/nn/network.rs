@@ -210,6 +210,9 @@ impl<D: Backend, T: Tape<f32, D> + Merge<NoneTape>> Act<D, T> {
 }
 
 /// A network built from a [`NetSpec`], on device `D` (the CPU unless built with CUDA).
+///
+/// On the CPU it is `Send` and may be built on one thread and trained on another; dfdx's CUDA
+/// device is not, so build it on the thread that trains it (which works everywhere).
 pub struct Network<D: Backend = AutoDevice> {
     spec: NetSpec,
     pub(crate) dev: D,
@@ -232,14 +235,13 @@ impl Network<AutoDevice> {
 impl<D: Backend> Network<D> {
     /// [`Network::new`] on another device type.
     pub fn new_on(spec: &NetSpec, seed: u64) -> Result<Self, NnError> {
-        // Validates the whole shape chain once, so forward can trust the geometry.
-        spec.summary(None)?;
         let dev = D::seeded(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut params: Vec<Param<D>> = Vec::new();
         let mut buffers: Vec<Buffer<D>> = Vec::new();
         let mut ops = Vec::with_capacity(spec.layers.len());
         let mut shape = spec.input.clone();
+        // Validates the whole shape chain once, so forward can trust the geometry.
         let summary = spec.summary(None)?;
         for (li, (layer, row)) in spec.layers.iter().zip(&summary.rows).enumerate() {
             let mut add_param = |suffix: &str, shape: Vec<usize>, values: Vec<f32>| {
@@ -487,6 +489,9 @@ impl<D: Backend> Network<D> {
         }
         if batch.data.len() != batch.shape.iter().product::<usize>() {
             return Err(NnError::Shape("batch data does not fill its shape".into()));
+        }
+        if batch.shape[0] == 0 {
+            return Err(NnError::Shape("a batch needs at least one example".into()));
         }
         let n = batch.shape[0];
         let data = batch.data.clone();
