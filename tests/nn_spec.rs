@@ -66,3 +66,18 @@ fn summary_table_layout() {
     assert!(table.contains("Total params: 20,490"));
     assert!(table.contains("Non-trainable params: 0"));
 }
+
+#[test]
+fn every_network_in_nets_is_valid() {
+    let mut count = 0;
+    for entry in std::fs::read_dir("nets").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let spec = NetSpec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            spec.summary(None).unwrap_or_else(|e| panic!("{e}"));
+            tutor::nn::Network::new(&spec, 0).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 2);
+}
