@@ -327,6 +327,35 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         .with_min_len(MIN_PLANES)
         .for_each(|(pi, (o, a))| {
             let plane = &xv[pi * hw..][..hw];
+            if g.k == [2, 2] && g.s == [2, 2] && unpadded {
+                // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
+                for oy in 0..g.oh {
+                    let r0 = &plane[2 * oy * g.w..][..2 * g.ow];
+                    let r1 = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
+                    let orow = &mut o[oy * g.ow..][..g.ow];
+                    let arow = &mut a[oy * g.ow..][..g.ow];
+                    for ox in 0..g.ow {
+                        let (p, q) = (r0[2 * ox], r0[2 * ox + 1]);
+                        let (r, t) = (r1[2 * ox], r1[2 * ox + 1]);
+                        let m = p.max(q).max(r.max(t));
+                        let i0 = 2 * oy * g.w + 2 * ox;
+                        // First tap equal to the maximum, by arithmetic (no branches).
+                        let (np, nq, nr) = (
+                            usize::from(p != m),
+                            usize::from(q != m),
+                            usize::from(r != m),
+                        );
+                        let idx = i0
+                            + np * (1 - nq)
+                            + np * nq * (1 - nr) * g.w
+                            + np * nq * nr * (g.w + 1);
+                        let dead = u32::from(relu && (m <= 0.0 || m.is_nan()));
+                        orow[ox] = if relu { m.max(0.0) } else { m };
+                        arow[ox] = (pi * hw + idx) as u32 | 0u32.wrapping_sub(dead);
+                    }
+                }
+                return;
+            }
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
                     let mut best = f32::NEG_INFINITY;
