@@ -300,3 +300,26 @@ fn wrong_batches_and_targets_are_errors_not_panics() {
     assert!(net.values("fc9.weight").is_err());
     assert!(net.set_values("fc1.bias", &[1.0]).is_err());
 }
+
+#[test]
+fn tiny_unet_learns_a_per_pixel_mask() {
+    // Pixels brighter than zero are class 1: a per-pixel cross-entropy the U-Net can fit.
+    let spec = NetSpec::load("nets/tiny_unet.toml").unwrap();
+    let mut net = Network::new(&spec, 0).unwrap();
+    let n = 4;
+    let data: Vec<f32> = (0..n * 32 * 32)
+        .map(|i| ((i as f32 * 0.37).sin() + (i as f32 * 0.011).cos()) * 0.5)
+        .collect();
+    let classes: Vec<usize> = data.iter().map(|&v| usize::from(v > 0.0)).collect();
+    let x = Batch::new(data, vec![n, 1, 32, 32]).unwrap();
+    let t = Target::Classes(classes.clone());
+    let mut opt = Optimizer::adam(0.01);
+    let first = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    let mut last = first;
+    for _ in 0..15 {
+        last = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    }
+    assert!(last < first * 0.7, "{first} -> {last}");
+    let out = net.forward(&x).unwrap();
+    assert_eq!(out.shape, vec![n, 2, 32, 32]);
+}
