@@ -323,3 +323,22 @@ fn tiny_unet_learns_a_per_pixel_mask() {
     let out = net.forward(&x).unwrap();
     assert_eq!(out.shape, vec![n, 2, 32, 32]);
 }
+
+#[test]
+fn predictions_probabilities_and_accuracy_by_hand() {
+    let logits = Batch::new(
+        vec![1.0, 3.0, 2.0, 0.0, 0.0, 0.0, 5.0, -1.0, 5.0],
+        vec![3, 3],
+    )
+    .unwrap();
+    assert_eq!(tutor::nn::predictions(&logits), vec![1, 0, 0]);
+    assert!((accuracy(&logits, &[1, 2, 0]) - 2.0 / 3.0).abs() < 1e-6);
+    let p = tutor::nn::probabilities(&logits);
+    assert!((p[3] - 1.0 / 3.0).abs() < 1e-6);
+    // e^1, e^3, e^2 normalised.
+    let z = 1f32.exp() + 3f32.exp() + 2f32.exp();
+    assert!((p[1] - 3f32.exp() / z).abs() < 1e-6);
+    assert!(p
+        .chunks(3)
+        .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6));
+}

@@ -1094,6 +1094,20 @@ pub fn predictions(logits: &Logits) -> Vec<usize> {
         .collect()
 }
 
+/// Softmax of each row of `[N, K]` scores: class probabilities, rows summing to 1.
+pub fn probabilities(logits: &Logits) -> Vec<f32> {
+    let k = logits.shape.get(1).copied().unwrap_or(1).max(1);
+    let mut out = Vec::with_capacity(logits.data.len());
+    for row in logits.data.chunks(k) {
+        // Shifting by the maximum keeps exp() from overflowing.
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        out.extend(exps.iter().map(|e| e / sum));
+    }
+    out
+}
+
 /// The fraction of rows whose largest score is the labelled class.
 pub fn accuracy(logits: &Logits, classes: &[usize]) -> f32 {
     let p = predictions(logits);
