@@ -17,7 +17,8 @@ pub mod spec;
 pub use backend::{AutoDevice, Backend};
 pub use bench::{bench_step, BenchResult};
 pub use network::{
-    accuracy, predictions, Batch, Logits, Loss, Network, NnError, ParamInfo, Target,
+    accuracy, predictions, probabilities, Batch, Logits, Loss, NamedValues, Network, NnError,
+    ParamInfo, Target,
 };
 pub use optim::{Optimizer, Rule, Schedule};
 pub use shape::{

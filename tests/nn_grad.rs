@@ -425,3 +425,34 @@ bias = false
         );
     }
 }
+
+#[test]
+fn maxpool_partial_ties_and_fused_relu_dead_windows() {
+    // Window 1 ties at positions 1 and 2 (3.0): the first (position 1) takes the gradient.
+    // Window 2 is all negative: after the fused ReLU it outputs 0 and passes no gradient.
+    let mut n = net(
+        "[[layers]]\ntype = \"relu\"\n[[layers]]\ntype = \"maxpool2d\"\nkernel = 2\n[[layers]]\ntype = \"flatten\"\n",
+        "[1, 2, 4]",
+        0,
+    );
+    let x = Batch::new(
+        vec![1.0, 3.0, -1.0, -2.0, 3.0, 2.0, -3.0, -4.0],
+        vec![1, 1, 2, 4],
+    )
+    .unwrap();
+    for portable in [false, true] {
+        n.set_portable_ops(portable);
+        assert_eq!(n.forward(&x).unwrap().data, vec![3.0, 0.0]);
+        let g = n
+            .input_gradient(&x, &Target::Values(vec![0.0, 0.0]), Loss::Mse)
+            .unwrap();
+        // d/dy mean((y - 0)^2) over 2 outputs = y = 3 for the first window.
+        let want = if portable {
+            // dfdx's max sends the gradient to every tied maximum.
+            vec![0.0, 3.0, 0.0, 0.0, 3.0, 0.0, 0.0, 0.0]
+        } else {
+            vec![0.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        };
+        assert_eq!(g.data, want, "portable={portable}");
+    }
+}

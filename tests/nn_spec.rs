@@ -48,3 +48,36 @@ fn missing_file_is_an_error() {
     let err = NetSpec::load("nets/does_not_exist.toml").unwrap_err();
     assert!(matches!(err, SpecError::Read { .. }));
 }
+
+#[test]
+fn summary_table_layout() {
+    let s = NetSpec::load("nets/lesson3_cnn.toml")
+        .unwrap()
+        .summary(None)
+        .unwrap();
+    let table = s.to_string();
+    println!("{table}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "lesson-3 CNN");
+    assert!(lines[2].starts_with("Layer (type)"));
+    assert!(table.contains("conv1 (conv2d)"));
+    assert!(table.contains("[16, 28, 28]"));
+    assert!(table.contains("pool2 (maxpool2d)"));
+    assert!(table.contains("Total params: 20,490"));
+    assert!(table.contains("Non-trainable params: 0"));
+}
+
+#[test]
+fn every_network_in_nets_is_valid() {
+    let mut count = 0;
+    for entry in std::fs::read_dir("nets").unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let spec = NetSpec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            spec.summary(None).unwrap_or_else(|e| panic!("{e}"));
+            tutor::nn::Network::new(&spec, 0).unwrap_or_else(|e| panic!("{e}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 2);
+}

@@ -229,3 +229,116 @@ fn first_sgd_and_adam_steps_match_hand_computation() {
     }
     assert_eq!(opt.steps(), 1);
 }
+
+// dfdx's CUDA device is not `Send`: with `cuda`, build the network on the worker thread.
+#[cfg(not(feature = "cuda"))]
+#[test]
+fn networks_and_optimizers_can_move_to_a_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Network>();
+    assert_send::<Optimizer>();
+    let net = Network::new(&spec(MLP), 0).unwrap();
+    let handle = std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || net.param_counts())
+        .unwrap();
+    assert_eq!(handle.join().unwrap().0, 2 * 16 + 16 + 16 * 2 + 2);
+}
+
+#[test]
+fn summary_reflects_runtime_freezing() {
+    let mut net = Network::new(&spec(MLP), 0).unwrap();
+    net.freeze_through("fc1").unwrap();
+    let s = net.summary().unwrap();
+    assert_eq!(s.trainable_params, 16 * 2 + 2);
+    assert_eq!(s.non_trainable_params(), 2 * 16 + 16);
+    assert!(s.to_string().contains("(48)"), "{s}");
+    let names: Vec<_> = net
+        .params()
+        .into_iter()
+        .map(|p| (p.name, p.count, p.trainable))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("fc1.weight".to_string(), 32, false),
+            ("fc1.bias".to_string(), 16, false),
+            ("fc2.weight".to_string(), 32, true),
+            ("fc2.bias".to_string(), 2, true),
+        ]
+    );
+}
+
+#[test]
+fn wrong_batches_and_targets_are_errors_not_panics() {
+    let mut net = Network::new(&spec(MLP), 0).unwrap();
+    let bad_shape = Batch::new(vec![0.0; 6], vec![2, 3]).unwrap();
+    assert!(net
+        .forward(&bad_shape)
+        .unwrap_err()
+        .to_string()
+        .contains("[2] but the batch has shape [2, 3]"));
+    let empty = Batch::new(vec![], vec![0, 2]).unwrap();
+    assert!(net.forward(&empty).is_err());
+    assert!(Batch::new(vec![0.0; 3], vec![2, 2]).is_err());
+    let x = Batch::new(vec![0.0; 4], vec![2, 2]).unwrap();
+    assert!(net
+        .loss(&x, &Target::Classes(vec![0]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Classes(vec![0, 5]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 3]), Loss::Mse)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::CrossEntropy)
+        .is_err());
+    assert!(net
+        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::Mse)
+        .is_ok());
+    assert!(net.values("fc9.weight").is_err());
+    assert!(net.set_values("fc1.bias", &[1.0]).is_err());
+}
+
+#[test]
+fn tiny_unet_learns_a_per_pixel_mask() {
+    // Pixels brighter than zero are class 1: a per-pixel cross-entropy the U-Net can fit.
+    let spec = NetSpec::load("nets/tiny_unet.toml").unwrap();
+    let mut net = Network::new(&spec, 0).unwrap();
+    let n = 4;
+    let data: Vec<f32> = (0..n * 32 * 32)
+        .map(|i| ((i as f32 * 0.37).sin() + (i as f32 * 0.011).cos()) * 0.5)
+        .collect();
+    let classes: Vec<usize> = data.iter().map(|&v| usize::from(v > 0.0)).collect();
+    let x = Batch::new(data, vec![n, 1, 32, 32]).unwrap();
+    let t = Target::Classes(classes.clone());
+    let mut opt = Optimizer::adam(0.01);
+    let first = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    let mut last = first;
+    for _ in 0..15 {
+        last = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    }
+    assert!(last < first * 0.7, "{first} -> {last}");
+    let out = net.forward(&x).unwrap();
+    assert_eq!(out.shape, vec![n, 2, 32, 32]);
+}
+
+#[test]
+fn predictions_probabilities_and_accuracy_by_hand() {
+    let logits = Batch::new(
+        vec![1.0, 3.0, 2.0, 0.0, 0.0, 0.0, 5.0, -1.0, 5.0],
+        vec![3, 3],
+    )
+    .unwrap();
+    assert_eq!(tutor::nn::predictions(&logits), vec![1, 0, 0]);
+    assert!((accuracy(&logits, &[1, 2, 0]) - 2.0 / 3.0).abs() < 1e-6);
+    let p = tutor::nn::probabilities(&logits);
+    assert!((p[3] - 1.0 / 3.0).abs() < 1e-6);
+    // e^1, e^3, e^2 normalised.
+    let z = 1f32.exp() + 3f32.exp() + 2f32.exp();
+    assert!((p[1] - 3f32.exp() / z).abs() < 1e-6);
+    assert!(p
+        .chunks(3)
+        .all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-6));
+}

@@ -18,7 +18,7 @@ use super::backend::{AutoDevice, Backend};
 use super::ops::{portable, ConvGeom, Flat, Img, PoolGeom};
 use super::optim::Optimizer;
 use super::shape::{conv2d_out, conv_transpose2d_out, pool2d_out};
-use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, SpecError};
+use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, SpecError, Summary};
 
 /// Errors from building, running or saving a network.
 #[derive(Debug, Error)]
@@ -210,6 +210,9 @@ impl<D: Backend, T: Tape<f32, D> + Merge<NoneTape>> Act<D, T> {
 }
 
 /// A network built from a [`NetSpec`], on device `D` (the CPU unless built with CUDA).
+///
+/// On the CPU it is `Send` and may be built on one thread and trained on another; dfdx's CUDA
+/// device is not, so build it on the thread that trains it (which works everywhere).
 pub struct Network<D: Backend = AutoDevice> {
     spec: NetSpec,
     pub(crate) dev: D,
@@ -232,14 +235,13 @@ impl Network<AutoDevice> {
 impl<D: Backend> Network<D> {
     /// [`Network::new`] on another device type.
     pub fn new_on(spec: &NetSpec, seed: u64) -> Result<Self, NnError> {
-        // Validates the whole shape chain once, so forward can trust the geometry.
-        spec.summary(None)?;
         let dev = D::seeded(seed);
         let mut rng = StdRng::seed_from_u64(seed);
         let mut params: Vec<Param<D>> = Vec::new();
         let mut buffers: Vec<Buffer<D>> = Vec::new();
         let mut ops = Vec::with_capacity(spec.layers.len());
         let mut shape = spec.input.clone();
+        // Validates the whole shape chain once, so forward can trust the geometry.
         let summary = spec.summary(None)?;
         for (li, (layer, row)) in spec.layers.iter().zip(&summary.rows).enumerate() {
             let mut add_param = |suffix: &str, shape: Vec<usize>, values: Vec<f32>| {
@@ -385,6 +387,24 @@ impl<D: Backend> Network<D> {
             .collect()
     }
 
+    /// The spec's summary with the current frozen state (see [`Network::set_frozen`]).
+    pub fn summary(&self) -> Result<Summary, NnError> {
+        let mut s = self.spec.summary(None)?;
+        for (li, row) in s.rows.iter_mut().enumerate() {
+            let mut ps = self.params.iter().filter(|p| p.layer == li).peekable();
+            if ps.peek().is_some() {
+                row.trainable = ps.any(|p| !p.frozen);
+            }
+        }
+        s.trainable_params = s
+            .rows
+            .iter()
+            .filter(|r| r.trainable)
+            .map(|r| r.params)
+            .sum();
+        Ok(s)
+    }
+
     /// Total parameters and trainable parameters.
     pub fn param_counts(&self) -> (usize, usize) {
         self.params().into_iter().fold((0, 0), |(a, t), p| {
@@ -469,6 +489,9 @@ impl<D: Backend> Network<D> {
         }
         if batch.data.len() != batch.shape.iter().product::<usize>() {
             return Err(NnError::Shape("batch data does not fill its shape".into()));
+        }
+        if batch.shape[0] == 0 {
+            return Err(NnError::Shape("a batch needs at least one example".into()));
         }
         let n = batch.shape[0];
         let data = batch.data.clone();
@@ -1069,6 +1092,20 @@ pub fn predictions(logits: &Logits) -> Vec<usize> {
                 .0
         })
         .collect()
+}
+
+/// Softmax of each row of `[N, K]` scores: class probabilities, rows summing to 1.
+pub fn probabilities(logits: &Logits) -> Vec<f32> {
+    let k = logits.shape.get(1).copied().unwrap_or(1).max(1);
+    let mut out = Vec::with_capacity(logits.data.len());
+    for row in logits.data.chunks(k) {
+        // Shifting by the maximum keeps exp() from overflowing.
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let exps: Vec<f32> = row.iter().map(|v| (v - max).exp()).collect();
+        let sum: f32 = exps.iter().sum();
+        out.extend(exps.iter().map(|e| e / sum));
+    }
+    out
 }
 
 /// The fraction of rows whose largest score is the labelled class.

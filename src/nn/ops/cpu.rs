@@ -10,6 +10,8 @@
 //! ops receives the sum), and *take* the output gradient without copying it: every consumer of an
 //! op's output runs its backward before the op's own, so nobody reads that gradient afterwards.
 
+use std::ops::Range;
+
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
@@ -70,10 +72,11 @@ fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
         .collect()
 }
 
-/// im2col for one group: rows (channel-in-group, ky, kx), columns (n, oy, ox).
-fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
+/// im2col for group `gi` and examples `ns`: rows (channel-in-group, ky, kx), columns
+/// (example in `ns`, oy, ox).
+fn im2col(x: &[f32], g: &ConvGeom, gi: usize, ns: Range<usize>) -> Vec<f32> {
     let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = g.n * ohw;
+    let m = ns.len() * ohw;
     let mut cols = vec![0f32; cg * kk * m];
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
     let runs: Vec<_> = (0..g.k[1]).map(|kx| x_run(g, kx)).collect();
@@ -82,10 +85,10 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
         let ky = (row % kk) / g.k[1];
         let kx = row % g.k[1];
         let tab = &tables[kx];
-        for n in 0..g.n {
+        for (ni, n) in ns.clone().enumerate() {
             let plane = &x[(n * g.c + gi * cg + cl) * g.h * g.w..][..g.h * g.w];
             for oy in 0..g.oh {
-                let d = &mut dst[n * ohw + oy * g.ow..][..g.ow];
+                let d = &mut dst[ni * ohw + oy * g.ow..][..g.ow];
                 let Some(sy) = g.src_y(oy, ky) else {
                     d.fill(0.0);
                     continue;
@@ -110,21 +113,28 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
     cols
 }
 
-/// col2im: adds the column gradients of every group into the input gradient `gx` (NCHW).
-fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
+/// col2im: adds group `gi`'s column gradients for examples `ns` into the input gradient `gx`
+/// (NCHW, the whole batch).
+fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, ns: Range<usize>) {
     let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = g.n * ohw;
+    let m = ns.len() * ohw;
+    let hw = g.h * g.w;
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
-    gx.par_chunks_mut(g.h * g.w)
+    // Planes (n, channel) of this chunk; only this group's channels receive anything.
+    gx[ns.start * g.c * hw..ns.end * g.c * hw]
+        .par_chunks_mut(hw)
         .enumerate()
-        .with_min_len(MIN_PLANES)
+        .with_min_len(MIN_PLANES / 4)
         .for_each(|(pi, plane)| {
-            let (n, ch) = (pi / g.c, pi % g.c);
-            let (gi, cl) = (ch / cg, ch % cg);
+            let (ni, ch) = (pi / g.c, pi % g.c);
+            if ch / cg != gi {
+                return;
+            }
+            let cl = ch % cg;
             for ky in 0..g.k[0] {
                 for (kx, tab) in tables.iter().enumerate() {
                     let row = cl * kk + ky * g.k[1] + kx;
-                    let src = &dcols[gi][row * m + n * ohw..][..ohw];
+                    let src = &dcols[row * m + ni * ohw..][..ohw];
                     let run = x_run(g, kx);
                     for oy in 0..g.oh {
                         let Some(sy) = g.src_y(oy, ky) else { continue };
@@ -149,6 +159,20 @@ fn col2im_add(dcols: &[Vec<f32>], gx: &mut [f32], g: &ConvGeom) {
                 }
             }
         });
+}
+
+/// Examples per chunk: bounds the column matrix to 16 MB however large the images. Smaller,
+/// cache-sized chunks were tried: each chunk is another round of parallel sections, and waking
+/// threads that often cost more than the cache saved on this 2-core machine.
+const CHUNK_VALUES: usize = 1 << 22;
+
+fn chunk_len(g: &ConvGeom, chunk_values: usize) -> usize {
+    let per_example = (g.cg() * g.kk() * g.ohw()).max(1);
+    (chunk_values / per_example).clamp(1, g.n.max(1))
+}
+
+fn chunks(n: usize, len: usize) -> impl Iterator<Item = Range<usize>> {
+    (0..n).step_by(len).map(move |s| s..(s + len).min(n))
 }
 
 /// Group `gi`'s weights as an `(og, cg*kk)` matrix.
@@ -190,12 +214,27 @@ fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom, gi: usize) {
 
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
 /// the input gradient (the first layer's input is data, nobody reads its gradient).
+///
+/// Works through the batch in chunks of examples when the column matrix would be large; with a
+/// single chunk the backward pass reuses the forward's columns, otherwise it recomputes each
+/// chunk's (so memory stays bounded).
 pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
     bias: Option<&Tensor<Flat, f32, Cpu>>,
     g: &ConvGeom,
     need_dx: bool,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    conv2d_chunked(x, weight, bias, g, need_dx, CHUNK_VALUES)
+}
+
+fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+    chunk_values: usize,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
     // A reshape to the same shape is free when contiguous and makes it so otherwise, which
@@ -204,65 +243,76 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let g = *g;
     let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
-    let m = g.n * ohw;
     let xv = to_vec(&x);
     let wv = to_vec(weight);
     let bv = bias.map(to_vec);
-    let mut results = Vec::with_capacity(g.groups);
-    let mut cols_keep = Vec::new();
-    let mut wmats = Vec::new();
-    for gi in 0..g.groups {
-        let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi), (kdim, m))?;
-        let wm = dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim))?;
-        results.push(matmul(&dev, &wm, false, &cols, false)?); // (og, n*ohw)
-        if T::OWNS_TAPE {
-            cols_keep.push(cols);
-            wmats.push(wm);
-        }
-    }
-    // (og, n, ohw) per group -> (n, o, ohw), adding the bias on the way. Rows of `ohw` are
-    // contiguous on both sides; filling by `extend` avoids zeroing a buffer first.
-    let mut out = Vec::with_capacity(g.n * g.o * ohw);
-    for n in 0..g.n {
-        for ch in 0..g.o {
-            let row = &results[ch / og][(ch % og) * m + n * ohw..][..ohw];
-            match &bv {
-                Some(b) => out.extend(row.iter().map(|v| v + b[ch])),
-                None => out.extend_from_slice(row),
+    let wmats = (0..g.groups)
+        .map(|gi| dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let nb = chunk_len(&g, chunk_values);
+    let keep_cols = T::OWNS_TAPE && nb >= g.n;
+    let mut kept = Vec::new();
+    let mut out = vec![0f32; g.n * g.o * ohw];
+    for ns in chunks(g.n, nb) {
+        let m = ns.len() * ohw;
+        for (gi, wm) in wmats.iter().enumerate() {
+            let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?;
+            let res = matmul(&dev, wm, false, &cols, false)?; // (og, chunk*ohw)
+            if keep_cols {
+                kept.push(cols);
+            }
+            // (og, chunk, ohw) -> out[n, gi*og + j, :], adding the bias.
+            for (ni, n) in ns.clone().enumerate() {
+                for j in 0..og {
+                    let ch = gi * og + j;
+                    let dst = &mut out[(n * g.o + ch) * ohw..][..ohw];
+                    let src = &res[j * m + ni * ohw..][..ohw];
+                    let b = bv.as_ref().map_or(0.0, |b| b[ch]);
+                    for (d, v) in dst.iter_mut().zip(src) {
+                        *d = v + b;
+                    }
+                }
             }
         }
     }
-    drop(results);
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
     if T::OWNS_TAPE {
         let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
         let bg = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
-            let mut dcols = Vec::with_capacity(g.groups);
             let mut gw_local = vec![0f32; g.weight_len()];
             let mut gb_local = vec![0f32; g.o];
-            for gi in 0..g.groups {
-                // This group's output gradient as an (og, n*ohw) matrix.
-                let mut go = Vec::with_capacity(og * m);
-                for j in 0..og {
-                    for n in 0..g.n {
-                        go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+            let mut gx = if need_dx {
+                Some(grads.get_or_alloc_mut(&xg)?)
+            } else {
+                None
+            };
+            for ns in chunks(g.n, nb) {
+                let m = ns.len() * ohw;
+                for (gi, wm) in wmats.iter().enumerate() {
+                    // This chunk's output gradient for the group as an (og, chunk*ohw) matrix.
+                    let mut go = Vec::with_capacity(og * m);
+                    for j in 0..og {
+                        for n in ns.clone() {
+                            go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+                        }
+                        gb_local[gi * og + j] += go[j * m..].iter().sum::<f32>();
+                    }
+                    let go = dev.try_tensor_from_vec(go, (og, m))?;
+                    let cols = match kept.get(gi) {
+                        Some(c) => c.clone(),
+                        None => {
+                            dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?
+                        }
+                    };
+                    let gwm = matmul(&dev, &go, false, &cols, true)?; // (og, kdim)
+                    weight_grad_add(&mut gw_local, &gwm, &g, gi);
+                    if let Some(gx) = gx.as_deref_mut() {
+                        let dcols = matmul(&dev, wm, true, &go, false)?; // (kdim, chunk*ohw)
+                        col2im_add(&dcols, gx, &g, gi, ns.clone());
                     }
                 }
-                for j in 0..og {
-                    gb_local[gi * og + j] += go[j * m..][..m].iter().sum::<f32>();
-                }
-                let go = dev.try_tensor_from_vec(go, (og, m))?;
-                let gwm = matmul(&dev, &go, false, &cols_keep[gi], true)?; // (og, kdim)
-                weight_grad_add(&mut gw_local, &gwm, &g, gi);
-                if need_dx {
-                    dcols.push(matmul(&dev, &wmats[gi], true, &go, false)?); // (kdim, m)
-                }
-            }
-            if need_dx {
-                let gx = grads.get_or_alloc_mut(&xg)?;
-                col2im_add(&dcols, gx, &g);
             }
             for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw_local) {
                 *d += s;
@@ -300,6 +350,35 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         .with_min_len(MIN_PLANES)
         .for_each(|(pi, (o, a))| {
             let plane = &xv[pi * hw..][..hw];
+            if g.k == [2, 2] && g.s == [2, 2] && unpadded {
+                // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
+                for oy in 0..g.oh {
+                    let r0 = &plane[2 * oy * g.w..][..2 * g.ow];
+                    let r1 = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
+                    let orow = &mut o[oy * g.ow..][..g.ow];
+                    let arow = &mut a[oy * g.ow..][..g.ow];
+                    for ox in 0..g.ow {
+                        let (p, q) = (r0[2 * ox], r0[2 * ox + 1]);
+                        let (r, t) = (r1[2 * ox], r1[2 * ox + 1]);
+                        let m = p.max(q).max(r.max(t));
+                        let i0 = 2 * oy * g.w + 2 * ox;
+                        // First tap equal to the maximum, by arithmetic (no branches).
+                        let (np, nq, nr) = (
+                            usize::from(p != m),
+                            usize::from(q != m),
+                            usize::from(r != m),
+                        );
+                        let idx = i0
+                            + np * (1 - nq)
+                            + np * nq * (1 - nr) * g.w
+                            + np * nq * nr * (g.w + 1);
+                        let dead = u32::from(relu && (m <= 0.0 || m.is_nan()));
+                        orow[ox] = if relu { m.max(0.0) } else { m };
+                        arow[ox] = (pi * hw + idx) as u32 | 0u32.wrapping_sub(dead);
+                    }
+                }
+                return;
+            }
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
                     let mut best = f32::NEG_INFINITY;
@@ -427,4 +506,75 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         });
     }
     Ok(y.put_tape(tape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs a grouped, strided convolution and returns its output and all three gradients.
+    fn run(chunk_values: usize, transposed: bool) -> Vec<Vec<f32>> {
+        let dev = Cpu::seed_from_u64(1);
+        let (n, c, h, w, o) = (5, 4, 7, 6, 6);
+        let g = if transposed {
+            ConvGeom {
+                n,
+                c,
+                h,
+                w,
+                o,
+                oh: 13,
+                ow: 11,
+                k: [3, 3],
+                s: [2, 2],
+                p: [1, 1],
+                d: [1, 1],
+                groups: 2,
+                transposed,
+            }
+        } else {
+            ConvGeom {
+                n,
+                c,
+                h,
+                w,
+                o,
+                oh: 4,
+                ow: 3,
+                k: [3, 2],
+                s: [2, 2],
+                p: [1, 0],
+                d: [1, 1],
+                groups: 2,
+                transposed,
+            }
+        };
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(n, c, h, w));
+        let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
+        let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(o,));
+        let y = conv2d_chunked(x.leaky_trace(), &wt, Some(&b), &g, true, chunk_values).unwrap();
+        let out = y.as_vec();
+        let grads = (y.square()).sum().backward();
+        vec![
+            out,
+            grads.get(&x).as_vec(),
+            grads.get(&wt).as_vec(),
+            grads.get(&b).as_vec(),
+        ]
+    }
+
+    #[test]
+    fn chunked_convolution_matches_whole_batch() {
+        for transposed in [false, true] {
+            // One value per chunk forces one example per chunk (and recomputed columns).
+            let whole = run(usize::MAX / 2, transposed);
+            let chunked = run(1, transposed);
+            for (a, b) in whole.iter().zip(&chunked) {
+                assert_eq!(a.len(), b.len());
+                for (u, v) in a.iter().zip(b) {
+                    assert!((u - v).abs() <= 1e-4 * (1.0 + u.abs()), "{u} vs {v}");
+                }
+            }
+        }
+    }
 }
