@@ -81,3 +81,71 @@ fn every_network_in_nets_is_valid() {
     }
     assert!(count >= 2);
 }
+
+#[test]
+fn mangled_files_give_errors_never_panics() {
+    // Every single-character deletion and a few replacements of a valid file: parsing and
+    // summarising must return (Ok or a positioned error), never panic.
+    let text = std::fs::read_to_string("tests/fixtures/nets/bad_linear.toml").unwrap();
+    let chars: Vec<char> = text.chars().collect();
+    let mut errors = 0;
+    for i in 0..chars.len() {
+        for replacement in [None, Some('0'), Some('-'), Some('"'), Some('[')] {
+            let mut c = chars.clone();
+            match replacement {
+                None => {
+                    c.remove(i);
+                }
+                Some(r) => c[i] = r,
+            }
+            let mangled: String = c.into_iter().collect();
+            match NetSpec::parse(&mangled, "m.toml") {
+                Ok(spec) => {
+                    let _ = spec.summary(None);
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    assert!(msg.starts_with("m.toml:"), "{msg}");
+                    errors += 1;
+                }
+            }
+        }
+    }
+    assert!(errors > 100);
+}
+
+#[test]
+fn kernel_pairs_and_bad_values() {
+    let base = "input = [1, 8, 8]\n[[layers]]\ntype = \"conv2d\"\nout_channels = 2\n";
+    let s = NetSpec::parse(
+        &format!("{base}kernel = [3, 1]\npadding = [1, 0]\n"),
+        "k.toml",
+    )
+    .unwrap()
+    .summary(None)
+    .unwrap();
+    assert_eq!(s.rows[0].out_shape, vec![2, 8, 8]);
+    assert_eq!(s.rows[0].params, 2 * 3 + 2);
+    for (bad, want) in [
+        ("kernel = [3, 1, 2]\n", "k.toml:5:10:"),
+        ("kernel = [3]\n", "k.toml:5:10:"),
+        ("kernel = 2.5\n", "k.toml:5:10:"),
+        (
+            "kernel = -3\n",
+            "k.toml:5:10: `kernel` must be at least 1, got -3",
+        ),
+        (
+            "kernel = 3\nstride = 0\n",
+            "k.toml:6:10: `stride` must be at least 1, got 0",
+        ),
+        (
+            "kernel = 3\npadding = -1\n",
+            "k.toml:6:11: `padding` must be at least 0, got -1",
+        ),
+    ] {
+        let e = NetSpec::parse(&format!("{base}{bad}"), "k.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with(want), "{bad:?}: {e}");
+    }
+}

@@ -306,7 +306,15 @@ fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                             dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?
                         }
                     };
-                    let gwm = matmul(&dev, &go, false, &cols, true)?; // (og, kdim)
+                    // dW^T = cols @ go^T: gemm blocks this shape about a third faster than
+                    // go @ cols^T (a 32 x 144 output over a 12544-long sum, measured).
+                    let gwt = matmul(&dev, &cols, false, &go, true)?; // (kdim, og)
+                    let mut gwm = vec![0f32; og * kdim];
+                    for (r, row) in gwt.chunks(og).enumerate() {
+                        for (j, v) in row.iter().enumerate() {
+                            gwm[j * kdim + r] = *v;
+                        }
+                    }
                     weight_grad_add(&mut gw_local, &gwm, &g, gi);
                     if let Some(gx) = gx.as_deref_mut() {
                         let dcols = matmul(&dev, wm, true, &go, false)?; // (kdim, chunk*ohw)
