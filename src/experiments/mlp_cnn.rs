@@ -184,7 +184,7 @@ pub static COMPARE: Experiment = Experiment {
         ParamSpec {
             name: "epochs",
             kind: ParamKind::Int { min: 1, max: 30 },
-            default: Default::Int(4),
+            default: Default::Int(5),
             doc: "passes over the training images",
         },
         ParamSpec {
