@@ -14,6 +14,12 @@ use tutor::progress::{self, Store};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // mimalloc hands freed pages back to the OS after 10 ms by default; training frees and
+    // reallocates the same buffers every step, and the page faults cost about a fifth of a CNN
+    // step (see src/nn/bench.rs). Keep them unless the user chose otherwise.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
