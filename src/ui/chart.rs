@@ -33,6 +33,29 @@ pub struct Geometry {
     pub y_labels: Vec<String>,
 }
 
+/// The corner of the chart with the fewest points, so the legend hides as little data as
+/// possible (loss curves leave the top right empty, a range test the bottom left).
+pub fn legend_corner(g: &Geometry, series: &[Vec<(f64, f64)>]) -> LegendPosition {
+    let mid_x = (g.x[0] + g.x[1]) / 2.0;
+    let mid_y = (g.y[0] + g.y[1]) / 2.0;
+    let count = |right: bool, top: bool| {
+        series
+            .iter()
+            .flatten()
+            .filter(|(x, y)| (*x >= mid_x) == right && (*y >= mid_y) == top)
+            .count()
+    };
+    [
+        (LegendPosition::TopRight, count(true, true)),
+        (LegendPosition::BottomLeft, count(false, false)),
+        (LegendPosition::TopLeft, count(false, true)),
+        (LegendPosition::BottomRight, count(true, false)),
+    ]
+    .into_iter()
+    .min_by_key(|(_, n)| *n)
+    .map_or(LegendPosition::TopRight, |(p, _)| p)
+}
+
 /// x as drawn: log10 on a log axis (None for x ≤ 0, which a log axis cannot show).
 pub fn tx(plot: &Plot, x: f64) -> Option<f64> {
     if !x.is_finite() {
@@ -236,7 +259,7 @@ impl Widget for PlotView<'_> {
                     .bounds(g.y)
                     .labels(g.y_labels.iter().map(|l| Line::from(l.clone()))),
             )
-            .legend_position(Some(LegendPosition::TopRight))
+            .legend_position(Some(legend_corner(&g, &series)))
             // The default hides the legend once it is wider than a quarter of the chart,
             // which is most legends in a notebook cell.
             .hidden_legend_constraints((Constraint::Ratio(2, 3), Constraint::Ratio(2, 3)));
