@@ -268,6 +268,12 @@ pub fn eval_bool(expr: &str, draw: &Draw, dir: &Path) -> Result<bool, String> {
     }
 }
 
+/// `i - k + 1`, computed independently of the calculator, for tests of drills.
+#[cfg(test)]
+pub fn conv_out_for_test(i: i64, k: i64) -> i64 {
+    i - k + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

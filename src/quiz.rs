@@ -486,3 +486,178 @@ mod tests {
         assert_eq!(format_number(1.0 / 3.0), "0.333333");
     }
 }
+
+#[cfg(test)]
+mod check_tests {
+    //! Every quiz kind against right, wrong, empty, non-numeric, padded and unicode input.
+    use super::*;
+    use crate::lesson::{CellBody, Lesson};
+
+    fn lesson() -> Lesson {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/lessons/good/lesson-1.toml");
+        crate::lesson::load(&path).unwrap()
+    }
+
+    fn verdict(id: &str, input: &str) -> Verdict {
+        let l = lesson();
+        let cell = &l.cells[l.cell_index(id).unwrap()];
+        let CellBody::Quiz(q) = &cell.body else {
+            panic!("{id} is not a quiz")
+        };
+        let seed = seed("ana", &l.id, id, 0);
+        let d = draw(q, seed, l.dir()).unwrap();
+        check(q, &d, l.dir(), seed, input)
+    }
+
+    fn ok(id: &str, input: &str) {
+        assert_eq!(verdict(id, input), Verdict::Correct, "{id}: `{input}`");
+    }
+
+    fn wrong(id: &str, input: &str) {
+        assert!(
+            matches!(verdict(id, input), Verdict::Wrong(_)),
+            "{id}: `{input}` -> {:?}",
+            verdict(id, input)
+        );
+    }
+
+    fn invalid(id: &str, input: &str) {
+        assert!(
+            matches!(verdict(id, input), Verdict::Invalid(_)),
+            "{id}: `{input}` -> {:?}",
+            verdict(id, input)
+        );
+    }
+
+    #[test]
+    fn single_choice() {
+        ok("single", "b");
+        ok("single", "  B  ");
+        ok("single", "2");
+        ok("single", "b)");
+        wrong("single", "a");
+        invalid("single", "");
+        invalid("single", "   ");
+        invalid("single", "z");
+        invalid("single", "é");
+    }
+
+    #[test]
+    fn select_all() {
+        ok("multi", "a c");
+        ok("multi", "c,a");
+        ok("multi", "AC");
+        let Verdict::Wrong(msg) = verdict("multi", "a") else {
+            panic!()
+        };
+        assert!(msg.contains("1 more"), "{msg}");
+        let Verdict::Wrong(msg) = verdict("multi", "a b c") else {
+            panic!()
+        };
+        assert!(msg.contains("should not be there"), "{msg}");
+        invalid("multi", "a d");
+        invalid("multi", "");
+    }
+
+    #[test]
+    fn integer() {
+        ok("size", "24");
+        ok("size", " 24 ");
+        ok("size", "24.0");
+        let Verdict::Wrong(m) = verdict("size", "23") else {
+            panic!()
+        };
+        assert_eq!(m, "Too small.");
+        let Verdict::Wrong(m) = verdict("size", "25") else {
+            panic!()
+        };
+        assert_eq!(m, "Too large.");
+        invalid("size", "24.5");
+        invalid("size", "twenty-four");
+        invalid("size", "");
+        invalid("size", "２４");
+        invalid("size", "24 25");
+    }
+
+    #[test]
+    fn number_with_tolerance() {
+        ok("ratio", "0.333");
+        ok("ratio", "1/3");
+        ok("ratio", ".33");
+        wrong("ratio", "0.3");
+        wrong("ratio", "−0.333");
+        invalid("ratio", "a third");
+        invalid("ratio", "");
+    }
+
+    #[test]
+    fn shape() {
+        ok("shape", "(32, 55, 55)");
+        ok("shape", "32x55x55");
+        ok("shape", "  [32,55,55] ");
+        ok("shape", "32 × 55 × 55");
+        let Verdict::Wrong(m) = verdict("shape", "(32, 55)") else {
+            panic!()
+        };
+        assert!(m.contains("3 dimensions"), "{m}");
+        let Verdict::Wrong(m) = verdict("shape", "(32, 54, 55)") else {
+            panic!()
+        };
+        assert!(m.contains("Dimension 2"), "{m}");
+        invalid("shape", "(32, a, 55)");
+        invalid("shape", "");
+    }
+
+    #[test]
+    fn matching() {
+        let l = lesson();
+        let id = "pairs";
+        let CellBody::Quiz(q) = &l.cells[l.cell_index(id).unwrap()].body else {
+            panic!()
+        };
+        let s = seed("ana", &l.id, id, 0);
+        let Expected::Pairs(right) = expected(q, &Draw::new(), l.dir(), s).unwrap() else {
+            panic!()
+        };
+        let letters: String = right.iter().map(|&i| (b'a' + i as u8) as char).collect();
+        ok(id, &letters);
+        ok(id, &letters.to_uppercase());
+        let pairs: Vec<String> = right
+            .iter()
+            .enumerate()
+            .map(|(i, &j)| format!("{}{}", i + 1, (b'a' + j as u8) as char))
+            .rev()
+            .collect();
+        ok(id, &pairs.join(" "));
+        let mut swapped = right.clone();
+        swapped.swap(0, 1);
+        let bad: String = swapped.iter().map(|&i| (b'a' + i as u8) as char).collect();
+        wrong(id, &bad);
+        invalid(id, "ab");
+        invalid(id, "");
+    }
+
+    #[test]
+    fn drills_differ_between_learners_and_check_against_the_draw() {
+        let l = lesson();
+        let id = "drill";
+        let CellBody::Quiz(q) = &l.cells[l.cell_index(id).unwrap()].body else {
+            panic!()
+        };
+        let draws: Vec<Draw> = ["ana", "ben", "cai", "dee"]
+            .iter()
+            .map(|who| draw(q, seed(who, &l.id, id, 0), l.dir()).unwrap())
+            .collect();
+        assert!(draws.windows(2).any(|w| w[0] != w[1]), "{draws:?}");
+        for (who, d) in ["ana", "ben", "cai", "dee"].iter().zip(&draws) {
+            let s = seed(who, &l.id, id, 0);
+            let right = crate::calc::conv_out_for_test(d["i"], d["k"]);
+            assert_eq!(
+                check(q, d, l.dir(), s, &right.to_string()),
+                Verdict::Correct
+            );
+            assert!(question_text(q, d).contains(&d["i"].to_string()));
+        }
+    }
+}

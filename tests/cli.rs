@@ -181,3 +181,37 @@ fn exec_fails_when_an_exercise_solution_misses_its_goal() {
         text(&o)
     );
 }
+
+#[test]
+fn the_complete_example_in_lessons_readme_checks_and_runs() {
+    let readme = std::fs::read_to_string(root().join("lessons/README.md")).unwrap();
+    let start = readme.find("Save this as").expect("the example");
+    let body = &readme[start..];
+    let toml_start = body.find("```toml\n").unwrap() + "```toml\n".len();
+    let toml_end = toml_start + body[toml_start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("lesson-9.toml"),
+        &body[toml_start..toml_end],
+    )
+    .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let o = tutor(&["check", d], home.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let out = dir.path().join("out");
+    let o = tutor(
+        &[
+            "--lessons",
+            d,
+            "exec",
+            "strides",
+            "--out",
+            out.to_str().unwrap(),
+            "--answers",
+        ],
+        home.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("answer: 32"), "{}", text(&o));
+}
