@@ -28,8 +28,6 @@ pub use pictures::pictures_png;
 pub use plot::plot_png;
 pub use table::{table_markdown, table_text};
 
-/// DejaVu Sans from Debian's fonts-dejavu-core (licence in `data/fonts/LICENSE-DejaVu.txt`).
-static DEJAVU_SANS: &[u8] = include_bytes!("../data/fonts/DejaVuSans.ttf");
 
 /// The one font family every drawing here uses. plotters' own defaults also ask for
 /// "sans-serif", so registering this name covers text we do not style ourselves.
@@ -46,7 +44,7 @@ pub(crate) fn ensure_fonts() -> Result<()> {
     REGISTERED
         .get_or_init(|| {
             for style in [FontStyle::Normal, FontStyle::Bold] {
-                register_font(FAMILY, style, DEJAVU_SANS).map_err(|_| BAD_FONT.to_string())?;
+                register_font(FAMILY, style, crate::data::font_bytes()).map_err(|_| BAD_FONT.to_string())?;
             }
             Ok(())
         })
@@ -59,7 +57,7 @@ const BAD_FONT: &str = "the embedded DejaVu Sans font could not be read";
 /// The embedded font, parsed once, for laying out text.
 pub(crate) fn font() -> Result<&'static ab_glyph::FontRef<'static>> {
     static FONT: OnceLock<Option<ab_glyph::FontRef<'static>>> = OnceLock::new();
-    FONT.get_or_init(|| ab_glyph::FontRef::try_from_slice(DEJAVU_SANS).ok())
+    FONT.get_or_init(|| ab_glyph::FontRef::try_from_slice(crate::data::font_bytes()).ok())
         .as_ref()
         .ok_or_else(|| anyhow!(BAD_FONT))
 }
