@@ -419,6 +419,18 @@ fn default_text(d: Default) -> String {
     }
 }
 
+/// Runs `e` with the given values (the rest at their defaults) and keeps what it reports:
+/// for tests of experiments.
+pub fn run_recorded(e: &Experiment, given: &[(&str, Value)]) -> anyhow::Result<Recorder> {
+    let given: BTreeMap<String, Value> = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let mut r = Recorder::default();
+    (e.run)(&e.params_from(&given)?, &mut r)?;
+    Ok(r)
+}
+
 /// A context that keeps everything in memory: for tests and for exercise checking.
 #[derive(Debug, Default)]
 pub struct Recorder {
@@ -430,10 +442,7 @@ pub struct Recorder {
 
 impl Ctx for Recorder {
     fn show(&mut self, key: &str, output: Output) {
-        match self.outputs.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = output,
-            None => self.outputs.push((key.to_string(), output)),
-        }
+        crate::output::set(&mut self.outputs, key, output);
     }
     fn metric(&mut self, name: &str, value: f64) {
         self.metrics.insert(name.to_string(), value);

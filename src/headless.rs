@@ -72,10 +72,7 @@ impl HeadlessCtx {
 
 impl Ctx for HeadlessCtx {
     fn show(&mut self, key: &str, output: Output) {
-        match self.outputs.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = output,
-            None => self.outputs.push((key.to_string(), output)),
-        }
+        crate::output::set(&mut self.outputs, key, output);
     }
 
     fn metric(&mut self, name: &str, value: f64) {

@@ -110,6 +110,18 @@ impl Plot {
     }
 }
 
+/// Outputs in the order their keys first appeared; showing a key again replaces its output.
+pub type Outputs = Vec<(String, Output)>;
+
+/// Sets `key` to `output` in `outputs`: in place when the key exists (a growing curve), else
+/// appended.
+pub fn set(outputs: &mut Outputs, key: &str, output: Output) {
+    match outputs.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = output,
+        None => outputs.push((key.to_string(), output)),
+    }
+}
+
 impl Output {
     /// A short one-line description, for logs and the report's alt text.
     pub fn describe(&self) -> String {

@@ -28,7 +28,6 @@ pub use pictures::pictures_png;
 pub use plot::plot_png;
 pub use table::{table_markdown, table_text};
 
-
 /// The one font family every drawing here uses. plotters' own defaults also ask for
 /// "sans-serif", so registering this name covers text we do not style ourselves.
 pub(crate) const FAMILY: &str = "sans-serif";
@@ -44,7 +43,8 @@ pub(crate) fn ensure_fonts() -> Result<()> {
     REGISTERED
         .get_or_init(|| {
             for style in [FontStyle::Normal, FontStyle::Bold] {
-                register_font(FAMILY, style, crate::data::font_bytes()).map_err(|_| BAD_FONT.to_string())?;
+                register_font(FAMILY, style, crate::data::font_bytes())
+                    .map_err(|_| BAD_FONT.to_string())?;
             }
             Ok(())
         })

@@ -74,10 +74,7 @@ impl ChannelCtx<'_> {
 
 impl Ctx for ChannelCtx<'_> {
     fn show(&mut self, key: &str, output: Output) {
-        match self.pending.iter_mut().find(|(k, _)| k == key) {
-            Some(slot) => slot.1 = output,
-            None => self.pending.push((key.to_string(), output)),
-        }
+        crate::output::set(&mut self.pending, key, output);
         self.flush(false);
     }
 

@@ -129,10 +129,7 @@ impl RunResult {
         if !self.fresh.contains(&key) {
             self.fresh.push(key.clone());
         }
-        match self.outputs.iter_mut().find(|(k, _)| *k == key) {
-            Some(slot) => slot.1 = output,
-            None => self.outputs.push((key, output)),
-        }
+        crate::output::set(&mut self.outputs, &key, output);
     }
 
     /// The run ended with `status`: keep only what it showed.

@@ -552,17 +552,10 @@ fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{Recorder, Value};
-    use std::collections::BTreeMap;
+    use crate::experiment::Value;
 
-    fn run(e: &Experiment, given: &[(&str, Value)]) -> Recorder {
-        let given: BTreeMap<String, Value> = given
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect();
-        let mut r = Recorder::default();
-        (e.run)(&e.params_from(&given).unwrap(), &mut r).unwrap();
-        r
+    fn run(e: &Experiment, given: &[(&str, Value)]) -> crate::experiment::Recorder {
+        crate::experiment::run_recorded(e, given).unwrap()
     }
 
     #[test]
