@@ -69,13 +69,38 @@ impl<D: Backend> Network<D> {
     /// architecture. Every tensor must be present with the right shape; nothing changes unless
     /// all of them are.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<(), NnError> {
-        let path = path.as_ref();
+        self.load_where(path.as_ref(), |_| true, true).map(|_| ())
+    }
+
+    /// Loads the tensors of the layers `keep` accepts (by layer name) from a checkpoint of a
+    /// network that shares those layers, and leaves the others as they are: a pretrained
+    /// backbone under a new head. Tensors of other layers in the file are ignored. Returns the
+    /// names loaded; nothing changes unless all of them could be.
+    pub fn load_layers(
+        &mut self,
+        path: impl AsRef<Path>,
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, NnError> {
+        self.load_where(path.as_ref(), keep, false)
+    }
+
+    fn load_where(
+        &mut self,
+        path: &Path,
+        keep: impl Fn(&str) -> bool,
+        exact: bool,
+    ) -> Result<Vec<String>, NnError> {
         let data = std::fs::read(path).map_err(|e| ck_err(path, e))?;
         let st = ::safetensors::SafeTensors::deserialize(&data)
             .map_err(|e| ck_err(path, format!("not a safetensors file ({e:?})")))?;
         let mut updates = Vec::new();
         let state = self.state();
         for (name, shape, _) in &state {
+            // Tensor names are `layer.what` (`weight`, `running_mean`, ...).
+            let layer = name.rsplit_once('.').map_or(name.as_str(), |(l, _)| l);
+            if !keep(layer) {
+                continue;
+            }
             let view = st.tensor(name).map_err(|_| {
                 ck_err(
                     path,
@@ -105,16 +130,20 @@ impl<D: Backend> Network<D> {
                 .collect();
             updates.push((name.clone(), values));
         }
-        let known: Vec<&String> = state.iter().map(|(n, _, _)| n).collect();
-        if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {
-            return Err(ck_err(
-                path,
-                format!("holds tensor \"{extra}\", which this network does not have"),
-            ));
+        if exact {
+            let known: Vec<&String> = state.iter().map(|(n, _, _)| n).collect();
+            if let Some(extra) = st.names().into_iter().find(|n| !known.contains(n)) {
+                return Err(ck_err(
+                    path,
+                    format!("holds tensor \"{extra}\", which this network does not have"),
+                ));
+            }
         }
+        let mut loaded = Vec::with_capacity(updates.len());
         for (name, values) in updates {
             self.set_values(&name, &values)?;
+            loaded.push(name);
         }
-        Ok(())
+        Ok(loaded)
     }
 }

@@ -220,6 +220,9 @@ pub struct Network<D: Backend = AutoDevice> {
     pub(crate) params: Vec<Param<D>>,
     pub(crate) buffers: Vec<Buffer<D>>,
     train: bool,
+    /// Layers kept in evaluation mode even while the network trains (PyTorch's `bn.eval()` on
+    /// one layer): their batch norm uses and keeps its running statistics, their dropout is off.
+    eval_layers: Vec<bool>,
     portable: bool,
 }
 
@@ -344,6 +347,7 @@ impl<D: Backend> Network<D> {
         Ok(Network {
             spec: spec.clone(),
             dev,
+            eval_layers: vec![false; ops.len()],
             ops,
             params,
             buffers,
@@ -366,6 +370,20 @@ impl<D: Backend> Network<D> {
     /// Whether the network is in training mode.
     pub fn is_train(&self) -> bool {
         self.train
+    }
+
+    /// Keeps `layer` in evaluation mode (`eval = true`) whatever the network's mode, or lets it
+    /// follow the network again. This is how a fine-tuned backbone's batch norm keeps the
+    /// statistics it learned on the source data.
+    pub fn set_layer_eval(&mut self, layer: &str, eval: bool) -> Result<(), NnError> {
+        let li = self.layer_index(layer)?;
+        self.eval_layers[li] = eval;
+        Ok(())
+    }
+
+    /// Whether `layer` runs in training mode in the next forward pass.
+    pub fn layer_trains(&self, layer: &str) -> Result<bool, NnError> {
+        Ok(self.train && !self.eval_layers[self.layer_index(layer)?])
     }
 
     /// Uses the portable kernels even on the CPU (slower; for tests and comparisons).
@@ -517,7 +535,6 @@ impl<D: Backend> Network<D> {
         need_input_grad: bool,
         mut keep: Option<&mut Vec<(String, Batch)>>,
     ) -> Result<Act<D, T>, NnError> {
-        let train = self.train;
         let mut saved: HashMap<String, Act<D, T>> = HashMap::new();
         let mut x = x;
         let mut i = 0;
@@ -526,6 +543,7 @@ impl<D: Backend> Network<D> {
         let mut data_only = !need_input_grad;
         while i < self.ops.len() {
             let op = self.ops[i].clone();
+            let train = self.train && !self.eval_layers[i];
             let skip_dx = data_only;
             data_only &= !matches!(
                 op,
