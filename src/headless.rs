@@ -367,9 +367,6 @@ fn finish_run(
             }
             Output::Table(t) => {
                 let _ = writeln!(stdout, "{}", render::table_text(t).trim_end());
-                if let Some(title) = &t.title {
-                    let _ = writeln!(report, "**{title}**\n");
-                }
                 let _ = writeln!(report, "{}\n", render::table_markdown(t).trim_end());
             }
             Output::Pictures(_) | Output::Plot(_) | Output::Matrix(_) => {

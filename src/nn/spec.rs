@@ -56,13 +56,12 @@ impl fmt::Display for Location {
 #[derive(Debug, Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("{file}: cannot read the network file: {source}")]
+    #[error("{file}: cannot read the network file: {io}")]
     Read {
         /// The path.
         file: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also chained as a source).
+        io: std::io::Error,
     },
     /// Not valid TOML, or a field of the wrong type, or an unknown field.
     #[error("{at}: {message}")]
@@ -509,9 +508,9 @@ impl NetSpec {
     pub fn load(path: impl AsRef<Path>) -> Result<NetSpec, SpecError> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        let text = std::fs::read_to_string(path).map_err(|io| SpecError::Read {
             file: file.clone(),
-            source,
+            io,
         })?;
         NetSpec::parse(&text, &file)
     }

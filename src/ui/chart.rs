@@ -239,7 +239,7 @@ impl Widget for PlotView<'_> {
             );
         }
         let axis_style = Style::new().fg(Color::DarkGray);
-        let x_title = if plot.x_log && !plot.x_label.is_empty() {
+        let x_title = if plot.x_log && !plot.x_label.is_empty() && !plot.x_label.contains("log") {
             format!("{} (log)", plot.x_label)
         } else {
             plot.x_label.clone()
