@@ -1,4 +1,4 @@
-//! The command line: `tutor list | run | exec | check | inspect | bench`.
+//! The command line: `tutor list | run | exec | check | inspect | pretrain | bench`.
 
 use std::path::PathBuf;
 
@@ -52,6 +52,30 @@ pub enum Command {
         /// The input shape C,H,W (default: the file's `input`).
         #[arg(long, value_name = "C,H,W")]
         input: Option<String>,
+    },
+    /// Train lesson 4's network on its source task and write its weights and metadata.
+    Pretrain {
+        /// The network to train (its backbone ends at the layer named `features`).
+        #[arg(long, default_value = "nets/lesson4_cnn.toml", value_name = "NET.toml")]
+        net: PathBuf,
+        /// Where to write the weights and metadata.
+        #[arg(long, default_value = "data/pretrained", value_name = "DIR")]
+        out: PathBuf,
+        /// The source dataset: `mnist` (digits) or `fashion` (clothing).
+        #[arg(long, default_value = "mnist")]
+        source: String,
+        /// The source task's classes: labels of that dataset; the target task gets the rest.
+        #[arg(long, default_value = "0,1,2,3,4", value_name = "L,L,...")]
+        labels: String,
+        /// Passes over the source training images.
+        #[arg(long, default_value_t = 6)]
+        epochs: usize,
+        /// Seed of the weights, the split and the batches.
+        #[arg(long, default_value_t = 4)]
+        seed: u64,
+        /// Adam's peak learning rate (a cosine schedule lowers it to a hundredth).
+        #[arg(long, default_value_t = 2e-3)]
+        lr: f64,
     },
     /// Time a training step of the lesson-3 MLP and CNN (median over many steps).
     Bench {

@@ -6,6 +6,7 @@ pub mod filters;
 pub mod mlp_cnn;
 pub mod nets;
 pub mod training;
+pub mod transfer;
 
 use crate::experiment::Experiment;
 
@@ -23,4 +24,9 @@ pub static ALL: &[&Experiment] = &[
     &mlp_cnn::SAMPLES,
     &mlp_cnn::LR_FIND,
     &mlp_cnn::COMPARE,
+    &transfer::SOURCE,
+    &transfer::LAYERS,
+    &transfer::BATCHNORM,
+    &transfer::HEAD_LR,
+    &transfer::COMPARE,
 ];

@@ -19,6 +19,7 @@ pub mod progress;
 pub mod quiz;
 pub mod render;
 pub mod train;
+pub mod transfer;
 pub mod tui;
 pub mod ui;
 pub mod worker;

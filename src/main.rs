@@ -86,6 +86,48 @@ fn open_store(cli: &Cli) -> anyhow::Result<(Store, Option<String>)> {
     Store::open(&progress::default_dir()?, &learner)
 }
 
+/// Prints training progress as plain lines (no terminal needed): about every 5% of the
+/// steps, with the time left, and every epoch's figures.
+struct Printer {
+    start: std::time::Instant,
+    last: usize,
+}
+
+impl Printer {
+    fn new() -> Self {
+        Printer {
+            start: std::time::Instant::now(),
+            last: 0,
+        }
+    }
+}
+
+impl tutor::train::Observer for Printer {
+    fn batch(&mut self, step: usize, total: usize, loss: f64) {
+        let every = (total / 20).max(1);
+        if step / every > self.last / every && step < total {
+            let spent = self.start.elapsed().as_secs_f64();
+            let left = spent / step as f64 * (total - step) as f64;
+            println!(
+                "  step {step:>5}/{total} ({:>3.0}%)  loss {loss:.3}  about {left:.0} s left",
+                100.0 * step as f64 / total as f64
+            );
+        }
+        self.last = step;
+    }
+
+    fn epoch(&mut self, s: &tutor::train::EpochStats) {
+        println!(
+            "epoch {:>2}: train loss {:.4}, validation loss {:.4}, validation accuracy {:.2}% ({:.1} s)",
+            s.epoch,
+            s.train_loss,
+            s.val_loss,
+            100.0 * s.val_accuracy,
+            s.seconds
+        );
+    }
+}
+
 /// `1,28,28` (spaces, `x` and brackets allowed) as sizes.
 fn parse_shape(text: &str) -> anyhow::Result<Vec<usize>> {
     let nums = tutor::quiz::parse_numbers(text).context("not a list of sizes")?;
@@ -171,6 +213,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let start = lessons.iter().position(|l| l.number == start).unwrap_or(0);
             let (store, warning) = open_store(&cli)?;
             tutor::tui::run(lessons, start, store, warning)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pretrain {
+            net,
+            out,
+            source,
+            labels,
+            epochs,
+            seed,
+            lr,
+        } => {
+            if *epochs == 0 {
+                bail!("--epochs must be at least 1");
+            }
+            if !(*lr > 0.0 && *lr < 1.0) {
+                bail!("--lr must be between 0 and 1, got {lr}");
+            }
+            let labels = labels
+                .split(',')
+                .map(|l| {
+                    l.trim()
+                        .parse::<u8>()
+                        .ok()
+                        .filter(|&l| l < 10)
+                        .with_context(|| format!("--labels: `{l}` is not a label 0 to 9"))
+                })
+                .collect::<anyhow::Result<Vec<u8>>>()?;
+            let cfg = tutor::transfer::PretrainConfig {
+                net: net.clone(),
+                epochs: *epochs,
+                seed: *seed,
+                lr: *lr,
+                source: source.clone(),
+                labels,
+                train_images: None,
+            };
+            println!(
+                "Pretraining `{}` on {source} (labels {}): {epochs} epochs, seed {seed}, Adam lr {lr:e} (cosine).",
+                net.display(),
+                cfg.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
+            );
+            let mut printer = Printer::new();
+            let (trained, meta, _) = tutor::transfer::pretrain(&cfg, &mut printer)?;
+            let path = tutor::transfer::save(&trained, &meta, out)?;
+            println!(
+                "source test accuracy {:.2}% (best epoch {} of {}, validation {:.2}%), {:.1} s",
+                100.0 * meta.source_test_accuracy,
+                meta.best_epoch,
+                meta.epochs,
+                100.0 * meta.source_val_accuracy,
+                meta.train_seconds
+            );
+            println!(
+                "wrote {} and {}",
+                path.display(),
+                out.join(&meta.weights).display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { json, steps } => {

@@ -122,6 +122,8 @@ pub(crate) struct Param<D: Backend> {
     pub(crate) shape: Vec<usize>,
     pub(crate) t: Tensor<Flat, f32, D>,
     pub(crate) frozen: bool,
+    /// Factor on the optimizer's learning rate for this parameter (1 unless set).
+    pub(crate) lr_scale: f64,
 }
 
 pub(crate) struct Buffer<D: Backend> {
@@ -256,6 +258,7 @@ impl<D: Backend> Network<D> {
                     shape,
                     t,
                     frozen: layer.frozen,
+                    lr_scale: 1.0,
                 });
                 params.len() - 1
             };
@@ -448,6 +451,16 @@ impl<D: Backend> Network<D> {
         let li = self.layer_index(layer)?;
         for p in self.params.iter_mut().filter(|p| p.layer == li) {
             p.frozen = frozen;
+        }
+        Ok(())
+    }
+
+    /// Scales the learning rate of `layer`'s parameters by `scale` (discriminative learning
+    /// rates: a pretrained backbone fine-tuned more gently than a new head).
+    pub fn set_lr_scale(&mut self, layer: &str, scale: f64) -> Result<(), NnError> {
+        let li = self.layer_index(layer)?;
+        for p in self.params.iter_mut().filter(|p| p.layer == li) {
+            p.lr_scale = scale;
         }
         Ok(())
     }

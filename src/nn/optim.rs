@@ -208,6 +208,7 @@ impl<D: Backend> Optimizer<D> {
         self.step += 1;
         let t = self.step as i32;
         for p in params.iter_mut().filter(|p| !p.frozen) {
+            let lr = lr * p.lr_scale;
             let g = grads.get_or_alloc_mut(&p.t).map_err(dev_err)?;
             match self.rule {
                 Rule::Adam {

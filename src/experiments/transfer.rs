@@ -1,0 +1,1062 @@
+//! Lesson 4: transfer learning from Fashion-MNIST (source) to handwritten digits (target) with
+//! a few labels per class: the pretrained model, its layers frozen and thawed, batch norm's
+//! special case, a learning-rate range test on the head, and the race of three strategies
+//! (from scratch, frozen backbone, fine-tuned) on the same small labelled set.
+
+use std::path::Path;
+use std::time::Instant;
+
+use image::{Rgb, RgbImage};
+
+use super::training::{self, Budget, FinderProgress};
+use crate::data::{self, Dataset};
+use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::nn::spec::{fmt_count, fmt_shape};
+use crate::nn::{LayerKind, Network, Optimizer};
+use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
+use crate::train::net::NetClassifier;
+use crate::train::{self, Classifier, EpochStats, History, Observer, TrainConfig};
+use crate::transfer::{self, Pretrained};
+
+/// Where the lessons find the pretrained model, relative to the lesson file.
+const META_DEFAULT: &str = "../data/pretrained/lesson4_backbone.toml";
+/// Target images held out for validation (drawn before the labelled budget, never in it).
+const VAL_IMAGES: usize = 500;
+/// Mini-batch size for the small target sets.
+const BATCH: usize = 16;
+
+const META_PARAM: ParamSpec = ParamSpec {
+    name: "pretrained",
+    kind: ParamKind::File,
+    default: Default::Str(META_DEFAULT),
+    doc: "the pretrained model's metadata file (relative to the lesson)",
+};
+
+const SEED_PARAM: ParamSpec = ParamSpec {
+    name: "seed",
+    kind: ParamKind::Int { min: 0, max: 9999 },
+    default: Default::Int(1),
+    doc: "seed for the labelled images, the new head and the batches",
+};
+
+fn pretrained(p: &Params) -> anyhow::Result<Pretrained> {
+    Pretrained::load(Path::new(p.str("pretrained")?))
+}
+
+/// The pretrained model: what it was trained on, its accuracy measured again now, and the
+/// first layer's kernels.
+pub static SOURCE: Experiment = Experiment {
+    name: "transfer.source",
+    summary:
+        "The pretrained model: source data and task, its accuracy measured now, first-layer kernels",
+    params: &[META_PARAM],
+    metrics: &["source_accuracy", "source_recorded_accuracy"],
+    long: false,
+    run: source,
+};
+
+fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let pre = pretrained(p)?;
+    let m = &pre.meta;
+    let test = pre.norm().applied(&pre.source_data(data::Split::Test)?);
+    let mut net = pre.source_network()?;
+    let mut model = NetClassifier::new(Network::new(&pre.spec, 0)?, Optimizer::adam(1e-3));
+    std::mem::swap(&mut model.net, &mut net);
+    let (_, acc, _) = train::evaluate(&mut model, training::split(&test), 256)?;
+    ctx.show(
+        "about",
+        Output::Table(Table {
+            title: Some(format!(
+                "The pretrained model ({})",
+                file_name(&pre.weights)
+            )),
+            header: vec!["".into(), "".into()],
+            rows: vec![
+                vec!["source domain".into(), m.source_domain.clone()],
+                vec!["source task".into(), m.source_task.clone()],
+                vec!["source data".into(), m.source_data.clone()],
+                vec![
+                    "training".into(),
+                    format!(
+                        "{} epochs (kept epoch {}), Adam lr {:e} cosine, batch {}, seed {}",
+                        m.epochs, m.best_epoch, m.lr, m.batch_size, m.seed
+                    ),
+                ],
+                vec![
+                    "input normalisation".into(),
+                    format!("(pixel - {:.4}) / {:.4}", m.norm_mean, m.norm_std),
+                ],
+                vec![
+                    "test accuracy when made".into(),
+                    training::pct(m.source_test_accuracy),
+                ],
+                vec![
+                    "test accuracy measured now".into(),
+                    format!("{} on {} source test images", training::pct(acc), test.n),
+                ],
+                vec!["made by".into(), format!("`{}`", m.command)],
+            ],
+        }),
+    );
+    ctx.show("kernels", Output::Pictures(first_kernels(&model.net)?));
+    ctx.metric("source_accuracy", acc);
+    ctx.metric("source_recorded_accuracy", m.source_test_accuracy);
+    Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into())
+}
+
+/// The first conv layer's 3x3 kernels, each scaled to its own range (blue negative, red
+/// positive) and enlarged so a pixel is visible.
+fn first_kernels(net: &Network) -> anyhow::Result<Vec<Picture>> {
+    let info = net
+        .params()
+        .into_iter()
+        .find(|p| p.shape.len() == 4)
+        .ok_or_else(|| anyhow::anyhow!("the network has no convolution"))?;
+    let w = net.values(&info.name)?;
+    let (o, kh, kw) = (info.shape[0], info.shape[2], info.shape[3]);
+    let per = info.shape[1] * kh * kw;
+    const SCALE: u32 = 6;
+    Ok((0..o)
+        .map(|k| {
+            let vals = &w[k * per..k * per + kh * kw];
+            let m = vals.iter().fold(1e-12f32, |a, v| a.max(v.abs()));
+            let img = RgbImage::from_fn(kw as u32 * SCALE, kh as u32 * SCALE, |x, y| {
+                let v = vals[(y / SCALE) as usize * kw + (x / SCALE) as usize] / m;
+                let c = (255.0 * (1.0 - v.abs())) as u8;
+                if v >= 0.0 {
+                    Rgb([255, c, c])
+                } else {
+                    Rgb([c, c, 255])
+                }
+            });
+            Picture {
+                caption: format!("{}", k + 1),
+                image: img,
+            }
+        })
+        .collect())
+}
+
+/// The layers of the pretrained network with a new head, frozen as asked.
+pub static LAYERS: Experiment = Experiment {
+    name: "transfer.layers",
+    summary: "The network's layers with parameter counts and which are frozen",
+    params: &[
+        META_PARAM,
+        ParamSpec {
+            name: "freeze_through",
+            kind: ParamKind::Text,
+            default: Default::Str("features"),
+            doc: "freeze every layer up to this one; `none` trains everything",
+        },
+    ],
+    metrics: &[
+        "trainable_params",
+        "frozen_params",
+        "trainable_layers",
+        "frozen_layers",
+    ],
+    long: false,
+    run: layers,
+};
+
+fn layers(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let pre = pretrained(p)?;
+    let mut net = pre.network(pre.target().1.len(), 0)?;
+    let through = p.str("freeze_through")?.trim();
+    if through != "none" {
+        net.freeze_through(through).map_err(|_| {
+            let names: Vec<&str> = pre.spec.layers.iter().map(|l| l.name.as_str()).collect();
+            anyhow::anyhow!(
+                "`freeze_through`: no layer \"{through}\"; the layers are {} (or `none`)",
+                names.join(", ")
+            )
+        })?;
+    }
+    let s = net.summary()?;
+    let rows = s
+        .rows
+        .iter()
+        .map(|r| {
+            let from = if pre.in_backbone(&r.name) {
+                "pretrained"
+            } else {
+                "new (random)"
+            };
+            vec![
+                format!("{} ({})", r.name, r.kind),
+                fmt_shape(&r.out_shape),
+                if r.params == 0 {
+                    "--".into()
+                } else {
+                    fmt_count(r.params)
+                },
+                if r.params == 0 {
+                    "".into()
+                } else if r.trainable {
+                    "trained".into()
+                } else {
+                    "FROZEN".into()
+                },
+                if r.params == 0 {
+                    "".into()
+                } else {
+                    from.into()
+                },
+            ]
+        })
+        .collect();
+    ctx.show(
+        "layers",
+        Output::Table(Table {
+            title: Some(format!(
+                "{}: {} parameters, {} trained, {} frozen",
+                s.name,
+                fmt_count(s.total_params),
+                fmt_count(s.trainable_params),
+                fmt_count(s.non_trainable_params())
+            )),
+            header: vec![
+                "layer (type)".into(),
+                "output shape".into(),
+                "params".into(),
+                "training".into(),
+                "weights".into(),
+            ],
+            rows,
+        }),
+    );
+    let with_params = s.rows.iter().filter(|r| r.params > 0);
+    let trained_layers = with_params.clone().filter(|r| r.trainable).count();
+    ctx.metric("trainable_params", s.trainable_params as f64);
+    ctx.metric("frozen_params", s.non_trainable_params() as f64);
+    ctx.metric("trainable_layers", trained_layers as f64);
+    ctx.metric(
+        "frozen_layers",
+        (with_params.count() - trained_layers) as f64,
+    );
+    Ok(())
+}
+
+/// Target data: a labelled budget, a validation set and the test set, all normalised the way
+/// the backbone was trained.
+struct Target3 {
+    train: Dataset,
+    val: Dataset,
+    test: Dataset,
+}
+
+impl Target3 {
+    fn classes(&self) -> usize {
+        self.train.classes.len()
+    }
+}
+
+/// Target images from the training file kept as the pool labelled budgets are drawn from; the
+/// validation set and the extra test images come from the rest.
+const POOL_IMAGES: usize = 2500;
+/// The split of the target images into pool, validation and extra test images is fixed, so
+/// every draw and every budget is scored on the same images.
+const SPLIT_SEED: u64 = 0;
+
+/// The labelled budget (`per_class` images of every target class drawn with `seed`), the
+/// validation set, and the test set: the test split's target digits plus the training file's
+/// target digits that are in neither the pool nor validation. No model trains on any of them.
+fn target_data(pre: &Pretrained, per_class: usize, seed: u64) -> anyhow::Result<Target3> {
+    let all = pre.target_data(data::Split::Train)?;
+    let (rest, pool) = all.train_val_split(POOL_IMAGES, SPLIT_SEED)?;
+    let (extra, val) = rest.train_val_split(VAL_IMAGES, SPLIT_SEED)?;
+    let train = pool.per_class(per_class, seed)?;
+    let mut test = pre.target_data(data::Split::Test)?;
+    test.images.extend_from_slice(&extra.images);
+    test.labels.extend_from_slice(&extra.labels);
+    test.n += extra.n;
+    let norm = pre.norm();
+    Ok(Target3 {
+        train: norm.applied(&train),
+        val: norm.applied(&val),
+        test: norm.applied(&test),
+    })
+}
+
+/// Batch norm's running statistics while the backbone is frozen: updated in training mode,
+/// kept in evaluation mode.
+pub static BATCHNORM: Experiment = Experiment {
+    name: "transfer.batchnorm",
+    summary: "A frozen backbone's batch-norm statistics: training mode moves them, evaluation mode keeps them",
+    params: &[
+        META_PARAM,
+        ParamSpec {
+            name: "steps",
+            kind: ParamKind::Int { min: 1, max: 200 },
+            default: Default::Int(20),
+            doc: "training steps on digits",
+        },
+        SEED_PARAM,
+    ],
+    metrics: &[
+        "bn_weight_change",
+        "bn_mean_change_train_mode",
+        "bn_mean_change_eval_mode",
+    ],
+    long: false,
+    run: batchnorm,
+};
+
+fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let pre = pretrained(p)?;
+    let seed = p.int("seed")? as u64;
+    let steps = p.int("steps")? as usize;
+    let data = target_data(&pre, 10, seed)?;
+    let bn_layers: Vec<String> = pre
+        .spec
+        .layers
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.kind,
+                LayerKind::BatchNorm1d(_) | LayerKind::BatchNorm2d(_)
+            )
+        })
+        .map(|l| l.name.clone())
+        .collect();
+    let first = bn_layers
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the pretrained network has no batch norm"))?
+        .clone();
+    let before = pre.network(data.classes(), seed)?;
+    let mean0 = before.values(&format!("{first}.running_mean"))?;
+    let weight0 = before.values(&format!("{first}.weight"))?;
+    let mut after = Vec::new();
+    for bn_eval in [false, true] {
+        let mut net = pre.network(data.classes(), seed)?;
+        net.freeze_through(&pre.meta.backbone_end)?;
+        for l in &bn_layers {
+            net.set_layer_eval(l, bn_eval)?;
+        }
+        let mut model = NetClassifier::new(net, Optimizer::adam(1e-3));
+        let split = training::split(&data.train);
+        let len = split.len;
+        for s in 0..steps {
+            crate::experiment::check_cancel(ctx)?;
+            let start = (s * BATCH) % data.train.n;
+            let end = (start + BATCH).min(data.train.n);
+            model.train_step(
+                &split.x[start * len..end * len],
+                &split.labels[start..end],
+                1e-3,
+            )?;
+        }
+        after.push((
+            model.net.values(&format!("{first}.running_mean"))?,
+            model.net.values(&format!("{first}.weight"))?,
+        ));
+    }
+    let max_change = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| f64::from((x - y).abs()))
+            .fold(0.0, f64::max)
+    };
+    let shown = mean0.len().min(6);
+    let mut rows = vec![vec![
+        format!("{first}.weight (γ), frozen"),
+        join(&weight0[..shown]),
+        join(&after[0].1[..shown]),
+        join(&after[1].1[..shown]),
+    ]];
+    rows.push(vec![
+        format!("{first}.running_mean"),
+        join(&mean0[..shown]),
+        join(&after[0].0[..shown]),
+        join(&after[1].0[..shown]),
+    ]);
+    ctx.show(
+        "stats",
+        Output::Table(Table {
+            title: Some(format!(
+                "Channels 1-{shown} of {first} after {steps} steps on digits with the backbone frozen"
+            )),
+            header: vec![
+                "tensor".into(),
+                "pretrained".into(),
+                "batch norm in training mode".into(),
+                "batch norm in evaluation mode".into(),
+            ],
+            rows,
+        }),
+    );
+    let change_train = max_change(&mean0, &after[0].0);
+    let change_eval = max_change(&mean0, &after[1].0);
+    let weight_change = max_change(&weight0, &after[0].1).max(max_change(&weight0, &after[1].1));
+    ctx.show(
+        "summary",
+        Output::Text(format!(
+            "Largest change of a running mean: {change_train:.4} in training mode, {change_eval:.4} in evaluation mode.\nLargest change of a frozen scale γ: {weight_change:.4}."
+        )),
+    );
+    ctx.metric("bn_weight_change", weight_change);
+    ctx.metric("bn_mean_change_train_mode", change_train);
+    ctx.metric("bn_mean_change_eval_mode", change_eval);
+    Ok(())
+}
+
+fn join(v: &[f32]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.3}"))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// The range test on the new head, over the frozen backbone's cached features.
+pub static HEAD_LR: Experiment = Experiment {
+    name: "transfer.head_lr",
+    summary: "Learning-rate range test on the new head (frozen backbone, cached features)",
+    params: &[
+        META_PARAM,
+        ParamSpec {
+            name: "labels_per_class",
+            kind: ParamKind::Int { min: 1, max: 500 },
+            default: Default::Int(3),
+            doc: "labelled digits per class",
+        },
+        SEED_PARAM,
+    ],
+    metrics: &["lr_valley", "lr_steep", "lr_minimum_tenth"],
+    long: true,
+    run: head_lr,
+};
+
+fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let pre = pretrained(p)?;
+    let seed = p.int("seed")? as u64;
+    let data = target_data(&pre, p.int("labels_per_class")? as usize, seed)?;
+    let feats = transfer::features(&mut pre.backbone()?, &data.train)?;
+    let mut head = NetClassifier::new(
+        Network::new(&pre.head_spec(data.classes())?, seed)?,
+        Optimizer::adam(1e-3),
+    );
+    let mut budget = Budget {
+        done: 0,
+        total: train::lr_find::NUM_IT,
+    };
+    let mut obs = FinderProgress {
+        ctx,
+        budget: &mut budget,
+        cost: 1,
+    };
+    let r = train::find_lr(
+        &mut head,
+        training::split(&feats),
+        BATCH,
+        (
+            train::lr_find::START_LR,
+            train::lr_find::END_LR,
+            train::lr_find::NUM_IT,
+        ),
+        seed,
+        &mut obs,
+    )?;
+    ctx.show(
+        "plot",
+        Output::Plot(training::lr_plot(
+            "Range test on the new head (Adam, frozen backbone)",
+            &r,
+        )),
+    );
+    let s = r
+        .suggestions
+        .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
+    ctx.show(
+        "suggestions",
+        Output::Text(format!(
+            "valley {:.2e} (the default)   steep {:.2e}   minimum/10 {:.2e}\nTo use one, set `lr` of the comparison below (Tab to it, then i to type a value).",
+            s.valley, s.steep, s.minimum_tenth
+        )),
+    );
+    ctx.metric("lr_valley", s.valley);
+    ctx.metric("lr_steep", s.steep);
+    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
+    Ok(())
+}
+
+/// The centre of the lesson: three strategies on the same labelled digits.
+pub static COMPARE: Experiment = Experiment {
+    name: "transfer.compare",
+    summary: "From scratch vs frozen pretrained backbone vs fine-tuned, on a few labels per class",
+    params: &[
+        META_PARAM,
+        ParamSpec {
+            name: "labels_per_class",
+            kind: ParamKind::Int { min: 1, max: 400 },
+            default: Default::Int(3),
+            doc: "labelled digits per class: the headline budget",
+        },
+        ParamSpec {
+            name: "draws",
+            kind: ParamKind::Int { min: 1, max: 5 },
+            default: Default::Int(3),
+            doc: "labelled sets drawn at the headline budget (results averaged)",
+        },
+        ParamSpec {
+            name: "more_labels",
+            kind: ParamKind::Int { min: 0, max: 400 },
+            default: Default::Int(100),
+            doc: "a second budget run after the first (0: none)",
+        },
+        ParamSpec {
+            name: "epochs",
+            kind: ParamKind::Int { min: 2, max: 100 },
+            default: Default::Int(20),
+            doc: "epochs for every strategy",
+        },
+        ParamSpec {
+            name: "head_epochs",
+            kind: ParamKind::Int { min: 1, max: 99 },
+            default: Default::Int(10),
+            doc: "of those, the epochs a new head trains on the frozen backbone before the frozen and the fine-tuned model part ways",
+        },
+        ParamSpec {
+            name: "lr",
+            kind: ParamKind::Float {
+                min: 1e-5,
+                max: 0.1,
+            },
+            default: Default::Float(3e-3),
+            doc: "Adam learning rate from scratch and for the head",
+        },
+        ParamSpec {
+            name: "finetune_divisor",
+            kind: ParamKind::Float {
+                min: 1.0,
+                max: 100.0,
+            },
+            default: Default::Float(10.0),
+            doc: "when fine-tuning, the backbone learns at lr divided by this",
+        },
+        ParamSpec {
+            name: "bn_eval",
+            kind: ParamKind::Bool,
+            default: Default::Bool(true),
+            doc: "keep the backbone's batch norm in evaluation mode while fine-tuning",
+        },
+        SEED_PARAM,
+    ],
+    metrics: &[
+        "source_accuracy",
+        "labels_per_class",
+        "scratch_accuracy",
+        "frozen_accuracy",
+        "finetune_accuracy",
+        "scratch_seconds",
+        "frozen_seconds",
+        "finetune_seconds",
+    ],
+    long: true,
+    run: compare,
+};
+
+/// Collects one strategy's validation accuracy per epoch into the shared plot.
+struct Curve<'a> {
+    ctx: &'a mut dyn Ctx,
+    plot: &'a mut Plot,
+    series: usize,
+    /// Epochs already drawn by an earlier phase of the same strategy.
+    offset: usize,
+    budget: &'a mut Budget,
+    cost: usize,
+    what: String,
+}
+
+impl Observer for Curve<'_> {
+    fn batch(&mut self, _step: usize, _total: usize, _loss: f64) {
+        self.budget.done += self.cost;
+        self.ctx
+            .progress(self.budget.done, self.budget.total, &self.what);
+    }
+    fn epoch(&mut self, s: &EpochStats) {
+        self.plot.series[self.series]
+            .points
+            .push(((s.epoch + self.offset) as f64, 100.0 * s.val_accuracy));
+        self.ctx.show("curves", Output::Plot(self.plot.clone()));
+    }
+    fn cancelled(&self) -> bool {
+        self.ctx.cancelled()
+    }
+}
+
+/// One strategy's outcome.
+struct Outcome {
+    name: &'static str,
+    /// The stem of its metrics: `scratch`, `frozen`, `finetune`.
+    metric: &'static str,
+    test: f64,
+    val: f64,
+    trained: usize,
+    seconds: f64,
+    note: String,
+    /// Fine-tuning only: no epoch of it beat the head-only weights, which were kept.
+    kept_head: bool,
+}
+
+/// Relative cost of a step: a full CNN step against a head step on cached features.
+const CNN_COST: usize = 10;
+const HEAD_COST: usize = 1;
+
+/// Keeps training `model` for `epochs` more epochs, drawing from epoch `offset` on; if no
+/// epoch beats the validation loss it started with, puts the starting weights back. Returns
+/// the history and whether the start was kept.
+fn continue_fit(
+    model: &mut NetClassifier,
+    train_set: &Dataset,
+    val: &Dataset,
+    cfg: &TrainConfig,
+    obs: &mut dyn Observer,
+) -> anyhow::Result<(History, bool)> {
+    let start = model.snapshot()?;
+    let (start_loss, _, _) = train::evaluate(model, training::split(val), 256)?;
+    let h = train::fit(
+        model,
+        training::split(train_set),
+        training::split(val),
+        cfg,
+        obs,
+    )?;
+    let best = h
+        .epochs
+        .iter()
+        .map(|e| e.val_loss)
+        .fold(f64::INFINITY, f64::min);
+    let kept = best >= start_loss;
+    if kept {
+        model.restore(&start)?;
+    }
+    Ok((h, kept))
+}
+
+/// The three strategies on one labelled set (`per_class` images per class drawn with `seed`).
+/// Every strategy trains `epochs` epochs. The frozen and the fine-tuned model share their first
+/// `head_epochs`: a new head on the frozen backbone. Then the frozen model goes on training
+/// only its head, and the fine-tuned one trains every layer, the backbone at a smaller rate.
+fn run_budget(
+    pre: &Pretrained,
+    per_class: usize,
+    seed: u64,
+    p: &Params,
+    ctx: &mut dyn Ctx,
+    budget: &mut Budget,
+    plot: &mut Plot,
+) -> anyhow::Result<Vec<Outcome>> {
+    let epochs = p.int("epochs")? as usize;
+    let head_epochs = (p.int("head_epochs")? as usize).min(epochs - 1);
+    let lr = p.float("lr")?;
+    let divisor = p.float("finetune_divisor")?;
+    let bn_eval = p.bool("bn_eval")?;
+    let data = target_data(pre, per_class, seed)?;
+    let cfg = |epochs: usize| TrainConfig {
+        epochs,
+        batch_size: BATCH,
+        lr,
+        seed,
+        ..TrainConfig::default()
+    };
+    let series = |plot: &mut Plot, name: &str| {
+        plot.series.push(Series {
+            name: name.to_string(),
+            points: Vec::new(),
+            style: SeriesStyle::Line,
+        });
+        plot.series.len() - 1
+    };
+    let mut out = Vec::new();
+
+    // 1. The same architecture from random weights: every layer learns from the budget alone.
+    let t0 = Instant::now();
+    let mut scratch = NetClassifier::new(
+        Network::new(&pre.target_spec(data.classes())?, seed)?,
+        Optimizer::adam(lr),
+    );
+    let trained = scratch.net.param_counts().1;
+    let h = {
+        let mut obs = Curve {
+            series: series(plot, "from scratch"),
+            ctx: &mut *ctx,
+            plot: &mut *plot,
+            offset: 0,
+            budget: &mut *budget,
+            cost: CNN_COST,
+            what: format!("{per_class}/class: from scratch"),
+        };
+        train::fit(
+            &mut scratch,
+            training::split(&data.train),
+            training::split(&data.val),
+            &cfg(epochs),
+            &mut obs,
+        )?
+    };
+    let (_, test, _) = train::evaluate(&mut scratch, training::split(&data.test), 256)?;
+    out.push(Outcome {
+        name: "from scratch",
+        metric: "scratch",
+        kept_head: false,
+        test,
+        val: best_val(&h),
+        trained,
+        seconds: t0.elapsed().as_secs_f64(),
+        note: format!("every layer, lr {lr:.0e}"),
+    });
+
+    // 2. A new head on the frozen backbone. The backbone's features never change, so they are
+    // computed once and the head trains on them: the same numbers as running the frozen
+    // layers every step, many times faster.
+    let t0 = Instant::now();
+    let mut backbone = pre.backbone()?;
+    let feats = Target3 {
+        train: transfer::features(&mut backbone, &data.train)?,
+        val: transfer::features(&mut backbone, &data.val)?,
+        test: transfer::features(&mut backbone, &data.test)?,
+    };
+    let cache_seconds = t0.elapsed().as_secs_f64();
+    let frozen_series = series(plot, "frozen backbone");
+    let ft_series = series(plot, "fine-tuned");
+    let mut head = NetClassifier::new(
+        Network::new(&pre.head_spec(data.classes())?, seed)?,
+        Optimizer::adam(lr),
+    );
+    let trained_head = head.net.param_counts().1;
+    let h_head = {
+        let mut obs = Curve {
+            series: frozen_series,
+            ctx: &mut *ctx,
+            plot: &mut *plot,
+            offset: 0,
+            budget: &mut *budget,
+            cost: HEAD_COST,
+            what: format!("{per_class}/class: new head on the frozen backbone"),
+        };
+        train::fit(
+            &mut head,
+            training::split(&feats.train),
+            training::split(&feats.val),
+            &cfg(head_epochs),
+            &mut obs,
+        )?
+    };
+    let shared_seconds = t0.elapsed().as_secs_f64();
+    // Both models start the second phase from this head; the curves share the first phase.
+    plot.series[ft_series].points = plot.series[frozen_series].points.clone();
+    let head_values: Vec<(String, Vec<f32>)> = head
+        .net
+        .params()
+        .into_iter()
+        .map(|i| Ok((i.name.clone(), head.net.values(&i.name)?)))
+        .collect::<anyhow::Result<_>>()?;
+
+    // 2b. The frozen model: only the head goes on learning.
+    let t1 = Instant::now();
+    let (h_frozen, _) = {
+        let mut obs = Curve {
+            series: frozen_series,
+            ctx: &mut *ctx,
+            plot: &mut *plot,
+            offset: head_epochs,
+            budget: &mut *budget,
+            cost: HEAD_COST,
+            what: format!("{per_class}/class: frozen backbone, head only"),
+        };
+        continue_fit(
+            &mut head,
+            &feats.train,
+            &feats.val,
+            &cfg(epochs - head_epochs),
+            &mut obs,
+        )?
+    };
+    let (_, test, _) = train::evaluate(&mut head, training::split(&feats.test), 256)?;
+    out.push(Outcome {
+        name: "frozen backbone",
+        metric: "frozen",
+        kept_head: false,
+        test,
+        val: best_val(&h_head).max(best_val(&h_frozen)),
+        trained: trained_head,
+        seconds: shared_seconds + t1.elapsed().as_secs_f64(),
+        note: format!("head only, lr {lr:.0e}; features cached ({cache_seconds:.1} s)"),
+    });
+
+    // 3. Fine-tuning: the whole network from the pretrained backbone and that head, the
+    // backbone at a smaller learning rate so it adapts without forgetting.
+    let t1 = Instant::now();
+    let mut net = pre.network(data.classes(), seed)?;
+    for (name, values) in &head_values {
+        net.set_values(name, values)?;
+    }
+    for l in &pre.spec.layers[..=pre.end] {
+        net.set_lr_scale(&l.name, 1.0 / divisor)?;
+        if bn_eval
+            && matches!(
+                l.kind,
+                LayerKind::BatchNorm1d(_) | LayerKind::BatchNorm2d(_)
+            )
+        {
+            net.set_layer_eval(&l.name, true)?;
+        }
+    }
+    let mut whole = NetClassifier::new(net, Optimizer::adam(lr));
+    let (h_ft, kept_head) = {
+        let mut obs = Curve {
+            series: ft_series,
+            ctx: &mut *ctx,
+            plot: &mut *plot,
+            offset: head_epochs,
+            budget: &mut *budget,
+            cost: CNN_COST,
+            what: format!("{per_class}/class: fine-tuning every layer"),
+        };
+        continue_fit(
+            &mut whole,
+            &data.train,
+            &data.val,
+            &cfg(epochs - head_epochs),
+            &mut obs,
+        )?
+    };
+    let (_, test, _) = train::evaluate(&mut whole, training::split(&data.test), 256)?;
+    out.push(Outcome {
+        name: "fine-tuned",
+        metric: "finetune",
+        kept_head,
+        test,
+        val: best_val(&h_head).max(best_val(&h_ft)),
+        trained: whole.net.param_counts().1,
+        seconds: shared_seconds + t1.elapsed().as_secs_f64(),
+        note: format!(
+            "head {head_epochs} epochs, then every layer, backbone at lr {:.0e}{}",
+            lr / divisor,
+            if bn_eval {
+                ", batch norm in eval mode"
+            } else {
+                ""
+            }
+        ),
+    });
+    Ok(out)
+}
+
+fn best_val(h: &History) -> f64 {
+    h.epochs
+        .get(h.best_epoch.saturating_sub(1))
+        .map_or(0.0, |e| e.val_accuracy)
+}
+
+/// Mean of `xs`, and their smallest and largest value.
+fn spread(xs: &[f64]) -> (f64, f64, f64) {
+    let mean = xs.iter().sum::<f64>() / xs.len().max(1) as f64;
+    let lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    (mean, lo, hi)
+}
+
+/// The pointwise mean of the same series over several plots (draws of the labelled set).
+fn mean_plot(plots: &[Plot], title: String) -> Plot {
+    let mut out = Plot {
+        title,
+        ..plots[0].clone()
+    };
+    for (i, s) in out.series.iter_mut().enumerate() {
+        for (j, point) in s.points.iter_mut().enumerate() {
+            let ys: Vec<f64> = plots
+                .iter()
+                .filter_map(|p| p.series.get(i)?.points.get(j).map(|q| q.1))
+                .collect();
+            point.1 = ys.iter().sum::<f64>() / ys.len().max(1) as f64;
+        }
+    }
+    out
+}
+
+fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+    let pre = pretrained(p)?;
+    let seed = p.int("seed")? as u64;
+    let epochs = p.int("epochs")? as usize;
+    let head_epochs = (p.int("head_epochs")? as usize).min(epochs - 1);
+    let first = p.int("labels_per_class")? as usize;
+    let draws = p.int("draws")? as usize;
+    let more = p.int("more_labels")? as usize;
+    // (labels per class, draws)
+    let mut budgets = vec![(first, draws)];
+    if more > 0 && more != first {
+        budgets.push((more, 1));
+    }
+    let classes = pre.target().1;
+    // Progress units: steps per epoch of each strategy, weighted by their cost.
+    let mut budget = Budget {
+        done: 0,
+        total: budgets
+            .iter()
+            .map(|&(k, d)| {
+                let steps = (classes.len() * k).div_ceil(BATCH);
+                d * steps
+                    * (epochs * CNN_COST + epochs * HEAD_COST + (epochs - head_epochs) * CNN_COST)
+            })
+            .sum(),
+    };
+    let probe = target_data(&pre, first, seed)?;
+    ctx.show(
+        "data",
+        Output::Text(format!(
+            "Target task: tell the digits {} apart. Labelled training images: {first} per class, drawn {draws} times{}. Validation: {} other digits, for the curves and for keeping the best epoch. Test: {} digits no model trains on. Inputs normalised as the backbone was trained: (pixel - {:.3}) / {:.3}.",
+            classes.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", "),
+            if budgets.len() > 1 {
+                format!(", then {more} per class")
+            } else {
+                String::new()
+            },
+            probe.val.n,
+            probe.test.n,
+            pre.meta.norm_mean,
+            pre.meta.norm_std
+        )),
+    );
+    let mut rows = Vec::new();
+    for (i, &(k, draws)) in budgets.iter().enumerate() {
+        let key = if i == 0 {
+            "curves".to_string()
+        } else {
+            format!("curves-{k}")
+        };
+        let mut plots = Vec::new();
+        let mut outcomes: Vec<Vec<Outcome>> = Vec::new();
+        for d in 0..draws {
+            let mut plot = Plot {
+                title: if draws > 1 {
+                    format!(
+                        "Validation accuracy, {k} labelled digits per class (draw {} of {draws})",
+                        d + 1
+                    )
+                } else {
+                    format!("Validation accuracy, {k} labelled digits per class")
+                },
+                x_label: "epoch".into(),
+                y_label: "validation accuracy (%)".into(),
+                x_range: Some((0.0, epochs as f64)),
+                ..Plot::default()
+            };
+            let mut keyed = Rekey {
+                inner: &mut *ctx,
+                from: "curves",
+                to: &key,
+            };
+            outcomes.push(run_budget(
+                &pre,
+                k,
+                seed + d as u64,
+                p,
+                &mut keyed,
+                &mut budget,
+                &mut plot,
+            )?);
+            plots.push(plot);
+        }
+        if draws > 1 {
+            ctx.show(
+                &key,
+                Output::Plot(mean_plot(
+                    &plots,
+                    format!("Validation accuracy, {k} labelled digits per class (mean of {draws} draws)"),
+                )),
+            );
+        }
+        let suffix = if i == 0 {
+            String::new()
+        } else {
+            format!("_{k}")
+        };
+        for (s, first_draw) in outcomes[0].iter().enumerate() {
+            let tests: Vec<f64> = outcomes.iter().map(|o| o[s].test).collect();
+            let vals: Vec<f64> = outcomes.iter().map(|o| o[s].val).collect();
+            let secs: Vec<f64> = outcomes.iter().map(|o| o[s].seconds).collect();
+            let (test, lo, hi) = spread(&tests);
+            let metric = first_draw.metric;
+            ctx.metric(&format!("{metric}_accuracy{suffix}"), test);
+            ctx.metric(&format!("{metric}_seconds{suffix}"), spread(&secs).0);
+            let kept = outcomes.iter().filter(|o| o[s].kept_head).count();
+            rows.push(vec![
+                k.to_string(),
+                first_draw.name.to_string(),
+                fmt_count(first_draw.trained),
+                training::pct(spread(&vals).0),
+                if draws > 1 {
+                    format!("{} ({}-{})", training::pct(test), training::pct(lo), training::pct(hi))
+                } else {
+                    training::pct(test)
+                },
+                format!("{:.1} s", spread(&secs).0),
+                if kept > 0 {
+                    format!("{}; in {kept} of {draws} no fine-tuning epoch beat the head alone, so its weights were kept", first_draw.note)
+                } else {
+                    first_draw.note.clone()
+                },
+            ]);
+        }
+    }
+    ctx.show(
+        "results",
+        Output::Table(Table {
+            title: Some(format!(
+                "Test accuracy on {} digits, {epochs} epochs per strategy{}",
+                probe.test.n,
+                if draws > 1 {
+                    format!(
+                        "; at {first} labels per class the mean (lowest-highest) of {draws} draws"
+                    )
+                } else {
+                    String::new()
+                }
+            )),
+            header: vec![
+                "labels/class".into(),
+                "strategy".into(),
+                "trained params".into(),
+                "validation".into(),
+                "test".into(),
+                "time".into(),
+                "how".into(),
+            ],
+            rows,
+        }),
+    );
+    ctx.metric("labels_per_class", first as f64);
+    ctx.metric("source_accuracy", pre.meta.source_test_accuracy);
+    Ok(())
+}
+
+/// Passes everything through to `inner`, showing the output keyed `from` under `to`: one
+/// strategy runner draws into a chart per label budget.
+struct Rekey<'a> {
+    inner: &'a mut dyn Ctx,
+    from: &'a str,
+    to: &'a str,
+}
+
+impl Ctx for Rekey<'_> {
+    fn show(&mut self, key: &str, output: Output) {
+        let key = if key == self.from { self.to } else { key };
+        self.inner.show(key, output);
+    }
+    fn metric(&mut self, name: &str, value: f64) {
+        self.inner.metric(name, value);
+    }
+    fn progress(&mut self, done: usize, total: usize, what: &str) {
+        self.inner.progress(done, total, what);
+    }
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
+    }
+}
