@@ -607,7 +607,7 @@ impl App {
                     Verdict::Wrong(m) => {
                         st.wrong += 1;
                         let more = if st.hints < q.hints.len() {
-                            "  (h: a hint)"
+                            "  (Esc, then h: a hint)"
                         } else {
                             ""
                         };
