@@ -76,6 +76,9 @@ pub enum Command {
         /// Adam's peak learning rate (a cosine schedule lowers it to a hundredth).
         #[arg(long, default_value_t = 2e-3)]
         lr: f64,
+        /// Replace weights already in the output folder.
+        #[arg(long)]
+        force: bool,
     },
     /// Time a training step of the lesson-3 MLP and CNN (median over many steps).
     Bench {

@@ -223,7 +223,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             epochs,
             seed,
             lr,
+            force,
         } => {
+            for f in [tutor::transfer::META_FILE, tutor::transfer::WEIGHTS_FILE] {
+                let path = out.join(f);
+                if path.exists() && !*force {
+                    bail!(
+                        "`{}` exists: pass --force to replace it, or --out DIR to write elsewhere",
+                        path.display()
+                    );
+                }
+            }
             if *epochs == 0 {
                 bail!("--epochs must be at least 1");
             }

@@ -215,3 +215,40 @@ fn the_complete_example_in_lessons_readme_checks_and_runs() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("answer: 32"), "{}", text(&o));
 }
+
+#[test]
+fn pretrain_refuses_bad_settings_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    let out = home.path().join("pre");
+    let out = out.to_str().unwrap();
+    for (args, expect) in [
+        (
+            vec!["pretrain", "--labels", "0,x", "--out", out],
+            "--labels: `x` is not a label 0 to 9",
+        ),
+        (
+            vec!["pretrain", "--epochs", "0", "--out", out],
+            "--epochs must be at least 1",
+        ),
+        (
+            vec!["pretrain", "--net", "nets/none.toml", "--out", out],
+            "cannot read the network file `nets/none.toml`",
+        ),
+        (
+            vec!["pretrain", "--source", "cifar", "--out", out],
+            "unknown source dataset `cifar`",
+        ),
+        // The lesson's own weights are never replaced by accident.
+        (
+            vec!["pretrain"],
+            "lesson4_backbone.toml` exists: pass --force to replace it",
+        ),
+    ] {
+        let o = tutor(&args, home.path());
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains(expect), "{args:?}: {t}");
+        assert!(!t.contains("panicked"), "{t}");
+    }
+    assert!(!Path::new(out).exists(), "nothing written on a refused run");
+}
