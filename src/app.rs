@@ -101,6 +101,9 @@ pub struct App {
     reveal: bool,
     /// The learner scrolled: refocus a visible cell at the next frame if needed.
     scrolled: bool,
+    /// Keep the bottom of the focused running cell in view, so its growing outputs (a loss
+    /// curve) stay visible; off once the learner scrolls or moves.
+    follow_run: bool,
     queue: VecDeque<(usize, Params)>,
     running: Option<Running>,
     next_job: u64,
@@ -126,6 +129,7 @@ impl App {
             quit: false,
             reveal: true,
             scrolled: false,
+            follow_run: false,
             queue: VecDeque::new(),
             running: None,
             next_job: 1,
@@ -296,6 +300,7 @@ impl App {
                 self.scroll = usize::MAX / 2;
                 self.reveal = false;
                 self.scrolled = true;
+                self.follow_run = false;
             }
             KeyCode::Enter => self.enter(),
             KeyCode::Char('i') => self.start_typing(),
@@ -412,7 +417,11 @@ impl App {
 
     /// Focuses cell `i`, brings it into view and records the visit.
     pub fn set_focus(&mut self, i: usize) {
-        self.focus = i.min(self.cells.len().saturating_sub(1));
+        let to = i.min(self.cells.len().saturating_sub(1));
+        if to != self.focus {
+            self.follow_run = false;
+        }
+        self.focus = to;
         self.mode = Mode::Normal;
         self.reveal = true;
         self.visit();
@@ -421,6 +430,7 @@ impl App {
     fn scroll_by(&mut self, by: isize) {
         self.scroll = self.scroll.saturating_add_signed(by);
         self.scrolled = true;
+        self.follow_run = false;
     }
 
     /// Applies the layout of the coming frame: clamps the scroll, brings the focused cell into
@@ -439,6 +449,15 @@ impl App {
                     // Bottom into view, but never push the top out.
                     self.scroll = (top + h).saturating_sub(self.viewport).min(top);
                 }
+            }
+        }
+        let running_focus = self.running.as_ref().is_some_and(|r| r.cell == self.focus);
+        if self.follow_run && running_focus && !self.scrolled {
+            if let (Some(&top), Some(&h)) =
+                (layout.tops.get(self.focus), layout.heights.get(self.focus))
+            {
+                // The newest output grows at the bottom: keep it on screen.
+                self.scroll = self.scroll.max((top + h).saturating_sub(self.viewport));
             }
         }
         self.scroll = self.scroll.min(max_scroll);
@@ -848,6 +867,17 @@ impl App {
         }
     }
 
+    /// The status of the run in progress, if any (the status bar repeats its progress, which
+    /// a tall cell may have scrolled out of view).
+    pub fn run_status(&self) -> Option<&RunStatus> {
+        let cell = self.running.as_ref()?.cell;
+        match self.cells.get(cell)? {
+            CellState::Run(r) => Some(&r.result.status),
+            CellState::Exercise(e) => Some(&e.result.status),
+            _ => None,
+        }
+    }
+
     /// True while a run is going or waiting.
     pub fn busy(&self) -> bool {
         self.running.is_some() || !self.queue.is_empty()
@@ -875,6 +905,7 @@ impl App {
         if let Some(r) = self.result_mut(cell) {
             r.start();
         }
+        self.follow_run = cell == self.focus;
         Some(Job {
             id,
             experiment,

@@ -9,6 +9,7 @@ pub mod image;
 pub mod markdown;
 pub mod matrix;
 
+use crate::app::RunStatus;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -263,6 +264,23 @@ fn status_bar(app: &App, area: Rect, pos: Option<String>, buf: &mut Buffer) {
         ),
     };
     let mut spans = vec![Span::styled(mode, mode_style), Span::raw(" ")];
+    if let Some(status) = app.run_status() {
+        if matches!(status, RunStatus::Cancelling) {
+            spans.push(Span::styled("Stopping… · ", Style::new().fg(Color::Yellow)));
+        } else if let (Some(p), RunStatus::Running { what, .. }) =
+            (cell::progress_label(status), status)
+        {
+            let what = if what.is_empty() {
+                String::new()
+            } else {
+                format!(" · {what}")
+            };
+            spans.push(Span::styled(
+                format!("{p}{what} · "),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
+    }
     match &app.message {
         Some(m) => spans.push(Span::styled(
             m.text.clone(),

@@ -59,49 +59,62 @@ fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let pre = pretrained(p)?;
     let m = &pre.meta;
     let test = pre.norm().applied(&pre.source_data(data::Split::Test)?);
-    let mut net = pre.source_network()?;
-    let mut model = NetClassifier::new(Network::new(&pre.spec, 0)?, Optimizer::adam(1e-3));
-    std::mem::swap(&mut model.net, &mut net);
+    let mut model = NetClassifier::new(pre.source_network()?, Optimizer::adam(1e-3));
     let (_, acc, _) = train::evaluate(&mut model, training::split(&test), 256)?;
-    ctx.show(
-        "about",
-        Output::Table(Table {
-            title: Some(format!(
-                "The pretrained model ({})",
-                file_name(&pre.weights)
-            )),
-            header: vec!["".into(), "".into()],
-            rows: vec![
-                vec!["source domain".into(), m.source_domain.clone()],
-                vec!["source task".into(), m.source_task.clone()],
-                vec!["source data".into(), m.source_data.clone()],
-                vec![
-                    "training".into(),
-                    format!(
-                        "{} epochs (kept epoch {}), Adam lr {:e} cosine, batch {}, seed {}",
-                        m.epochs, m.best_epoch, m.lr, m.batch_size, m.seed
-                    ),
-                ],
-                vec![
-                    "input normalisation".into(),
-                    format!("(pixel - {:.4}) / {:.4}", m.norm_mean, m.norm_std),
-                ],
-                vec![
-                    "test accuracy when made".into(),
-                    training::pct(m.source_test_accuracy),
-                ],
-                vec![
-                    "test accuracy measured now".into(),
-                    format!("{} on {} source test images", training::pct(acc), test.n),
-                ],
-                vec!["made by".into(), format!("`{}`", m.command)],
-            ],
-        }),
-    );
+    let rows = [
+        ("source domain", m.source_domain.clone()),
+        ("source task", m.source_task.clone()),
+        ("source data", m.source_data.clone()),
+        (
+            "training",
+            format!(
+                "{} epochs (kept epoch {}), Adam lr {:e} with a cosine schedule, batch {}, seed {}",
+                m.epochs, m.best_epoch, m.lr, m.batch_size, m.seed
+            ),
+        ),
+        (
+            "input normalisation",
+            format!("(pixel - {:.4}) / {:.4}", m.norm_mean, m.norm_std),
+        ),
+        (
+            "test accuracy",
+            format!(
+                "{} when made; {} measured now on {} source test images",
+                training::pct(m.source_test_accuracy),
+                training::pct(acc),
+                test.n
+            ),
+        ),
+        ("made by", m.command.clone()),
+    ];
+    let mut text = format!("The pretrained model, {}:\n", file_name(&pre.weights));
+    for (what, value) in rows {
+        for (i, line) in wrap_words(&value, 88).iter().enumerate() {
+            let label = if i == 0 { what } else { "" };
+            text.push_str(&format!("  {label:<20} {line}\n"));
+        }
+    }
+    ctx.show("about", Output::Text(text));
     ctx.show("kernels", Output::Pictures(first_kernels(&model.net)?));
     ctx.metric("source_accuracy", acc);
     ctx.metric("source_recorded_accuracy", m.source_test_accuracy);
     Ok(())
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces (a longer word keeps its
+/// own line).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(l) if l.chars().count() + 1 + word.chars().count() <= width => {
+                l.push(' ');
+                l.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 fn file_name(p: &Path) -> String {
@@ -120,7 +133,7 @@ fn first_kernels(net: &Network) -> anyhow::Result<Vec<Picture>> {
     let w = net.values(&info.name)?;
     let (o, kh, kw) = (info.shape[0], info.shape[2], info.shape[3]);
     let per = info.shape[1] * kh * kw;
-    const SCALE: u32 = 6;
+    const SCALE: u32 = 2;
     Ok((0..o)
         .map(|k| {
             let vals = &w[k * per..k * per + kh * kw];
@@ -569,17 +582,18 @@ struct Curve<'a> {
     /// Epochs already drawn by an earlier phase of the same strategy.
     offset: usize,
     budget: &'a mut Budget,
-    cost: usize,
+    cost: Cost,
     what: String,
 }
 
 impl Observer for Curve<'_> {
     fn batch(&mut self, _step: usize, _total: usize, _loss: f64) {
-        self.budget.done += self.cost;
+        self.budget.done += self.cost.step;
         self.ctx
             .progress(self.budget.done, self.budget.total, &self.what);
     }
     fn epoch(&mut self, s: &EpochStats) {
+        self.budget.done += self.cost.epoch;
         self.plot.series[self.series]
             .points
             .push(((s.epoch + self.offset) as f64, 100.0 * s.val_accuracy));
@@ -604,9 +618,48 @@ struct Outcome {
     kept_head: bool,
 }
 
-/// Relative cost of a step: a full CNN step against a head step on cached features.
-const CNN_COST: usize = 10;
-const HEAD_COST: usize = 1;
+/// Progress is counted in images passed through the CNN (forward and backward count three),
+/// so that the ETA covers evaluation, which dominates when the labelled set is tiny. A head on
+/// cached features costs a small fraction of that.
+#[derive(Debug, Clone, Copy)]
+struct Cost {
+    step: usize,
+    epoch: usize,
+}
+
+const HEAD_SHARE: usize = 50;
+
+/// Images evaluated after every epoch: the validation set and the training-accuracy probe.
+fn epoch_images(train: usize) -> usize {
+    VAL_IMAGES + train.min(2000)
+}
+
+fn cnn_cost(train: usize) -> Cost {
+    Cost {
+        step: 3 * BATCH,
+        epoch: epoch_images(train),
+    }
+}
+
+fn head_cost(train: usize) -> Cost {
+    Cost {
+        step: 3 * BATCH / HEAD_SHARE,
+        epoch: epoch_images(train) / HEAD_SHARE,
+    }
+}
+
+/// The progress units of one draw at `train` labelled images with `test` test images.
+fn draw_units(train: usize, test: usize, epochs: usize, head_epochs: usize) -> usize {
+    let steps = train.div_ceil(BATCH);
+    let per_epoch = |c: Cost| steps * c.step + c.epoch;
+    let (cnn, head) = (cnn_cost(train), head_cost(train));
+    epochs * per_epoch(cnn)
+        + epochs * per_epoch(head)
+        + (epochs - head_epochs) * per_epoch(cnn)
+        // caching the features, and testing the two CNNs
+        + (train + VAL_IMAGES + test)
+        + 2 * test
+}
 
 /// Keeps training `model` for `epochs` more epochs, drawing from epoch `offset` on; if no
 /// epoch beats the validation loss it started with, puts the starting weights back. Returns
@@ -689,7 +742,7 @@ fn run_budget(
             plot: &mut *plot,
             offset: 0,
             budget: &mut *budget,
-            cost: CNN_COST,
+            cost: cnn_cost(data.train.n),
             what: format!("{per_class}/class: from scratch"),
         };
         train::fit(
@@ -701,6 +754,7 @@ fn run_budget(
         )?
     };
     let (_, test, _) = train::evaluate(&mut scratch, training::split(&data.test), 256)?;
+    budget.done += data.test.n;
     out.push(Outcome {
         name: "from scratch",
         metric: "scratch",
@@ -723,6 +777,7 @@ fn run_budget(
         test: transfer::features(&mut backbone, &data.test)?,
     };
     let cache_seconds = t0.elapsed().as_secs_f64();
+    budget.done += data.train.n + data.val.n + data.test.n;
     let frozen_series = series(plot, "frozen backbone");
     let ft_series = series(plot, "fine-tuned");
     let mut head = NetClassifier::new(
@@ -737,7 +792,7 @@ fn run_budget(
             plot: &mut *plot,
             offset: 0,
             budget: &mut *budget,
-            cost: HEAD_COST,
+            cost: head_cost(data.train.n),
             what: format!("{per_class}/class: new head on the frozen backbone"),
         };
         train::fit(
@@ -767,7 +822,7 @@ fn run_budget(
             plot: &mut *plot,
             offset: head_epochs,
             budget: &mut *budget,
-            cost: HEAD_COST,
+            cost: head_cost(data.train.n),
             what: format!("{per_class}/class: frozen backbone, head only"),
         };
         continue_fit(
@@ -816,7 +871,7 @@ fn run_budget(
             plot: &mut *plot,
             offset: head_epochs,
             budget: &mut *budget,
-            cost: CNN_COST,
+            cost: cnn_cost(data.train.n),
             what: format!("{per_class}/class: fine-tuning every layer"),
         };
         continue_fit(
@@ -828,6 +883,7 @@ fn run_budget(
         )?
     };
     let (_, test, _) = train::evaluate(&mut whole, training::split(&data.test), 256)?;
+    budget.done += data.test.n;
     out.push(Outcome {
         name: "fine-tuned",
         metric: "finetune",
@@ -895,19 +951,14 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         budgets.push((more, 1));
     }
     let classes = pre.target().1;
-    // Progress units: steps per epoch of each strategy, weighted by their cost.
+    let probe = target_data(&pre, first, seed)?;
     let mut budget = Budget {
         done: 0,
         total: budgets
             .iter()
-            .map(|&(k, d)| {
-                let steps = (classes.len() * k).div_ceil(BATCH);
-                d * steps
-                    * (epochs * CNN_COST + epochs * HEAD_COST + (epochs - head_epochs) * CNN_COST)
-            })
+            .map(|&(k, d)| d * draw_units(classes.len() * k, probe.test.n, epochs, head_epochs))
             .sum(),
     };
-    let probe = target_data(&pre, first, seed)?;
     ctx.show(
         "data",
         Output::Text(format!(
@@ -1058,5 +1109,40 @@ impl Ctx for Rekey<'_> {
     }
     fn cancelled(&self) -> bool {
         self.inner.cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_wrap_at_spaces_within_the_width() {
+        assert_eq!(
+            wrap_words("tutor pretrain --net nets/x.toml --seed 4", 16),
+            vec!["tutor pretrain", "--net", "nets/x.toml", "--seed 4"]
+        );
+        assert_eq!(
+            wrap_words("a-very-long-word b", 4),
+            vec!["a-very-long-word", "b"]
+        );
+        assert!(wrap_words("   ", 10).is_empty());
+    }
+
+    #[test]
+    fn mean_plot_averages_pointwise_and_spread_finds_the_range() {
+        let plot = |ys: &[f64]| Plot {
+            series: vec![Series {
+                name: "s".into(),
+                points: ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
+                style: SeriesStyle::Line,
+            }],
+            ..Plot::default()
+        };
+        let m = mean_plot(&[plot(&[1.0, 2.0]), plot(&[3.0, 6.0])], "m".into());
+        assert_eq!(m.series[0].points, vec![(0.0, 2.0), (1.0, 4.0)]);
+        let (mean, lo, hi) = spread(&[0.5, 0.9, 0.7]);
+        assert!((mean - 0.7).abs() < 1e-12);
+        assert_eq!((lo, hi), (0.5, 0.9));
     }
 }

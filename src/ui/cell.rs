@@ -341,6 +341,23 @@ pub fn fmt_duration(d: Duration) -> String {
     }
 }
 
+/// `" 25% · ETA 30s"` (or `starting…`) for a running status; `None` otherwise.
+pub fn progress_label(status: &RunStatus) -> Option<String> {
+    if !matches!(status, RunStatus::Running { .. }) {
+        return None;
+    }
+    Some(match status.eta() {
+        Some((ratio, eta)) => {
+            let mut label = format!("{:>3.0}%", ratio * 100.0);
+            if let Some(eta) = eta {
+                label.push_str(&format!(" · ETA {}", fmt_duration(eta)));
+            }
+            label
+        }
+        None => "starting…".to_string(),
+    })
+}
+
 fn status_lines(status: &RunStatus, long: bool, focused: bool, width: usize) -> Vec<Line<'static>> {
     match status {
         RunStatus::Idle => vec![Line::styled(
@@ -353,15 +370,8 @@ fn status_lines(status: &RunStatus, long: bool, focused: bool, width: usize) -> 
         )],
         RunStatus::Queued => vec![Line::styled("Waiting for the run before it…", DIM)],
         RunStatus::Running { what, .. } => {
-            let (ratio, eta) = status.eta().unwrap_or((0.0, None));
-            let mut label = if status.eta().is_some() {
-                format!(" {:>3.0}%", ratio * 100.0)
-            } else {
-                " starting…".to_string()
-            };
-            if let Some(eta) = eta {
-                label.push_str(&format!(" · ETA {}", fmt_duration(eta)));
-            }
+            let (ratio, _) = status.eta().unwrap_or((0.0, None));
+            let mut label = format!(" {}", progress_label(status).unwrap_or_default());
             if !what.is_empty() {
                 label.push_str(&format!(" · {what}"));
             }
