@@ -15,7 +15,7 @@ use crate::nn::spec::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
 use crate::train::net::NetClassifier;
-use crate::train::{self, Classifier, EpochStats, History, Observer, TrainConfig};
+use crate::train::{self, Classifier, EpochStats, Observer, Snapshot, TrainConfig};
 use crate::transfer::{self, Pretrained};
 
 /// Where the lessons find the pretrained model, relative to the lesson file.
@@ -661,41 +661,118 @@ fn draw_units(train: usize, test: usize, epochs: usize, head_epochs: usize) -> u
         + 2 * test
 }
 
-/// Keeps training `model` for `epochs` more epochs, drawing from epoch `offset` on; if no
-/// epoch beats the validation loss it started with, puts the starting weights back. Returns
-/// the history and whether the start was kept.
-fn continue_fit(
-    model: &mut NetClassifier,
-    train_set: &Dataset,
-    val: &Dataset,
-    cfg: &TrainConfig,
-    obs: &mut dyn Observer,
-) -> anyhow::Result<(History, bool)> {
-    let start = model.snapshot()?;
-    let (start_loss, _, _) = train::evaluate(model, training::split(val), 256)?;
-    let h = train::fit(
-        model,
-        training::split(train_set),
-        training::split(val),
-        cfg,
-        obs,
-    )?;
-    let best = h
-        .epochs
-        .iter()
-        .map(|e| e.val_loss)
-        .fold(f64::INFINITY, f64::min);
-    let kept = best >= start_loss;
-    if kept {
-        model.restore(&start)?;
-    }
-    Ok((h, kept))
+/// One strategy trained an epoch at a time, so that all the strategies' curves grow side by
+/// side in the chart. It keeps the weights of its best validation epoch (early stopping).
+struct Track<'d> {
+    model: NetClassifier,
+    train: &'d Dataset,
+    val: &'d Dataset,
+    series: usize,
+    cost: Cost,
+    what: String,
+    lr: f64,
+    /// Validation loss and weights of the best epoch so far (or of the start).
+    best: Option<(f64, Snapshot)>,
+    best_val_accuracy: f64,
+    /// Whether an epoch beat the starting point.
+    improved: bool,
+    seconds: f64,
 }
 
-/// The three strategies on one labelled set (`per_class` images per class drawn with `seed`).
-/// Every strategy trains `epochs` epochs. The frozen and the fine-tuned model share their first
-/// `head_epochs`: a new head on the frozen backbone. Then the frozen model goes on training
-/// only its head, and the fine-tuned one trains every layer, the backbone at a smaller rate.
+impl<'d> Track<'d> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        model: NetClassifier,
+        train: &'d Dataset,
+        val: &'d Dataset,
+        series: usize,
+        cost: Cost,
+        what: String,
+        lr: f64,
+    ) -> Self {
+        Track {
+            model,
+            train,
+            val,
+            series,
+            cost,
+            what,
+            lr,
+            best: None,
+            best_val_accuracy: 0.0,
+            improved: false,
+            seconds: 0.0,
+        }
+    }
+
+    /// Counts the current weights as the point to beat (a phase that continues another).
+    fn start_here(&mut self) -> anyhow::Result<()> {
+        let (loss, acc, _) = train::evaluate(&mut self.model, training::split(self.val), 256)?;
+        self.best = Some((loss, self.model.snapshot()?));
+        self.best_val_accuracy = acc;
+        Ok(())
+    }
+
+    /// Trains epoch `epoch` (from 1) and draws its validation accuracy.
+    fn epoch(
+        &mut self,
+        epoch: usize,
+        seed: u64,
+        ctx: &mut dyn Ctx,
+        plot: &mut Plot,
+        budget: &mut Budget,
+    ) -> anyhow::Result<()> {
+        let t0 = Instant::now();
+        let cfg = TrainConfig {
+            epochs: 1,
+            batch_size: BATCH,
+            lr: self.lr,
+            // A new order of the examples every epoch.
+            seed: seed.wrapping_mul(1000).wrapping_add(epoch as u64),
+            ..TrainConfig::default()
+        };
+        let h = {
+            let mut obs = Curve {
+                ctx,
+                plot,
+                series: self.series,
+                offset: epoch - 1,
+                budget,
+                cost: self.cost,
+                what: self.what.clone(),
+            };
+            train::fit(
+                &mut self.model,
+                training::split(self.train),
+                training::split(self.val),
+                &cfg,
+                &mut obs,
+            )?
+        };
+        let s = h.epochs[0];
+        if self.best.as_ref().is_none_or(|(b, _)| s.val_loss < *b) {
+            self.best = Some((s.val_loss, self.model.snapshot()?));
+            self.best_val_accuracy = s.val_accuracy;
+            self.improved = true;
+        }
+        self.seconds += t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// Puts back the weights of the best epoch.
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some((_, snap)) = &self.best {
+            self.model.restore(snap)?;
+        }
+        Ok(())
+    }
+}
+
+/// The three strategies on one labelled set (`per_class` images per class drawn with `seed`),
+/// trained side by side an epoch at a time for `epochs` epochs each. The frozen and the
+/// fine-tuned model share their first `head_epochs`: a new head on the frozen backbone. Then
+/// the frozen model goes on training only its head, and the fine-tuned one trains every layer,
+/// the backbone at a smaller rate. Each keeps its best validation epoch.
 fn run_budget(
     pre: &Pretrained,
     per_class: usize,
@@ -711,13 +788,6 @@ fn run_budget(
     let divisor = p.float("finetune_divisor")?;
     let bn_eval = p.bool("bn_eval")?;
     let data = target_data(pre, per_class, seed)?;
-    let cfg = |epochs: usize| TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr,
-        seed,
-        ..TrainConfig::default()
-    };
     let series = |plot: &mut Plot, name: &str| {
         plot.series.push(Series {
             name: name.to_string(),
@@ -726,45 +796,23 @@ fn run_budget(
         });
         plot.series.len() - 1
     };
-    let mut out = Vec::new();
+    let scratch_series = series(plot, "from scratch");
+    let frozen_series = series(plot, "frozen backbone");
+    let ft_series = series(plot, "fine-tuned");
 
     // 1. The same architecture from random weights: every layer learns from the budget alone.
-    let t0 = Instant::now();
-    let mut scratch = NetClassifier::new(
-        Network::new(&pre.target_spec(data.classes())?, seed)?,
-        Optimizer::adam(lr),
+    let mut scratch = Track::new(
+        NetClassifier::new(
+            Network::new(&pre.target_spec(data.classes())?, seed)?,
+            Optimizer::adam(lr),
+        ),
+        &data.train,
+        &data.val,
+        scratch_series,
+        cnn_cost(data.train.n),
+        format!("{per_class}/class: from scratch"),
+        lr,
     );
-    let trained = scratch.net.param_counts().1;
-    let h = {
-        let mut obs = Curve {
-            series: series(plot, "from scratch"),
-            ctx: &mut *ctx,
-            plot: &mut *plot,
-            offset: 0,
-            budget: &mut *budget,
-            cost: cnn_cost(data.train.n),
-            what: format!("{per_class}/class: from scratch"),
-        };
-        train::fit(
-            &mut scratch,
-            training::split(&data.train),
-            training::split(&data.val),
-            &cfg(epochs),
-            &mut obs,
-        )?
-    };
-    let (_, test, _) = train::evaluate(&mut scratch, training::split(&data.test), 256)?;
-    budget.done += data.test.n;
-    out.push(Outcome {
-        name: "from scratch",
-        metric: "scratch",
-        kept_head: false,
-        test,
-        val: best_val(&h),
-        trained,
-        seconds: t0.elapsed().as_secs_f64(),
-        note: format!("every layer, lr {lr:.0e}"),
-    });
 
     // 2. A new head on the frozen backbone. The backbone's features never change, so they are
     // computed once and the head trains on them: the same numbers as running the frozen
@@ -778,120 +826,115 @@ fn run_budget(
     };
     let cache_seconds = t0.elapsed().as_secs_f64();
     budget.done += data.train.n + data.val.n + data.test.n;
-    let frozen_series = series(plot, "frozen backbone");
-    let ft_series = series(plot, "fine-tuned");
-    let mut head = NetClassifier::new(
-        Network::new(&pre.head_spec(data.classes())?, seed)?,
-        Optimizer::adam(lr),
+    let mut head = Track::new(
+        NetClassifier::new(
+            Network::new(&pre.head_spec(data.classes())?, seed)?,
+            Optimizer::adam(lr),
+        ),
+        &feats.train,
+        &feats.val,
+        frozen_series,
+        head_cost(data.train.n),
+        format!("{per_class}/class: new head on the frozen backbone"),
+        lr,
     );
-    let trained_head = head.net.param_counts().1;
-    let h_head = {
-        let mut obs = Curve {
-            series: frozen_series,
-            ctx: &mut *ctx,
-            plot: &mut *plot,
-            offset: 0,
-            budget: &mut *budget,
-            cost: head_cost(data.train.n),
-            what: format!("{per_class}/class: new head on the frozen backbone"),
-        };
-        train::fit(
-            &mut head,
-            training::split(&feats.train),
-            training::split(&feats.val),
-            &cfg(head_epochs),
-            &mut obs,
-        )?
-    };
-    let shared_seconds = t0.elapsed().as_secs_f64();
-    // Both models start the second phase from this head; the curves share the first phase.
-    plot.series[ft_series].points = plot.series[frozen_series].points.clone();
-    let head_values: Vec<(String, Vec<f32>)> = head
-        .net
-        .params()
-        .into_iter()
-        .map(|i| Ok((i.name.clone(), head.net.values(&i.name)?)))
-        .collect::<anyhow::Result<_>>()?;
+    let trained_head = head.model.net.param_counts().1;
+    let mut finetune: Option<Track> = None;
+    let mut shared = (0.0, 0.0);
 
-    // 2b. The frozen model: only the head goes on learning.
-    let t1 = Instant::now();
-    let (h_frozen, _) = {
-        let mut obs = Curve {
-            series: frozen_series,
-            ctx: &mut *ctx,
-            plot: &mut *plot,
-            offset: head_epochs,
-            budget: &mut *budget,
-            cost: head_cost(data.train.n),
-            what: format!("{per_class}/class: frozen backbone, head only"),
-        };
-        continue_fit(
-            &mut head,
-            &feats.train,
-            &feats.val,
-            &cfg(epochs - head_epochs),
-            &mut obs,
-        )?
-    };
-    let (_, test, _) = train::evaluate(&mut head, training::split(&feats.test), 256)?;
+    for epoch in 1..=epochs {
+        crate::experiment::check_cancel(ctx)?;
+        scratch.epoch(epoch, seed, ctx, plot, budget)?;
+        if epoch <= head_epochs {
+            head.epoch(epoch, seed, ctx, plot, budget)?;
+            // Both pretrained strategies share this phase.
+            plot.series[ft_series].points = plot.series[frozen_series].points.clone();
+            continue;
+        }
+        if finetune.is_none() {
+            // The fork: both go on from the best head so far.
+            head.finish()?;
+            shared = (head.seconds + cache_seconds, head.best_val_accuracy);
+            let mut net = pre.network(data.classes(), seed)?;
+            for info in head.model.net.params() {
+                net.set_values(&info.name, &head.model.net.values(&info.name)?)?;
+            }
+            for l in &pre.spec.layers[..=pre.end] {
+                net.set_lr_scale(&l.name, 1.0 / divisor)?;
+                if bn_eval
+                    && matches!(
+                        l.kind,
+                        LayerKind::BatchNorm1d(_) | LayerKind::BatchNorm2d(_)
+                    )
+                {
+                    net.set_layer_eval(&l.name, true)?;
+                }
+            }
+            // 3. Fine-tuning: the whole network from the pretrained backbone and that head,
+            // the backbone at a smaller learning rate so it adapts without forgetting.
+            let mut ft = Track::new(
+                NetClassifier::new(net, Optimizer::adam(lr)),
+                &data.train,
+                &data.val,
+                ft_series,
+                cnn_cost(data.train.n),
+                format!("{per_class}/class: all three; fine-tuning every layer"),
+                lr,
+            );
+            ft.start_here()?;
+            head.start_here()?;
+            head.improved = false;
+            head.what = format!("{per_class}/class: all three; frozen backbone, head only");
+            finetune = Some(ft);
+        }
+        head.epoch(epoch, seed, ctx, plot, budget)?;
+        if let Some(ft) = finetune.as_mut() {
+            ft.epoch(epoch, seed, ctx, plot, budget)?;
+        }
+    }
+
+    let mut out = Vec::new();
+    scratch.finish()?;
+    let trained = scratch.model.net.param_counts().1;
+    let (_, test, _) = train::evaluate(&mut scratch.model, training::split(&data.test), 256)?;
+    budget.done += data.test.n;
+    out.push(Outcome {
+        name: "from scratch",
+        metric: "scratch",
+        kept_head: false,
+        test,
+        val: scratch.best_val_accuracy,
+        trained,
+        seconds: scratch.seconds,
+        note: format!("every layer, lr {lr:.0e}"),
+    });
+
+    head.finish()?;
+    let (_, test, _) = train::evaluate(&mut head.model, training::split(&feats.test), 256)?;
     out.push(Outcome {
         name: "frozen backbone",
         metric: "frozen",
         kept_head: false,
         test,
-        val: best_val(&h_head).max(best_val(&h_frozen)),
+        val: head.best_val_accuracy,
         trained: trained_head,
-        seconds: shared_seconds + t1.elapsed().as_secs_f64(),
+        seconds: head.seconds + cache_seconds,
         note: format!("head only, lr {lr:.0e}; features cached ({cache_seconds:.1} s)"),
     });
 
-    // 3. Fine-tuning: the whole network from the pretrained backbone and that head, the
-    // backbone at a smaller learning rate so it adapts without forgetting.
-    let t1 = Instant::now();
-    let mut net = pre.network(data.classes(), seed)?;
-    for (name, values) in &head_values {
-        net.set_values(name, values)?;
-    }
-    for l in &pre.spec.layers[..=pre.end] {
-        net.set_lr_scale(&l.name, 1.0 / divisor)?;
-        if bn_eval
-            && matches!(
-                l.kind,
-                LayerKind::BatchNorm1d(_) | LayerKind::BatchNorm2d(_)
-            )
-        {
-            net.set_layer_eval(&l.name, true)?;
-        }
-    }
-    let mut whole = NetClassifier::new(net, Optimizer::adam(lr));
-    let (h_ft, kept_head) = {
-        let mut obs = Curve {
-            series: ft_series,
-            ctx: &mut *ctx,
-            plot: &mut *plot,
-            offset: head_epochs,
-            budget: &mut *budget,
-            cost: cnn_cost(data.train.n),
-            what: format!("{per_class}/class: fine-tuning every layer"),
-        };
-        continue_fit(
-            &mut whole,
-            &data.train,
-            &data.val,
-            &cfg(epochs - head_epochs),
-            &mut obs,
-        )?
-    };
-    let (_, test, _) = train::evaluate(&mut whole, training::split(&data.test), 256)?;
+    let mut ft =
+        finetune.ok_or_else(|| anyhow::anyhow!("fine-tuning needs head_epochs < epochs"))?;
+    ft.finish()?;
+    let (_, test, _) = train::evaluate(&mut ft.model, training::split(&data.test), 256)?;
     budget.done += data.test.n;
     out.push(Outcome {
         name: "fine-tuned",
         metric: "finetune",
-        kept_head,
+        kept_head: !ft.improved,
         test,
-        val: best_val(&h_head).max(best_val(&h_ft)),
-        trained: whole.net.param_counts().1,
-        seconds: shared_seconds + t1.elapsed().as_secs_f64(),
+        val: ft.best_val_accuracy.max(shared.1),
+        trained: ft.model.net.param_counts().1,
+        seconds: shared.0 + ft.seconds,
         note: format!(
             "head {head_epochs} epochs, then every layer, backbone at lr {:.0e}{}",
             lr / divisor,
@@ -903,12 +946,6 @@ fn run_budget(
         ),
     });
     Ok(out)
-}
-
-fn best_val(h: &History) -> f64 {
-    h.epochs
-        .get(h.best_epoch.saturating_sub(1))
-        .map_or(0.0, |e| e.val_accuracy)
 }
 
 /// Mean of `xs`, and their smallest and largest value.
