@@ -167,6 +167,13 @@ fn partial_load_takes_the_backbone_and_leaves_the_head() {
     let err = target.load(&path).unwrap_err().to_string();
     assert!(err.contains("head.weight"), "{err}");
     assert_eq!(target.values("head.weight").unwrap(), head_before);
+    // Saving the same weights again gives the same bytes.
+    let again = dir.path().join("again.safetensors");
+    source.save(&again).unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        std::fs::read(&again).unwrap()
+    );
     let loaded = target.load_layers(&path, |l| l != "head").unwrap();
     assert_eq!(
         loaded,

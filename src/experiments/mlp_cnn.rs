@@ -144,24 +144,15 @@ fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         "plot",
         Output::Plot(training::lr_plot("Learning-rate range test (Adam)", &r)),
     );
-    let s = r
-        .suggestions
-        .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
-    ctx.show(
-        "suggestions",
-        Output::Text(format!(
-            "valley {:.2e} (the default)   steep {:.2e}   minimum/10 {:.2e}\nThe sweep ran {} of {} steps; the weights were restored afterwards.",
-            s.valley,
-            s.steep,
-            s.minimum_tenth,
+    training::report_lr(
+        ctx,
+        &r,
+        &format!(
+            "The sweep ran {} of {} steps; the weights were restored afterwards.",
             r.lrs.len(),
             train::lr_find::NUM_IT
-        )),
-    );
-    ctx.metric("lr_valley", s.valley);
-    ctx.metric("lr_steep", s.steep);
-    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
-    Ok(())
+        ),
+    )
 }
 
 /// The race: MLP vs CNN.

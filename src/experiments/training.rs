@@ -260,6 +260,25 @@ pub fn find_lr(
     )
 }
 
+/// Shows the range test's three suggestions (with `note` on a second line) under
+/// `suggestions` and records them as the metrics `lr_valley`, `lr_steep`, `lr_minimum_tenth`.
+pub fn report_lr(ctx: &mut dyn Ctx, r: &LrFind, note: &str) -> anyhow::Result<()> {
+    let s = r
+        .suggestions
+        .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
+    ctx.show(
+        "suggestions",
+        Output::Text(format!(
+            "valley {:.2e} (the default)   steep {:.2e}   minimum/10 {:.2e}\n{note}",
+            s.valley, s.steep, s.minimum_tenth
+        )),
+    );
+    ctx.metric("lr_valley", s.valley);
+    ctx.metric("lr_steep", s.steep);
+    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
+    Ok(())
+}
+
 /// The confusion matrix of `preds` against `data`'s labels, in percent of each true class.
 pub fn confusion(title: &str, data: &Dataset, preds: &[u8]) -> Matrix {
     let k = data.classes.len();

@@ -482,20 +482,11 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             &r,
         )),
     );
-    let s = r
-        .suggestions
-        .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
-    ctx.show(
-        "suggestions",
-        Output::Text(format!(
-            "valley {:.2e} (the default)   steep {:.2e}   minimum/10 {:.2e}\nTo use one, set `lr` of the comparison below (Tab to it, then i to type a value).",
-            s.valley, s.steep, s.minimum_tenth
-        )),
-    );
-    ctx.metric("lr_valley", s.valley);
-    ctx.metric("lr_steep", s.steep);
-    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
-    Ok(())
+    training::report_lr(
+        ctx,
+        &r,
+        "To use one, set `lr` of the comparison below (Tab to it, then i to type a value).",
+    )
 }
 
 /// The centre of the lesson: three strategies on the same labelled digits.

@@ -44,9 +44,12 @@ impl<D: Backend> Network<D> {
                     .map_err(|e| ck_err(path, format!("{e:?}")))?;
             views.push((name.clone(), view));
         }
-        let mut meta = HashMap::new();
-        meta.insert("network".to_string(), self.spec().name.clone());
-        meta.insert("format".to_string(), "tutor-nn-1".to_string());
+        // One metadata entry only: safetensors writes a HashMap in its random order, and the
+        // same weights must give the same bytes (lesson 4's checkpoint is checked byte for byte).
+        let meta = HashMap::from([(
+            "format".to_string(),
+            format!("tutor-nn-1 ({})", self.spec().name),
+        )]);
         let data = ::safetensors::tensor::serialize(views, &Some(meta))
             .map_err(|e| ck_err(path, format!("{e:?}")))?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
