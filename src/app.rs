@@ -313,6 +313,16 @@ impl App {
             KeyCode::Tab => self.select_param(true),
             KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Right => self.adjust(true),
             KeyCode::Char('-') | KeyCode::Char('_') | KeyCode::Left => self.adjust(false),
+            // On a question, a choice letter or the start of a number begins the answer, as
+            // the help promises ("a b c … pick a choice"); keys bound above keep their meaning.
+            KeyCode::Char(c)
+                if key.modifiers.difference(KeyModifiers::SHIFT).is_empty()
+                    && (c.is_ascii_digit() || matches!(c, 'a'..='f' | '.' | '(' | '['))
+                    && matches!(self.cells.get(self.focus), Some(CellState::Quiz(_))) =>
+            {
+                self.start_typing();
+                self.typing_key(key);
+            }
             _ => {}
         }
         self.follow_focus();

@@ -914,3 +914,65 @@ fn a_parameter_value_can_be_typed() {
     };
     assert_eq!(st.values["i"], tutor::experiment::Value::Int(227));
 }
+
+#[test]
+fn typing_a_digit_or_a_choice_letter_on_a_question_starts_the_answer() {
+    let (mut app, _d) = app();
+    pump(&mut app);
+    // A number quiz: the digit is the first character of the answer.
+    focus(&mut app, INT);
+    assert_eq!(app.mode, Mode::Normal);
+    chars(&mut app, "2");
+    assert_eq!(app.mode, Mode::Typing);
+    chars(&mut app, "8");
+    press(&mut app, KeyCode::Enter);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("✓ Correct!"), "{s}");
+    // A single-choice quiz: the letter picks the choice.
+    press(&mut app, KeyCode::Esc);
+    focus(&mut app, SINGLE);
+    chars(&mut app, "a");
+    assert!(
+        quiz_state(&app, SINGLE).feedback.is_some(),
+        "the letter was taken as an answer"
+    );
+    // Keys bound in the notebook keep their meaning: j still moves on.
+    press(&mut app, KeyCode::Esc);
+    focus(&mut app, INT);
+    chars(&mut app, "j");
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn a_running_cell_keeps_its_newest_output_in_view_until_the_learner_scrolls() {
+    use tutor::output::Output;
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Enter);
+    let job = app.next_job().expect("a job");
+    let ev = |kind| Event::Run(RunEvent { job: job.id, kind });
+    let long: String = (1..=80).map(|i| format!("line {i}\n")).collect();
+    app.on_event(ev(RunEventKind::Output {
+        key: "log".into(),
+        output: Output::Text(long + "the newest line"),
+    }));
+    app.on_event(ev(RunEventKind::Progress {
+        done: 1,
+        total: 4,
+        what: "step 1".into(),
+        elapsed: Duration::from_secs(3),
+    }));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("the newest line"), "{s}");
+    // The progress line has scrolled away with the top of the cell: the status bar repeats it.
+    assert!(s.contains(" 25% · ETA 9.0s · step 1 · Esc stop run"), "{s}");
+    // Scrolling by hand stops the following.
+    press(&mut app, KeyCode::PageUp);
+    app.on_event(ev(RunEventKind::Output {
+        key: "log".into(),
+        output: Output::Text((1..=90).map(|i| format!("line {i}\n")).collect::<String>() + "later"),
+    }));
+    let s = screen(&mut app, 120, 40);
+    assert!(!s.contains("later"), "{s}");
+}
