@@ -252,8 +252,8 @@ fn per_layer_learning_rate_scales_the_update() {
 fn batchnorm_experiment_shows_the_drift_and_its_cure() {
     let r = run_recorded(&BATCHNORM, &[meta_param(), ("steps", Value::Int(5))]).unwrap();
     assert_eq!(r.metrics["bn_weight_change"], 0.0);
-    assert_eq!(r.metrics["bn_mean_change_eval_mode"], 0.0);
-    assert!(r.metrics["bn_mean_change_train_mode"] > 1e-3);
+    assert_eq!(r.metrics["bn_stats_change_eval_mode"], 0.0);
+    assert!(r.metrics["bn_stats_change_train_mode"] > 1e-3);
 }
 
 #[test]

@@ -314,8 +314,8 @@ pub static BATCHNORM: Experiment = Experiment {
     ],
     metrics: &[
         "bn_weight_change",
-        "bn_mean_change_train_mode",
-        "bn_mean_change_eval_mode",
+        "bn_stats_change_train_mode",
+        "bn_stats_change_eval_mode",
     ],
     long: false,
     run: batchnorm,
@@ -338,13 +338,18 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         })
         .map(|l| l.name.clone())
         .collect();
-    let first = bn_layers
-        .first()
-        .ok_or_else(|| anyhow::anyhow!("the pretrained network has no batch norm"))?
-        .clone();
-    let before = pre.network(data.classes(), seed)?;
-    let mean0 = before.values(&format!("{first}.running_mean"))?;
-    let weight0 = before.values(&format!("{first}.weight"))?;
+    if bn_layers.is_empty() {
+        anyhow::bail!("the pretrained network has no batch norm");
+    }
+    // Every batch-norm tensor of the backbone: before, after training mode, after eval mode.
+    let names: Vec<String> = bn_layers
+        .iter()
+        .flat_map(|l| ["weight", "running_mean", "running_var"].map(|t| format!("{l}.{t}")))
+        .collect();
+    let read = |net: &Network| -> anyhow::Result<Vec<Vec<f32>>> {
+        names.iter().map(|n| Ok(net.values(n)?)).collect()
+    };
+    let before = read(&pre.network(data.classes(), seed)?)?;
     let mut after = Vec::new();
     for bn_eval in [false, true] {
         let mut net = pre.network(data.classes(), seed)?;
@@ -365,10 +370,7 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 1e-3,
             )?;
         }
-        after.push((
-            model.net.values(&format!("{first}.running_mean"))?,
-            model.net.values(&format!("{first}.weight"))?,
-        ));
+        after.push(read(&model.net)?);
     }
     let max_change = |a: &[f32], b: &[f32]| {
         a.iter()
@@ -376,54 +378,58 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             .map(|(x, y)| f64::from((x - y).abs()))
             .fold(0.0, f64::max)
     };
-    let shown = mean0.len().min(6);
-    let mut rows = vec![vec![
-        format!("{first}.weight (γ), frozen"),
-        join(&weight0[..shown]),
-        join(&after[0].1[..shown]),
-        join(&after[1].1[..shown]),
-    ]];
-    rows.push(vec![
-        format!("{first}.running_mean"),
-        join(&mean0[..shown]),
-        join(&after[0].0[..shown]),
-        join(&after[1].0[..shown]),
-    ]);
+    // Largest change of tensor `t` (0 weight, 1 mean, 2 var) of layer `l` in mode `m`.
+    let change =
+        |l: usize, t: usize, m: usize| max_change(&before[3 * l + t], &after[m][3 * l + t]);
+    let rows = bn_layers
+        .iter()
+        .enumerate()
+        .map(|(l, name)| {
+            vec![
+                name.clone(),
+                format!("{:.4}", change(l, 0, 0).max(change(l, 0, 1))),
+                format!("{:.4}", change(l, 1, 0)),
+                format!("{:.4}", change(l, 2, 0)),
+                format!("{:.4}", change(l, 1, 1)),
+                format!("{:.4}", change(l, 2, 1)),
+            ]
+        })
+        .collect();
     ctx.show(
         "stats",
         Output::Table(Table {
             title: Some(format!(
-                "Channels 1-{shown} of {first} after {steps} steps on digits with the backbone frozen"
+                "Largest change per channel after {steps} steps on digits 5-9, backbone frozen"
             )),
             header: vec![
-                "tensor".into(),
-                "pretrained".into(),
-                "batch norm in training mode".into(),
-                "batch norm in evaluation mode".into(),
+                "layer".into(),
+                "γ (frozen)".into(),
+                "mean, training mode".into(),
+                "variance, training mode".into(),
+                "mean, eval mode".into(),
+                "variance, eval mode".into(),
             ],
             rows,
         }),
     );
-    let change_train = max_change(&mean0, &after[0].0);
-    let change_eval = max_change(&mean0, &after[1].0);
-    let weight_change = max_change(&weight0, &after[0].1).max(max_change(&weight0, &after[1].1));
+    let over = |t: usize, m: usize| {
+        (0..bn_layers.len())
+            .map(|l| change(l, t, m))
+            .fold(0.0, f64::max)
+    };
+    let change_train = over(1, 0).max(over(2, 0));
+    let change_eval = over(1, 1).max(over(2, 1));
+    let weight_change = over(0, 0).max(over(0, 1));
     ctx.show(
         "summary",
         Output::Text(format!(
-            "Largest change of a running mean: {change_train:.4} in training mode, {change_eval:.4} in evaluation mode.\nLargest change of a frozen scale γ: {weight_change:.4}."
+            "Running statistics moved by up to {change_train:.4} in training mode and {change_eval:.4} in evaluation mode; the frozen scales γ by {weight_change:.4}."
         )),
     );
     ctx.metric("bn_weight_change", weight_change);
-    ctx.metric("bn_mean_change_train_mode", change_train);
-    ctx.metric("bn_mean_change_eval_mode", change_eval);
+    ctx.metric("bn_stats_change_train_mode", change_train);
+    ctx.metric("bn_stats_change_eval_mode", change_eval);
     Ok(())
-}
-
-fn join(v: &[f32]) -> String {
-    v.iter()
-        .map(|x| format!("{x:.3}"))
-        .collect::<Vec<_>>()
-        .join("  ")
 }
 
 /// The range test on the new head, over the frozen backbone's cached features.
