@@ -1010,6 +1010,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         )),
     );
     let mut rows = Vec::new();
+    let mut notes = Vec::new();
     for (i, &(k, draws)) in budgets.iter().enumerate() {
         let key = if i == 0 {
             "curves".to_string()
@@ -1078,17 +1079,26 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 fmt_count(first_draw.trained),
                 training::pct(spread(&vals).0),
                 if draws > 1 {
-                    format!("{} ({}-{})", training::pct(test), training::pct(lo), training::pct(hi))
+                    format!(
+                        "{} ({}-{})",
+                        training::pct(test),
+                        training::pct(lo),
+                        training::pct(hi)
+                    )
                 } else {
                     training::pct(test)
                 },
                 format!("{:.1} s", spread(&secs).0),
-                if kept > 0 {
-                    format!("{}; in {kept} of {draws} no fine-tuning epoch beat the head alone, so its weights were kept", first_draw.note)
-                } else {
-                    first_draw.note.clone()
-                },
             ]);
+            if i == 0 {
+                notes.push(format!("{:<16} {}", first_draw.name, first_draw.note));
+            }
+            if kept > 0 {
+                notes.push(format!(
+                    "{:<16} at {k} labels per class, in {kept} of {draws} draws no fine-tuning epoch beat the head alone, so the head-only weights were kept",
+                    ""
+                ));
+            }
         }
     }
     ctx.show(
@@ -1112,11 +1122,11 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 "validation".into(),
                 "test".into(),
                 "time".into(),
-                "how".into(),
             ],
             rows,
         }),
     );
+    ctx.show("how", Output::Text(notes.join("\n")));
     ctx.metric("labels_per_class", first as f64);
     ctx.metric("source_accuracy", pre.meta.source_test_accuracy);
     Ok(())
