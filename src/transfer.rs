@@ -3,9 +3,10 @@
 //! backbone alone, a fresh head, the whole network with the backbone loaded, cached features).
 //!
 //! The tutor cannot download weights, so `tutor pretrain` ([`pretrain`]) trains the lesson-4
-//! network on Fashion-MNIST (source domain: photos of clothing; source task: ten kinds of
-//! garment) and writes `data/pretrained/`. The lessons reuse everything up to the metadata's
-//! `backbone_end` layer for handwritten digits (target domain and task). The metadata keeps the
+//! network on a source task (by default the MNIST digits 0-4; `--source fashion` for clothing)
+//! and writes `data/pretrained/`. The lesson reuses everything up to the metadata's
+//! `backbone_end` layer for the target task: the classes the source task left out (digits 5-9),
+//! or, when the source used every class, the other dataset. The metadata keeps the
 //! architecture in the network format, the source data, seed, epochs and accuracy, and the
 //! normalisation the backbone was trained with, which the target data must use too.
 

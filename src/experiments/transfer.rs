@@ -1,5 +1,5 @@
-//! Lesson 4: transfer learning from Fashion-MNIST (source) to handwritten digits (target) with
-//! a few labels per class: the pretrained model, its layers frozen and thawed, batch norm's
+//! Lesson 4: transfer learning from the digits 0-4 (source task) to the digits 5-9 (target
+//! task) with a few labels per class: the pretrained model, its layers frozen and thawed, batch norm's
 //! special case, a learning-rate range test on the head, and the race of three strategies
 //! (from scratch, frozen backbone, fine-tuned) on the same small labelled set.
 
