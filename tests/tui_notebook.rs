@@ -87,6 +87,15 @@ fn focus(app: &mut App, cell: usize) {
     assert_eq!(app.focus, cell);
 }
 
+/// Loads the lesson, runs the fixture's run cell with Enter and returns the job handed to the
+/// worker (the test plays the worker's part).
+fn start_run(app: &mut App) -> worker::Job {
+    pump(app);
+    focus(app, RUN);
+    press(app, KeyCode::Enter);
+    app.next_job().expect("a job")
+}
+
 fn screen(app: &mut App, w: u16, h: u16) -> String {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     tui::draw(&mut t, app).unwrap();
@@ -534,10 +543,7 @@ fn adjusting_a_quick_experiment_reruns_it() {
 #[test]
 fn progress_eta_cancel_and_errors_from_worker_events() {
     let (mut app, _d) = app();
-    pump(&mut app);
-    focus(&mut app, RUN);
-    press(&mut app, KeyCode::Enter);
-    let job = app.next_job().expect("a job");
+    let job = start_run(&mut app);
     let ev = |kind| Event::Run(RunEvent { job: job.id, kind });
     app.on_event(ev(RunEventKind::Progress {
         done: 25,
@@ -640,10 +646,7 @@ fn title_bar_progress_grows_as_tasks_are_solved() {
 fn live_outputs_replace_in_place_and_render() {
     use tutor::output::{Matrix, Output, Picture, Plot, Series, SeriesStyle};
     let (mut app, _d) = app();
-    pump(&mut app);
-    focus(&mut app, RUN);
-    press(&mut app, KeyCode::Enter);
-    let job = app.next_job().expect("a job");
+    let job = start_run(&mut app);
     let send = |app: &mut App, kind| app.on_event(Event::Run(RunEvent { job: job.id, kind }));
     let curve = |n: usize| {
         Output::Plot(Plot {
@@ -753,10 +756,7 @@ fn live_outputs_replace_in_place_and_render() {
 #[test]
 fn switching_lessons_mid_run_drops_the_old_runs_reports() {
     let (mut app, _d) = app_with(two_lessons(), None);
-    pump(&mut app);
-    focus(&mut app, RUN);
-    press(&mut app, KeyCode::Enter);
-    let job = app.next_job().expect("a job");
+    let job = start_run(&mut app);
     press(&mut app, KeyCode::Char('n'));
     assert!(job.cancel.load(std::sync::atomic::Ordering::Relaxed));
     // The old run's output arrives after the switch: it must not land in the new lesson.
@@ -947,10 +947,7 @@ fn typing_a_digit_or_a_choice_letter_on_a_question_starts_the_answer() {
 fn a_running_cell_keeps_its_newest_output_in_view_until_the_learner_scrolls() {
     use tutor::output::Output;
     let (mut app, _d) = app();
-    pump(&mut app);
-    focus(&mut app, RUN);
-    press(&mut app, KeyCode::Enter);
-    let job = app.next_job().expect("a job");
+    let job = start_run(&mut app);
     let ev = |kind| Event::Run(RunEvent { job: job.id, kind });
     let long: String = (1..=80).map(|i| format!("line {i}\n")).collect();
     app.on_event(ev(RunEventKind::Output {
