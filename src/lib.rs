@@ -1,25 +1,19 @@
 //! `tutor`: a terminal notebook course on convolutional neural networks.
 //!
-//! Data flows one way: lesson file -> loaded lesson -> cells -> (experiment run on a worker
-//! thread -> events) -> app state -> pure rendering. Training code never knows a screen exists.
+//! The layers, from the top down (arrows only point down; see `ARCHITECTURE.md`):
+//! [`notebook`] (the TUI) and [`export`] (headless runs and files) use [`course`] (lessons,
+//! quizzes, progress), which uses [`experiments`] (what a lesson cell runs), which use
+//! [`train`] (the training loop), [`nn`] (networks over dfdx), [`data`] and [`imaging`].
+//! [`output`] and [`util`] are leaves everything may use.
 
-pub mod app;
-pub mod calc;
 pub mod cli;
+pub mod course;
 pub mod data;
-pub mod event;
-pub mod experiment;
 pub mod experiments;
-pub mod filters;
-pub mod headless;
-pub mod lesson;
+pub mod export;
+pub mod imaging;
 pub mod nn;
+pub mod notebook;
 pub mod output;
-pub mod progress;
-pub mod quiz;
-pub mod render;
 pub mod train;
-pub mod transfer;
-pub mod tui;
-pub mod ui;
-pub mod worker;
+pub mod util;

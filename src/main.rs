@@ -7,8 +7,8 @@ use anyhow::{bail, Context as _};
 use clap::Parser;
 
 use tutor::cli::{Cli, Command};
-use tutor::lesson::{self, Lesson};
-use tutor::progress::{self, Store};
+use tutor::course::lesson::{self, Lesson};
+use tutor::course::progress::{self, Store};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -130,7 +130,7 @@ impl tutor::train::Observer for Printer {
 
 /// `1,28,28` (spaces, `x` and brackets allowed) as sizes.
 fn parse_shape(text: &str) -> anyhow::Result<Vec<usize>> {
-    let nums = tutor::quiz::parse_numbers(text).context("not a list of sizes")?;
+    let nums = tutor::util::parse::parse_numbers(text).context("not a list of sizes")?;
     nums.iter()
         .map(|&x| {
             if x >= 1.0 && x.fract() == 0.0 {
@@ -173,7 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 paths.clone()
             };
-            let diags = lesson::check::check_paths(&paths);
+            let diags = tutor::course::check::check_paths(&paths);
             for d in &diags {
                 println!("{d}");
             }
@@ -192,7 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let lessons = load_lessons(&lessons_dir(&cli)?)?;
             let lesson = pick(&lessons, lesson)?;
-            let opts = tutor::headless::ExecOptions {
+            let opts = tutor::export::ExecOptions {
                 out: out.clone(),
                 answers: *answers,
                 learner: cli
@@ -200,7 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .clone()
                     .unwrap_or_else(progress::default_learner),
             };
-            let results = tutor::headless::exec(lesson, &opts)?;
+            let results = tutor::export::exec(lesson, &opts)?;
             Ok(if results.cells.iter().all(|c| c.ok) {
                 ExitCode::SUCCESS
             } else {
@@ -212,7 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let start = pick(&lessons, lesson)?.number;
             let start = lessons.iter().position(|l| l.number == start).unwrap_or(0);
             let (store, warning) = open_store(&cli)?;
-            tutor::tui::run(lessons, start, store, warning)?;
+            tutor::notebook::terminal::run(lessons, start, store, warning)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Pretrain {
@@ -225,7 +225,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lr,
             force,
         } => {
-            for f in [tutor::transfer::META_FILE, tutor::transfer::WEIGHTS_FILE] {
+            for f in [
+                tutor::experiments::transfer::pretrain::META_FILE,
+                tutor::experiments::transfer::pretrain::WEIGHTS_FILE,
+            ] {
                 let path = out.join(f);
                 if path.exists() && !*force {
                     bail!(
@@ -250,7 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("--labels: `{l}` is not a label 0 to 9"))
                 })
                 .collect::<anyhow::Result<Vec<u8>>>()?;
-            let cfg = tutor::transfer::PretrainConfig {
+            let cfg = tutor::experiments::transfer::pretrain::PretrainConfig {
                 net: net.clone(),
                 epochs: *epochs,
                 seed: *seed,
@@ -265,8 +268,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cfg.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
             );
             let mut printer = Printer::new();
-            let (trained, meta, _) = tutor::transfer::pretrain(&cfg, &mut printer)?;
-            let path = tutor::transfer::save(&trained, &meta, out)?;
+            let (trained, meta, _) =
+                tutor::experiments::transfer::pretrain::pretrain(&cfg, &mut printer)?;
+            let path = tutor::experiments::transfer::pretrain::save(&trained, &meta, out)?;
             println!(
                 "source test accuracy {:.2}% (best epoch {} of {}, validation {:.2}%), {:.1} s",
                 100.0 * meta.source_test_accuracy,

@@ -11,6 +11,7 @@ pub mod io;
 pub mod network;
 pub mod ops;
 pub mod optim;
+pub mod param;
 pub mod shape;
 pub mod spec;
 

@@ -6,7 +6,7 @@
 use image::RgbImage;
 
 /// One thing an experiment shows. A run's outputs are an ordered list of these, each under a
-/// key, so a long run can replace a plot in place as it grows (see [`crate::experiment::Ctx`]).
+/// key, so a long run can replace a plot in place as it grows (see the experiments' `Ctx`).
 #[derive(Debug, Clone)]
 pub enum Output {
     /// Preformatted text, shown in a monospace block.

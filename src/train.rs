@@ -13,8 +13,8 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use crate::experiment::Cancelled;
 pub use crate::nn::Schedule;
+use crate::util::cancel::Cancelled;
 
 /// A model the loop can train: one optimizer step on a batch, and evaluation.
 pub trait Classifier {

@@ -2,7 +2,7 @@
 //! typed kernel is parsed, run over a photo, rendered and measured.
 
 use tutor::data;
-use tutor::filters::{
+use tutor::imaging::{
     display_abs, display_signed, filter, flattest_region, gradient_magnitude, mean_abs,
     mean_abs_in, GrayF, Kernel, Padding,
 };

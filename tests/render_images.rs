@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use image::{Rgb, RgbImage};
+use tutor::export::png::{matrix_png, pictures_png, plot_png};
 use tutor::output::{Mark, Matrix, Picture, Plot, Series, SeriesStyle};
-use tutor::render::{matrix_png, pictures_png, plot_png};
 
 /// The first two series colours (matplotlib's tab10 blue and orange).
 const BLUE: Rgb<u8> = Rgb([31, 119, 180]);

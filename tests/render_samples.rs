@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use image::{Rgb, RgbImage};
+use tutor::export::png::{matrix_png, pictures_png, plot_png, save_png};
 use tutor::output::{Mark, Matrix, Picture, Plot, Series, SeriesStyle};
-use tutor::render::{matrix_png, pictures_png, plot_png, save_png};
 
 fn out_dir() -> PathBuf {
     let dir = std::env::temp_dir().join("tutor-render-samples");

@@ -7,12 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use tutor::data::{self, Split as DataSplit};
-use tutor::experiment::{run_recorded, Value};
+use tutor::experiments::transfer::pretrain::{self, PretrainConfig, Pretrained};
 use tutor::experiments::transfer::{BATCHNORM, COMPARE, LAYERS};
+use tutor::experiments::{run_recorded, Value};
 use tutor::nn::{Batch, Loss, NetSpec, Network, Optimizer, Target};
 use tutor::train::net::NetClassifier;
 use tutor::train::{self, Quiet, Split};
-use tutor::transfer::{self, PretrainConfig, Pretrained};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -104,7 +104,7 @@ fn cached_features_then_head_equal_the_whole_network() {
             .unwrap();
     }
     head.set_train(false);
-    let feats = transfer::features(&mut pre.backbone().unwrap(), &digits).unwrap();
+    let feats = pretrain::features(&mut pre.backbone().unwrap(), &digits).unwrap();
     assert_eq!((feats.n, feats.w), (40, 576));
     let direct = whole
         .forward(&Batch::new(digits.images.clone(), vec![40, 1, 28, 28]).unwrap())
@@ -326,7 +326,7 @@ fn a_small_seeded_pretraining_learns_saves_and_reloads() {
         train_images: Some(800),
         ..PretrainConfig::default()
     };
-    let (net, meta, history) = transfer::pretrain(&cfg, &mut Quiet).unwrap();
+    let (net, meta, history) = pretrain::pretrain(&cfg, &mut Quiet).unwrap();
     assert_eq!(history.epochs.len(), 1);
     assert!(
         meta.source_test_accuracy > 0.6,
@@ -335,7 +335,7 @@ fn a_small_seeded_pretraining_learns_saves_and_reloads() {
     );
     assert_eq!(meta.classes, vec!["0", "1", "2", "3", "4"]);
     let dir = tempfile::tempdir().unwrap();
-    let path = transfer::save(&net, &meta, dir.path()).unwrap();
+    let path = pretrain::save(&net, &meta, dir.path()).unwrap();
     let pre = Pretrained::load(&path).unwrap();
     assert_eq!(pre.meta, meta);
     let reloaded = pre.source_network().unwrap();
@@ -346,7 +346,7 @@ fn a_small_seeded_pretraining_learns_saves_and_reloads() {
         );
     }
     // Seeded: the same settings give the same weights.
-    let (again, _, _) = transfer::pretrain(&cfg, &mut Quiet).unwrap();
+    let (again, _, _) = pretrain::pretrain(&cfg, &mut Quiet).unwrap();
     assert_eq!(
         again.values("conv2.weight").unwrap(),
         net.values("conv2.weight").unwrap()
@@ -360,7 +360,7 @@ fn pretraining_needs_outputs_for_every_source_class() {
         labels: vec![0, 1, 2],
         ..PretrainConfig::default()
     };
-    let Err(err) = transfer::pretrain(&cfg, &mut Quiet) else {
+    let Err(err) = pretrain::pretrain(&cfg, &mut Quiet) else {
         panic!("a 5-output network cannot pretrain on 3 classes");
     };
     let err = err.to_string();
@@ -407,6 +407,6 @@ fn broken_metadata_is_reported_with_file_and_field() {
         "{err}"
     );
     // Source data cannot be found for an unknown dataset.
-    assert!(transfer::source_dataset("cifar", &[0], DataSplit::Test).is_err());
+    assert!(pretrain::source_dataset("cifar", &[0], DataSplit::Test).is_err());
     assert!(data::mnist(DataSplit::Test).is_ok());
 }

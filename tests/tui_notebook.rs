@@ -11,11 +11,13 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use tempfile::TempDir;
 
-use tutor::app::{App, CellState, ColorMode, Feedback, Mode, RunStatus, TaskStatus};
-use tutor::event::{Event, RunEvent, RunEventKind};
-use tutor::lesson::{self, Lesson};
-use tutor::progress::Store;
-use tutor::{quiz, tui, worker};
+use tutor::course::lesson::{self, Lesson};
+use tutor::course::progress::Store;
+use tutor::course::quiz;
+use tutor::notebook::app::{App, CellState, ColorMode, Feedback, Mode, RunStatus, TaskStatus};
+use tutor::notebook::event::{Event, RunEvent, RunEventKind};
+use tutor::notebook::terminal as tui;
+use tutor::notebook::worker;
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -109,7 +111,7 @@ fn screen(app: &mut App, w: u16, h: u16) -> String {
     out
 }
 
-fn quiz_state(app: &App, cell: usize) -> &tutor::app::QuizState {
+fn quiz_state(app: &App, cell: usize) -> &tutor::notebook::app::QuizState {
     match &app.cells[cell] {
         CellState::Quiz(q) => q,
         other => panic!("cell {cell} is {other:?}"),
@@ -194,7 +196,7 @@ fn help_overlay_lists_keys_and_closes_with_esc() {
     pump(&mut app);
     press(&mut app, KeyCode::Char('?'));
     let s = screen(&mut app, 120, 40);
-    for (k, _) in tutor::ui::KEYS {
+    for (k, _) in tutor::notebook::ui::KEYS {
         assert!(s.contains(k), "help lists {k}");
     }
     insta::assert_snapshot!("help", s);
@@ -439,7 +441,7 @@ fn drills_draw_per_learner_and_n_draws_a_new_round() {
     focus(&mut app, DRILL);
     // The right answer for this learner's numbers, computed as the quiz does.
     let lesson = fixture();
-    let tutor::lesson::CellBody::Quiz(q) = &lesson.cells[DRILL].body else {
+    let tutor::course::lesson::CellBody::Quiz(q) = &lesson.cells[DRILL].body else {
         panic!()
     };
     let d = quiz_state(&app, DRILL).draw.clone().unwrap();
@@ -523,7 +525,7 @@ fn adjusting_a_quick_experiment_reruns_it() {
     let CellState::Run(st) = &app.cells[RUN] else {
         panic!()
     };
-    assert_eq!(st.values["k"], tutor::experiment::Value::Int(4));
+    assert_eq!(st.values["k"], tutor::experiments::Value::Int(4));
     let s = screen(&mut app, 120, 40);
     assert!(s.contains("k = 4"), "{s}");
     assert!(
@@ -537,7 +539,7 @@ fn adjusting_a_quick_experiment_reruns_it() {
     let CellState::Run(st) = &app.cells[RUN] else {
         panic!()
     };
-    assert_eq!(st.values["i"], tutor::experiment::Value::Int(4));
+    assert_eq!(st.values["i"], tutor::experiments::Value::Int(4));
 }
 
 #[test]
@@ -839,7 +841,7 @@ fn esc_calls_off_queued_runs_and_keeps_their_last_result() {
 
 #[test]
 fn settle_keeps_focus_in_view_and_follows_scrolling() {
-    use tutor::app::NotebookLayout;
+    use tutor::notebook::app::NotebookLayout;
     let (mut app, _d) = app();
     // Cells of 10 lines with a blank line between, the third one tall.
     let heights = vec![10, 10, 50, 10, 10, 10, 10, 10, 10, 10, 10];
@@ -912,7 +914,7 @@ fn a_parameter_value_can_be_typed() {
     let CellState::Run(st) = &app.cells[RUN] else {
         panic!()
     };
-    assert_eq!(st.values["i"], tutor::experiment::Value::Int(227));
+    assert_eq!(st.values["i"], tutor::experiments::Value::Int(227));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! (see `data/README.md` for sources and licences, `data/rebuild.sh` to regenerate them). They
 //! are stored as PNG and decoded on demand, so a lesson that never shows a photo pays nothing.
 //! Every photo is returned as RGB; the gray ones simply have R = G = B, which the luma
-//! conversion in [`crate::filters`] maps back to the same gray value exactly.
+//! conversion in [`crate::imaging`] maps back to the same gray value exactly.
 
 use std::path::Path;
 

@@ -1,14 +1,15 @@
 //! Lesson 2: how big is a conv layer's output, and how many parameters does it have?
 //!
 //! The explorer draws the padded input with the kernel at one output position, so sliding the
-//! `position` parameter shows the window move; every number comes from [`crate::calc`].
+//! `position` parameter shows the window move; every number comes from the shape arithmetic of
+//! [`crate::nn::shape`], the same the quizzes' calculator uses.
 
 use crate::nn::shape;
 
 fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
     shape::conv2d_out(i, k, s, p, d).map_err(|e| e.to_string())
 }
-use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::output::{Mark, Output, Plot, Series, SeriesStyle, Table};
 
 const SIZE_PARAMS: &[ParamSpec] = &[
@@ -237,7 +238,7 @@ pub static LAYER: Experiment = Experiment {
 };
 
 fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let shape = crate::quiz::parse_numbers(p.str("input")?)
+    let shape = crate::util::parse::parse_numbers(p.str("input")?)
         .filter(|v| v.len() == 3 && v.iter().all(|x| x.fract() == 0.0 && *x >= 1.0))
         .ok_or_else(|| anyhow::anyhow!("input shape must be C,H,W, e.g. 3,32,32"))?;
     let (c_in, h) = (shape[0] as i64, shape[1] as i64);
@@ -285,10 +286,10 @@ fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::Value;
+    use crate::experiments::kit::Value;
 
-    fn run(e: &Experiment, given: &[(&str, Value)]) -> crate::experiment::Recorder {
-        crate::experiment::run_recorded(e, given).unwrap()
+    fn run(e: &Experiment, given: &[(&str, Value)]) -> crate::experiments::kit::Recorder {
+        crate::experiments::kit::run_recorded(e, given).unwrap()
     }
 
     #[test]

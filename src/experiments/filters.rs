@@ -1,10 +1,10 @@
-//! Lesson 1: classic image filters on real photos, computed with [`crate::filters`].
+//! Lesson 1: classic image filters on real photos, computed with [`crate::imaging`].
 
 use image::{Rgb, RgbImage};
 
 use crate::data;
-use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
-use crate::filters::{self, GrayF, Kernel, Padding, Region, ResponseView};
+use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::imaging::{self, GrayF, Kernel, Padding, Region, ResponseView};
 use crate::output::{Output, Picture, Table};
 
 /// The built-in photos (see `data/README.md`).
@@ -123,7 +123,7 @@ fn kernel_text(name: &str, k: &Kernel) -> String {
 fn gray_picture(g: &GrayF, caption: String) -> Picture {
     Picture {
         caption,
-        image: filters::display_clamped(g),
+        image: imaging::display_clamped(g),
     }
 }
 
@@ -147,7 +147,7 @@ fn photo_run(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         .max_by_key(|(_, _, Rgb(c))| c.iter().max().unwrap_or(&0) - c.iter().min().unwrap_or(&0))
         .map(|(x, y, c)| (x, y, *c))
         .unwrap_or((0, 0, Rgb([0, 0, 0])));
-    let l = filters::luma(r, g, b);
+    let l = imaging::luma(r, g, b);
     ctx.show(
         "pictures",
         Output::Pictures(vec![
@@ -216,7 +216,7 @@ fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         .patch3(col, row)
         .ok_or_else(|| anyhow::anyhow!("no 3x3 patch at row {row}, column {col}"))?;
     // Mark the patch on the photo with a red box a little larger than the patch.
-    let mut marked = filters::display_clamped(&gray);
+    let mut marked = imaging::display_clamped(&gray);
     let red = Rgb([230, 30, 30]);
     let (x0, y0) = (col.saturating_sub(4) as u32, row.saturating_sub(4) as u32);
     let (x1, y1) = (
@@ -252,10 +252,10 @@ fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         "steps",
         Output::Text(format!(
             "Pixel values on a 0..1 scale; kernel {kname}.\n\n{}",
-            filters::worked_example(patch, kk)
+            imaging::worked_example(patch, kk)
         )),
     );
-    let out = filters::filter(&GrayF::new(3, 3, patch.concat()), &k, Padding::Valid);
+    let out = imaging::filter(&GrayF::new(3, 3, patch.concat()), &k, Padding::Valid);
     ctx.metric("output", f64::from(out.get(0, 0)));
     Ok(())
 }
@@ -273,24 +273,24 @@ pub static EDGES: Experiment = Experiment {
 fn edges(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let (name, img) = photo(p)?;
     let gray = GrayF::from_rgb(&img);
-    let gx = filters::filter(&gray, &Kernel::sobel_x(), Padding::Replicate);
-    let gy = filters::filter(&gray, &Kernel::sobel_y(), Padding::Replicate);
-    let mag = filters::gradient_magnitude(&gray, Padding::Replicate);
+    let gx = imaging::filter(&gray, &Kernel::sobel_x(), Padding::Replicate);
+    let gy = imaging::filter(&gray, &Kernel::sobel_y(), Padding::Replicate);
+    let mag = imaging::gradient_magnitude(&gray, Padding::Replicate);
     ctx.show(
         "pictures",
         Output::Pictures(vec![
             gray_picture(&gray, name),
             Picture {
                 caption: "Sobel x (grey = 0): vertical edges".into(),
-                image: filters::display_signed(&gx),
+                image: imaging::display_signed(&gx),
             },
             Picture {
                 caption: "Sobel y (grey = 0): horizontal edges".into(),
-                image: filters::display_signed(&gy),
+                image: imaging::display_signed(&gy),
             },
             Picture {
                 caption: "magnitude √(gx² + gy²)".into(),
-                image: filters::display_abs(&mag),
+                image: imaging::display_abs(&mag),
             },
         ]),
     );
@@ -300,9 +300,9 @@ fn edges(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             "In the Sobel pictures mid-grey is 0, white a strong positive and black a strong negative response: the sign tells which side of the edge is brighter.".into(),
         ),
     );
-    ctx.metric("sobel_x_mean", f64::from(filters::mean_abs(&gx)));
-    ctx.metric("sobel_y_mean", f64::from(filters::mean_abs(&gy)));
-    ctx.metric("magnitude_mean", f64::from(filters::mean_abs(&mag)));
+    ctx.metric("sobel_x_mean", f64::from(imaging::mean_abs(&gx)));
+    ctx.metric("sobel_y_mean", f64::from(imaging::mean_abs(&gy)));
+    ctx.metric("magnitude_mean", f64::from(imaging::mean_abs(&mag)));
     Ok(())
 }
 
@@ -337,7 +337,7 @@ fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let kname = p.str("filter")?;
     let k = kernel(kname)?;
     let pad_name = p.str("padding")?;
-    let out = filters::filter(&gray, &k, padding(pad_name)?);
+    let out = imaging::filter(&gray, &k, padding(pad_name)?);
     let view = view_for(&k);
     ctx.show(
         "pictures",
@@ -354,7 +354,7 @@ fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                         ""
                     }
                 ),
-                image: filters::to_rgb(&out, view),
+                image: imaging::to_rgb(&out, view),
             },
         ]),
     );
@@ -362,7 +362,7 @@ fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     ctx.metric("kernel_sum", f64::from(k.sum()));
     ctx.metric("out_width", out.width() as f64);
     ctx.metric("out_height", out.height() as f64);
-    ctx.metric("mean_abs_response", f64::from(filters::mean_abs(&out)));
+    ctx.metric("mean_abs_response", f64::from(imaging::mean_abs(&out)));
     Ok(())
 }
 
@@ -424,7 +424,7 @@ fn borders(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         ("cropping (valid)", Padding::Valid),
         ("extension (replicate)", Padding::Replicate),
     ] {
-        let out = filters::filter(&gray, &k, pad);
+        let out = imaging::filter(&gray, &k, pad);
         let frame = frame_mean(&out, half);
         pics.push(gray_picture(
             &out,
@@ -485,7 +485,7 @@ pub static CUSTOM: Experiment = Experiment {
     run: custom,
 };
 
-/// Regions of [`filters::corner_edges`]: along its horizontal edge (y = 32, x in the bright
+/// Regions of [`imaging::corner_edges`]: along its horizontal edge (y = 32, x in the bright
 /// half), along its vertical edge, and inside the bright flat quadrant.
 const H_EDGE: Region = Region {
     x: 40,
@@ -509,14 +509,14 @@ const FLAT: Region = Region {
 fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let m = p.matrix("kernel")?;
     let k = Kernel::new(3, 3, m.iter().flatten().map(|&v| v as f32).collect());
-    let test = filters::corner_edges();
-    let resp = filters::filter(&test, &k, Padding::Replicate);
-    let h = filters::mean_abs_in(&resp, H_EDGE);
-    let v = filters::mean_abs_in(&resp, V_EDGE);
-    let flat = filters::mean_abs_in(&resp, FLAT);
+    let test = imaging::corner_edges();
+    let resp = imaging::filter(&test, &k, Padding::Replicate);
+    let h = imaging::mean_abs_in(&resp, H_EDGE);
+    let v = imaging::mean_abs_in(&resp, V_EDGE);
+    let flat = imaging::mean_abs_in(&resp, FLAT);
     let (name, img) = photo(p)?;
     let gray = GrayF::from_rgb(&img);
-    let out = filters::filter(&gray, &k, Padding::Replicate);
+    let out = imaging::filter(&gray, &k, Padding::Replicate);
     let view = view_for(&k);
     ctx.show(
         "pictures",
@@ -527,11 +527,11 @@ fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             ),
             Picture {
                 caption: "your kernel on it".into(),
-                image: filters::to_rgb(&resp, view),
+                image: imaging::to_rgb(&resp, view),
             },
             Picture {
                 caption: format!("your kernel on {name}"),
-                image: filters::to_rgb(&out, view),
+                image: imaging::to_rgb(&out, view),
             },
         ]),
     );
@@ -552,10 +552,10 @@ fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::Value;
+    use crate::experiments::kit::Value;
 
-    fn run(e: &Experiment, given: &[(&str, Value)]) -> crate::experiment::Recorder {
-        crate::experiment::run_recorded(e, given).unwrap()
+    fn run(e: &Experiment, given: &[(&str, Value)]) -> crate::experiments::kit::Recorder {
+        crate::experiments::kit::run_recorded(e, given).unwrap()
     }
 
     #[test]
@@ -616,7 +616,7 @@ mod tests {
             ],
         );
         let gray = GrayF::from_rgb(&data::photo("camera").unwrap());
-        let full = filters::filter(&gray, &Kernel::sobel_x(), Padding::Zero);
+        let full = imaging::filter(&gray, &Kernel::sobel_x(), Padding::Zero);
         assert!((r.metrics["output"] - f64::from(full.get(200, 120))).abs() < 1e-6);
     }
 }

@@ -6,9 +6,9 @@ use image::{Rgb, RgbImage};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::training::{self, Budget, Live, Prepared};
+use super::common::{self, Budget, Live, Prepared};
 use crate::data::{self, Dataset};
-use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::output::{Output, Picture, Table};
 use crate::train::{self, Classifier, TrainConfig};
 
@@ -134,17 +134,17 @@ fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         VAL_FRACTION,
         seed,
     )?;
-    let mut model = training::classifier(std::path::Path::new(p.str("net")?), seed, 1e-3)?;
+    let mut model = common::classifier(std::path::Path::new(p.str("net")?), seed, 1e-3)?;
     let mut budget = Budget {
         done: 0,
         total: train::lr_find::NUM_IT,
     };
-    let r = training::find_lr(&mut model, &data.train, seed, ctx, &mut budget, 1)?;
+    let r = common::find_lr(&mut model, &data.train, seed, ctx, &mut budget, 1)?;
     ctx.show(
         "plot",
-        Output::Plot(training::lr_plot("Learning-rate range test (Adam)", &r)),
+        Output::Plot(common::lr_plot("Learning-rate range test (Adam)", &r)),
     );
-    training::report_lr(
+    common::report_lr(
         ctx,
         &r,
         &format!(
@@ -241,7 +241,7 @@ fn shifted_accuracy(
     let moves = [(shift, 0), (-shift, 0), (0, shift), (0, -shift)];
     for (dx, dy) in moves {
         let moved = data.norm.applied(&raw_test.shifted(dx, dy));
-        let (_, acc, _) = train::evaluate(model, training::split(&moved), 256)?;
+        let (_, acc, _) = train::evaluate(model, common::split(&moved), 256)?;
         sum += acc;
     }
     Ok(sum / moves.len() as f64)
@@ -272,8 +272,8 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         total: finder_units + batches * epochs * (MLP_COST + CNN_COST),
     };
 
-    let mut mlp = training::classifier(std::path::Path::new(p.str("mlp")?), seed, 1e-3)?;
-    let mut cnn = training::classifier(std::path::Path::new(p.str("cnn")?), seed, 1e-3)?;
+    let mut mlp = common::classifier(std::path::Path::new(p.str("mlp")?), seed, 1e-3)?;
+    let mut cnn = common::classifier(std::path::Path::new(p.str("cnn")?), seed, 1e-3)?;
     let (mlp_params, _) = mlp.net.param_counts();
     let (cnn_params, _) = cnn.net.param_counts();
     ctx.show(
@@ -288,10 +288,10 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let cnn_lr = if cnn_lr_given > 0.0 {
         cnn_lr_given
     } else {
-        let r = training::find_lr(&mut cnn, &data.train, seed, ctx, &mut budget, CNN_COST)?;
+        let r = common::find_lr(&mut cnn, &data.train, seed, ctx, &mut budget, CNN_COST)?;
         ctx.show(
             "lr",
-            Output::Plot(training::lr_plot("Range test on the CNN", &r)),
+            Output::Plot(common::lr_plot("Range test on the CNN", &r)),
         );
         r.suggestions
             .map(|s| s.valley)
@@ -299,7 +299,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     };
     ctx.metric("lr_suggestion", cnn_lr);
 
-    let mut plot = training::loss_plot("Loss per epoch: MLP vs CNN", epochs);
+    let mut plot = common::loss_plot("Loss per epoch: MLP vs CNN", epochs);
     let mlp_cfg = TrainConfig {
         epochs,
         lr: p.float("mlp_lr")?,
@@ -329,18 +329,18 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             );
             train::fit(
                 model,
-                training::split(&data.train),
-                training::split(&data.val),
+                common::split(&data.train),
+                common::split(&data.val),
                 cfg,
                 &mut live,
             )?
         };
         let seconds = t0.elapsed().as_secs_f64();
-        let (_, test_acc, preds) = train::evaluate(model, training::split(&data.test), 256)?;
+        let (_, test_acc, preds) = train::evaluate(model, common::split(&data.test), 256)?;
         let shifted = shifted_accuracy(model, &raw_test, &data, shift)?;
         ctx.show(
             &format!("confusion-{}", name.to_lowercase()),
-            Output::Matrix(training::confusion(
+            Output::Matrix(common::confusion(
                 &format!("{name}: test images by true and predicted digit"),
                 &data.test,
                 &preds,
@@ -361,9 +361,9 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             crate::nn::spec::fmt_count(params),
             h.epochs
                 .get(h.best_epoch.saturating_sub(1))
-                .map_or("-".into(), |e| training::pct(e.val_accuracy)),
-            training::pct(*test),
-            training::pct(*shifted),
+                .map_or("-".into(), |e| common::pct(e.val_accuracy)),
+            common::pct(*test),
+            common::pct(*shifted),
             format!("{:+.1} points", 100.0 * (shifted - test)),
             format!("{}", h.best_epoch),
             format!("{secs:.1} s"),

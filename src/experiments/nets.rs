@@ -1,6 +1,6 @@
 //! Network files as a lesson shows them: the layer-by-layer summary `tutor inspect` prints.
 
-use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::nn::spec::NetSpec;
 use crate::output::{Output, Table};
 

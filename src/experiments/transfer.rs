@@ -3,20 +3,22 @@
 //! special case, a learning-rate range test on the head, and the race of three strategies
 //! (from scratch, frozen backbone, fine-tuned) on the same small labelled set.
 
+pub mod pretrain;
+
 use std::path::Path;
 use std::time::Instant;
 
 use image::{Rgb, RgbImage};
 
-use super::training::{self, Budget, FinderProgress};
+use super::common::{self, Budget, FinderProgress};
 use crate::data::{self, Dataset};
-use crate::experiment::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::nn::spec::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
 use crate::train::net::NetClassifier;
 use crate::train::{self, Classifier, EpochStats, Observer, Snapshot, TrainConfig};
-use crate::transfer::{self, Pretrained};
+use pretrain::Pretrained;
 
 /// Where the lessons find the pretrained model, relative to the lesson file.
 const META_DEFAULT: &str = "../data/pretrained/lesson4_backbone.toml";
@@ -60,7 +62,7 @@ fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let m = &pre.meta;
     let test = pre.norm().applied(&pre.source_data(data::Split::Test)?);
     let mut model = NetClassifier::new(pre.source_network()?, Optimizer::adam(1e-3));
-    let (_, acc, _) = train::evaluate(&mut model, training::split(&test), 256)?;
+    let (_, acc, _) = train::evaluate(&mut model, common::split(&test), 256)?;
     let rows = [
         ("source domain", m.source_domain.clone()),
         ("source task", m.source_task.clone()),
@@ -80,8 +82,8 @@ fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             "test accuracy",
             format!(
                 "{} when made; {} measured now on {} source test images",
-                training::pct(m.source_test_accuracy),
-                training::pct(acc),
+                common::pct(m.source_test_accuracy),
+                common::pct(acc),
                 test.n
             ),
         ),
@@ -358,10 +360,10 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             net.set_layer_eval(l, bn_eval)?;
         }
         let mut model = NetClassifier::new(net, Optimizer::adam(1e-3));
-        let split = training::split(&data.train);
+        let split = common::split(&data.train);
         let len = split.len;
         for s in 0..steps {
-            crate::experiment::check_cancel(ctx)?;
+            crate::experiments::kit::check_cancel(ctx)?;
             let start = (s * BATCH) % data.train.n;
             let end = (start + BATCH).min(data.train.n);
             model.train_step(
@@ -455,7 +457,7 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let pre = pretrained(p)?;
     let seed = p.int("seed")? as u64;
     let data = target_data(&pre, p.int("labels_per_class")? as usize, seed)?;
-    let feats = transfer::features(&mut pre.backbone()?, &data.train)?;
+    let feats = pretrain::features(&mut pre.backbone()?, &data.train)?;
     let mut head = NetClassifier::new(
         Network::new(&pre.head_spec(data.classes())?, seed)?,
         Optimizer::adam(1e-3),
@@ -471,7 +473,7 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     };
     let r = train::find_lr(
         &mut head,
-        training::split(&feats),
+        common::split(&feats),
         BATCH,
         (
             train::lr_find::START_LR,
@@ -483,12 +485,12 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     )?;
     ctx.show(
         "plot",
-        Output::Plot(training::lr_plot(
+        Output::Plot(common::lr_plot(
             "Range test on the new head (Adam, frozen backbone)",
             &r,
         )),
     );
-    training::report_lr(
+    common::report_lr(
         ctx,
         &r,
         "To use one, set `lr` of the comparison below (Tab to it, then i to type a value).",
@@ -704,7 +706,7 @@ impl<'d> Track<'d> {
 
     /// Counts the current weights as the point to beat (a phase that continues another).
     fn start_here(&mut self) -> anyhow::Result<()> {
-        let (loss, acc, _) = train::evaluate(&mut self.model, training::split(self.val), 256)?;
+        let (loss, acc, _) = train::evaluate(&mut self.model, common::split(self.val), 256)?;
         self.best = Some((loss, self.model.snapshot()?));
         self.best_val_accuracy = acc;
         Ok(())
@@ -740,8 +742,8 @@ impl<'d> Track<'d> {
             };
             train::fit(
                 &mut self.model,
-                training::split(self.train),
-                training::split(self.val),
+                common::split(self.train),
+                common::split(self.val),
                 &cfg,
                 &mut obs,
             )?
@@ -817,9 +819,9 @@ fn run_budget(
     let t0 = Instant::now();
     let mut backbone = pre.backbone()?;
     let feats = Target3 {
-        train: transfer::features(&mut backbone, &data.train)?,
-        val: transfer::features(&mut backbone, &data.val)?,
-        test: transfer::features(&mut backbone, &data.test)?,
+        train: pretrain::features(&mut backbone, &data.train)?,
+        val: pretrain::features(&mut backbone, &data.val)?,
+        test: pretrain::features(&mut backbone, &data.test)?,
     };
     let cache_seconds = t0.elapsed().as_secs_f64();
     budget.done += data.train.n + data.val.n + data.test.n;
@@ -840,7 +842,7 @@ fn run_budget(
     let mut shared = (0.0, 0.0);
 
     for epoch in 1..=epochs {
-        crate::experiment::check_cancel(ctx)?;
+        crate::experiments::kit::check_cancel(ctx)?;
         scratch.epoch(epoch, seed, ctx, plot, budget)?;
         if epoch <= head_epochs {
             head.epoch(epoch, seed, ctx, plot, budget)?;
@@ -893,7 +895,7 @@ fn run_budget(
     let mut out = Vec::new();
     scratch.finish()?;
     let trained = scratch.model.net.param_counts().1;
-    let (_, test, _) = train::evaluate(&mut scratch.model, training::split(&data.test), 256)?;
+    let (_, test, _) = train::evaluate(&mut scratch.model, common::split(&data.test), 256)?;
     budget.done += data.test.n;
     out.push(Outcome {
         name: "from scratch",
@@ -907,7 +909,7 @@ fn run_budget(
     });
 
     head.finish()?;
-    let (_, test, _) = train::evaluate(&mut head.model, training::split(&feats.test), 256)?;
+    let (_, test, _) = train::evaluate(&mut head.model, common::split(&feats.test), 256)?;
     out.push(Outcome {
         name: "frozen backbone",
         metric: "frozen",
@@ -922,7 +924,7 @@ fn run_budget(
     let mut ft =
         finetune.ok_or_else(|| anyhow::anyhow!("fine-tuning needs head_epochs < epochs"))?;
     ft.finish()?;
-    let (_, test, _) = train::evaluate(&mut ft.model, training::split(&data.test), 256)?;
+    let (_, test, _) = train::evaluate(&mut ft.model, common::split(&data.test), 256)?;
     budget.done += data.test.n;
     out.push(Outcome {
         name: "fine-tuned",
@@ -1077,16 +1079,16 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 k.to_string(),
                 first_draw.name.to_string(),
                 fmt_count(first_draw.trained),
-                training::pct(spread(&vals).0),
+                common::pct(spread(&vals).0),
                 if draws > 1 {
                     format!(
                         "{} ({}-{})",
-                        training::pct(test),
-                        training::pct(lo),
-                        training::pct(hi)
+                        common::pct(test),
+                        common::pct(lo),
+                        common::pct(hi)
                     )
                 } else {
-                    training::pct(test)
+                    common::pct(test)
                 },
                 format!("{:.1} s", spread(&secs).0),
             ]);

@@ -12,37 +12,14 @@ use std::collections::HashMap;
 use dfdx::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use thiserror::Error;
 
 use super::backend::{AutoDevice, Backend};
 use super::ops::{portable, ConvGeom, Flat, Img, PoolGeom};
 use super::optim::Optimizer;
+pub(crate) use super::param::{dev_err, Buffer, Param};
+pub use super::param::{NamedValues, NnError, ParamInfo};
 use super::shape::{conv2d_out, conv_transpose2d_out, pool2d_out};
-use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, SpecError, Summary};
-
-/// Errors from building, running or saving a network.
-#[derive(Debug, Error)]
-pub enum NnError {
-    /// The network description is wrong.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// A batch or target does not fit the network.
-    #[error("{0}")]
-    Shape(String),
-    /// No layer or parameter has this name.
-    #[error("no layer or parameter named \"{0}\"")]
-    UnknownName(String),
-    /// The tensor library failed (out of memory, device error).
-    #[error("tensor device error: {0}")]
-    Device(String),
-    /// A checkpoint could not be written or read, or does not match the network.
-    #[error("{0}")]
-    Checkpoint(String),
-}
-
-pub(crate) fn dev_err<E: std::fmt::Debug>(e: E) -> NnError {
-    NnError::Device(format!("{e:?}"))
-}
+use super::spec::{fmt_shape, ConvSpec, LayerKind, NetSpec, PoolSpec, Summary};
 
 /// A batch of examples: `shape` is `[N, C, H, W]` or `[N, features]`, `data` row-major.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,36 +78,6 @@ pub enum Loss {
     BceWithLogits,
 }
 
-/// One trainable (or frozen) tensor of a network.
-#[derive(Debug, Clone)]
-pub struct ParamInfo {
-    /// Qualified name: `conv1.weight`.
-    pub name: String,
-    /// The layer it belongs to.
-    pub layer: String,
-    /// Shape in PyTorch's convention (conv weight `[O, C/groups, kh, kw]`, linear `[out, in]`).
-    pub shape: Vec<usize>,
-    /// Number of values.
-    pub count: usize,
-    /// Whether training updates it.
-    pub trainable: bool,
-}
-
-pub(crate) struct Param<D: Backend> {
-    pub(crate) name: String,
-    pub(crate) layer: usize,
-    pub(crate) shape: Vec<usize>,
-    pub(crate) t: Tensor<Flat, f32, D>,
-    pub(crate) frozen: bool,
-    /// Factor on the optimizer's learning rate for this parameter (1 unless set).
-    pub(crate) lr_scale: f64,
-}
-
-pub(crate) struct Buffer<D: Backend> {
-    pub(crate) name: String,
-    pub(crate) t: Tensor<Flat, f32, D>,
-}
-
 /// A layer resolved against the network's parameter and buffer lists.
 #[derive(Debug, Clone)]
 enum Op {
@@ -169,9 +116,6 @@ enum Op {
 }
 
 type FlatT<D> = Tensor<Flat, f32, D>;
-
-/// Values by parameter name.
-pub type NamedValues = Vec<(String, Vec<f32>)>;
 
 /// The loss, the gradients and (when asked for) the input as a flat tensor to read its gradient.
 pub(crate) type Backprop<D> = (f32, Gradients<f32, D>, Option<FlatT<D>>);

@@ -10,7 +10,7 @@ use dfdx::optim::{Momentum, WeightDecay};
 use dfdx::prelude::*;
 
 use super::backend::{AutoDevice, Backend};
-use super::network::{dev_err, NnError, Param};
+use super::param::{dev_err, NnError, Param};
 
 /// A learning-rate schedule: the factor or value applied at each optimizer step (0-based).
 #[derive(Debug, Clone, Copy, PartialEq)]

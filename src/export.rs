@@ -5,6 +5,8 @@
 //! At the end `report.md` (the lesson's prose, outputs and links to the PNGs, like
 //! `nbconvert --execute`) and `results.json` (per-cell status, time and metrics) are written.
 
+pub mod png;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -14,10 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
-use crate::experiment::{Ctx, Value};
-use crate::lesson::{CellBody, Lesson, QuizKind};
+use crate::course::lesson::{CellBody, Lesson, QuizKind};
+use crate::course::quiz;
+use crate::experiments::{Ctx, Value};
 use crate::output::Output;
-use crate::{quiz, render};
 
 /// Options for one headless run.
 #[derive(Debug, Clone)]
@@ -233,7 +235,7 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                         let spec = ex.experiment.param(&ex.input);
                         let v = spec
                             .ok_or_else(|| format!("no parameter `{}`", ex.input))
-                            .and_then(|s| crate::experiment::coerce(s, Value::Str(sol.clone())));
+                            .and_then(|s| crate::experiments::coerce(s, Value::Str(sol.clone())));
                         let outcome = match v {
                             Ok(v) => {
                                 given.insert(ex.input.clone(), v);
@@ -287,9 +289,9 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
         results.seconds,
         results.cells.len()
     );
-    crate::progress::write_atomic(&opts.out.join("report.md"), report.as_bytes())?;
+    crate::util::atomic::write_atomic(&opts.out.join("report.md"), report.as_bytes())?;
     let json = serde_json::to_string_pretty(&results)?;
-    crate::progress::write_atomic(&opts.out.join("results.json"), json.as_bytes())?;
+    crate::util::atomic::write_atomic(&opts.out.join("results.json"), json.as_bytes())?;
     let _ = writeln!(
         stdout,
         "\n{} cells, {failed} failed, {:.1} s; wrote {}",
@@ -330,7 +332,7 @@ fn quiz_options(kind: &QuizKind, seed: u64) -> Vec<String> {
 type Outcome = anyhow::Result<HeadlessCtx>;
 
 fn run_experiment(
-    exp: &'static crate::experiment::Experiment,
+    exp: &'static crate::experiments::Experiment,
     given: &BTreeMap<String, Value>,
     label: &str,
 ) -> Outcome {
@@ -366,19 +368,19 @@ fn finish_run(
                 let _ = writeln!(report, "```text\n{}\n```\n", t.trim_end());
             }
             Output::Table(t) => {
-                let _ = writeln!(stdout, "{}", render::table_text(t).trim_end());
-                let _ = writeln!(report, "{}\n", render::table_markdown(t).trim_end());
+                let _ = writeln!(stdout, "{}", png::table_text(t).trim_end());
+                let _ = writeln!(report, "{}\n", png::table_markdown(t).trim_end());
             }
             Output::Pictures(_) | Output::Plot(_) | Output::Matrix(_) => {
                 let file = format!("{cell_id}-{}.png", slug(key));
                 let img = match out {
-                    Output::Pictures(p) => render::pictures_png(p, 160)?,
-                    Output::Plot(p) => render::plot_png(p, 900, 560)?,
-                    Output::Matrix(m) => render::matrix_png(m, 44)?,
+                    Output::Pictures(p) => png::pictures_png(p, 160)?,
+                    Output::Plot(p) => png::plot_png(p, 900, 560)?,
+                    Output::Matrix(m) => png::matrix_png(m, 44)?,
                     _ => unreachable!("matched above"),
                 };
                 let path = opts.out.join(&file);
-                render::save_png(&img, &path)?;
+                png::save_png(&img, &path)?;
                 let _ = writeln!(stdout, "[{}] -> {}", out.describe(), path.display());
                 let _ = writeln!(report, "![{}]({file})\n", out.describe());
             }

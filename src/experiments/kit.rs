@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::output::Output;
+use crate::util::cancel::Cancelled;
+use crate::util::parse::{parse_matrix, parse_number};
 
 /// What an experiment reports to whoever runs it.
 pub trait Ctx {
@@ -24,18 +26,6 @@ pub trait Ctx {
     /// [`Cancelled`] as an error.
     fn cancelled(&self) -> bool;
 }
-
-/// The error a run returns when it stopped because it was asked to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cancelled;
-
-impl fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("cancelled")
-    }
-}
-
-impl std::error::Error for Cancelled {}
 
 /// Returns `Err(Cancelled)` when the context says stop; call it once per batch or step.
 pub fn check_cancel(ctx: &dyn Ctx) -> anyhow::Result<()> {
@@ -116,7 +106,7 @@ pub enum Default {
 }
 
 impl Default {
-    fn value(self) -> Value {
+    pub(crate) fn value(self) -> Value {
         match self {
             Default::Int(i) => Value::Int(i),
             Default::Float(x) => Value::Float(x),
@@ -270,45 +260,6 @@ pub fn coerce(spec: &ParamSpec, v: Value) -> Result<Value, String> {
     }
 }
 
-/// Parses rows of numbers: rows separated by `;` or new lines, numbers by spaces or commas.
-/// Accepts the unicode minus sign, so text pasted from a book works.
-pub fn parse_matrix(text: &str) -> Result<Vec<Vec<f64>>, String> {
-    let mut rows = Vec::new();
-    for (r, line) in text.split([';', '\n']).enumerate() {
-        let line = line.trim().trim_matches(['[', ']']).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let mut row = Vec::new();
-        for (c, word) in line
-            .split(|ch: char| ch.is_whitespace() || ch == ',')
-            .filter(|w| !w.is_empty())
-            .enumerate()
-        {
-            let cleaned = word.replace('\u{2212}', "-");
-            let x: f64 = parse_number(&cleaned).ok_or_else(|| {
-                format!("row {}, column {}: `{word}` is not a number", r + 1, c + 1)
-            })?;
-            row.push(x);
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err("no numbers given".to_string());
-    }
-    Ok(rows)
-}
-
-/// Parses a number, also as a fraction like `1/9`.
-pub fn parse_number(s: &str) -> Option<f64> {
-    let s = s.trim();
-    if let Some((a, b)) = s.split_once('/') {
-        let (a, b): (f64, f64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-        return (b != 0.0).then_some(a / b).filter(|x| x.is_finite());
-    }
-    s.parse::<f64>().ok().filter(|x| x.is_finite())
-}
-
 fn kind_name(kind: ParamKind) -> String {
     match kind {
         ParamKind::Int { .. } => "an integer".into(),
@@ -371,54 +322,6 @@ impl Params {
     }
 }
 
-/// Every experiment the tutor knows, in lesson order.
-pub fn all() -> &'static [&'static Experiment] {
-    crate::experiments::ALL
-}
-
-/// The experiment called `name`.
-pub fn find(name: &str) -> Option<&'static Experiment> {
-    all().iter().copied().find(|e| e.name == name)
-}
-
-/// The experiments as a Markdown table for `lessons/README.md` (a test keeps the two equal).
-pub fn markdown_table() -> String {
-    let mut out = String::from(
-        "| experiment | what it shows | parameters (default) | metrics |\n|---|---|---|---|\n",
-    );
-    for e in all() {
-        let params: Vec<String> = e
-            .params
-            .iter()
-            .map(|p| format!("`{}` ({}): {}", p.name, default_text(p.default), p.doc))
-            .collect();
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            e.name,
-            e.summary,
-            if params.is_empty() {
-                "none".into()
-            } else {
-                params.join("<br>")
-            },
-            e.metrics
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    out
-}
-
-fn default_text(d: Default) -> String {
-    match d.value() {
-        Value::Str(s) if s.is_empty() => "none".into(),
-        Value::Str(s) => format!("`{s}`"),
-        v => format!("`{v}`"),
-    }
-}
-
 /// Runs `e` with the given values (the rest at their defaults) and keeps what it reports:
 /// for tests of experiments.
 pub fn run_recorded(e: &Experiment, given: &[(&str, Value)]) -> anyhow::Result<Recorder> {
@@ -458,16 +361,6 @@ impl Ctx for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lessons_readme_lists_every_experiment() {
-        let readme = include_str!("../lessons/README.md");
-        let table = markdown_table();
-        assert!(
-            readme.contains(&table),
-            "lessons/README.md's experiment table is out of date; replace it with:\n{table}"
-        );
-    }
 
     #[test]
     fn matrix_parsing_accepts_common_forms() {

@@ -1,8 +1,8 @@
-//! The TUI's state and how events change it. Never draws: [`crate::ui`] renders an `&App`.
+//! The TUI's state and how events change it. Never draws: [`crate::notebook::ui`] renders an `&App`.
 //!
 //! Keys, ticks and the worker's reports all arrive as [`Event`]s through [`App::on_event`], so
 //! every state change can be driven by synthetic events in tests. Runs are not started here:
-//! the app queues them and the event loop ([`crate::tui`]) hands the next [`Job`] to the worker
+//! the app queues them and the event loop ([`crate::notebook::terminal`]) hands the next [`Job`] to the worker
 //! when it is free, one run at a time.
 
 pub mod cells;
@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::event::{Event, RunEvent, RunEventKind};
-use crate::experiment::{Params, Value};
-use crate::lesson::{CellBody, Lesson, QuizKind};
-use crate::progress::Store;
-use crate::quiz::{self, Verdict};
-use crate::worker::Job;
+use crate::course::lesson::{CellBody, Lesson, QuizKind};
+use crate::course::progress::Store;
+use crate::course::quiz::{self, Verdict};
+use crate::experiments::{Params, Value};
+use crate::notebook::event::{Event, RunEvent, RunEventKind};
+use crate::notebook::worker::Job;
 
 pub use cells::{
     CellState, ExerciseState, Feedback, QuizState, RunResult, RunState, RunStatus, TaskStatus,
@@ -368,7 +368,7 @@ impl App {
             match key.code {
                 KeyCode::Enter => self.submit(),
                 KeyCode::Char(c) => {
-                    let Some(i) = crate::lesson::load::letter_index(&c.to_string()) else {
+                    let Some(i) = crate::util::parse::letter_index(&c.to_string()) else {
                         return;
                     };
                     if i >= n {
@@ -808,8 +808,8 @@ impl App {
             None => {
                 self.message = Some(Message {
                     text: match spec.kind {
-                        crate::experiment::ParamKind::Text
-                        | crate::experiment::ParamKind::Matrix { .. } => {
+                        crate::experiments::ParamKind::Text
+                        | crate::experiments::ParamKind::Matrix { .. } => {
                             format!("`{name}` cannot be stepped with +/-; i types a value")
                         }
                         _ => format!("`{name}` is at its limit"),

@@ -19,12 +19,12 @@ use ratatui::crossterm::terminal::{
 };
 use ratatui::Terminal;
 
-use crate::app::{App, ColorMode};
-use crate::event::Event;
-use crate::lesson::Lesson;
-use crate::progress::Store;
-use crate::ui;
-use crate::worker::{self, Worker};
+use crate::course::lesson::Lesson;
+use crate::course::progress::Store;
+use crate::notebook::app::{App, ColorMode};
+use crate::notebook::event::Event;
+use crate::notebook::ui;
+use crate::notebook::worker::{self, Worker};
 
 /// Shows `lessons` in the notebook TUI, starting at `lessons[start]`, until the learner quits.
 /// `warning` (an unreadable progress file, say) is shown until dismissed.

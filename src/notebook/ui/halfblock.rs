@@ -12,7 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::ColorMode;
+use crate::notebook::app::ColorMode;
 use crate::output::Picture;
 
 /// How an image is resized to fit: by whole numbers only.

@@ -5,11 +5,11 @@
 
 pub mod cell;
 pub mod chart;
-pub mod image;
+pub mod grid;
+pub mod halfblock;
 pub mod markdown;
-pub mod matrix;
 
-use crate::app::RunStatus;
+use crate::notebook::app::RunStatus;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Alignment, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget, Wrap};
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::{App, Mode, NotebookLayout};
+use crate::notebook::app::{App, Mode, NotebookLayout};
 
 /// The smallest terminal the notebook is drawn in.
 pub const MIN_WIDTH: u16 = 60;

@@ -444,6 +444,6 @@ pub fn save(net: &Network, meta: &PretrainMeta, dir: &Path) -> anyhow::Result<Pa
         toml::to_string(meta).context("cannot write the metadata as TOML")?
     );
     let path = dir.join(META_FILE);
-    crate::progress::write_atomic(&path, text.as_bytes())?;
+    crate::util::atomic::write_atomic(&path, text.as_bytes())?;
     Ok(path)
 }

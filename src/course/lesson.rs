@@ -6,7 +6,6 @@
 //! (quiz answers, experiment parameters) live in [`check`]. The format is documented for
 //! teachers in `lessons/README.md`.
 
-pub mod check;
 pub mod load;
 pub mod raw;
 
@@ -14,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::experiment::{Experiment, Value};
+use crate::experiments::{Experiment, Value};
 
 pub use load::{load, load_lenient, load_str};
 

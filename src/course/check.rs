@@ -8,9 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use super::{Cell, CellBody, Diagnostic, Lesson, QuizKind};
-use crate::experiment::{self, Recorder, Value};
-use crate::quiz;
+use super::lesson::{Cell, CellBody, Diagnostic, Lesson, QuizKind};
+use crate::course::quiz;
+use crate::experiments::{self, Recorder, Value};
 
 /// How many drill draws are tried per quiz.
 const DRILL_SAMPLES: u32 = 25;
@@ -40,7 +40,7 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     for f in &files {
         match std::fs::read_to_string(f) {
             Ok(text) => {
-                let (lesson, errors) = super::load_lenient(&text, f);
+                let (lesson, errors) = super::lesson::load_lenient(&text, f);
                 diags.extend(errors);
                 lessons.extend(lesson);
             }
@@ -113,7 +113,7 @@ pub fn check_lesson(l: &Lesson) -> Vec<Diagnostic> {
     out
 }
 
-fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) {
+fn check_quiz(l: &Lesson, c: &Cell, q: &super::lesson::Quiz, out: &mut Vec<Diagnostic>) {
     let line = match &q.kind {
         QuizKind::Integer { answer }
         | QuizKind::Number { answer, .. }
@@ -161,7 +161,7 @@ fn check_quiz(l: &Lesson, c: &Cell, q: &super::Quiz, out: &mut Vec<Diagnostic>) 
 
 /// When a quiz has both a typed answer and a computation, they must agree.
 fn literal_disagrees(
-    q: &super::Quiz,
+    q: &super::lesson::Quiz,
     draw: &quiz::Draw,
     dir: &Path,
     expected: &quiz::Expected,
@@ -174,7 +174,7 @@ fn literal_disagrees(
     let (Some(lit), Some(expr)) = (&answer.literal, &answer.compute) else {
         return None;
     };
-    let computed = crate::calc::eval_numbers(expr, draw, dir).ok()?;
+    let computed = crate::course::calc::eval_numbers(expr, draw, dir).ok()?;
     let agree = lit.len() == computed.len()
         && lit
             .iter()
@@ -251,7 +251,7 @@ fn check_exercise(l: &Lesson, c: &Cell, out: &mut Vec<Diagnostic>) {
 
 /// Runs an exercise with `input` and returns the recorded run and the goals it misses.
 pub fn run_exercise(
-    ex: &super::Exercise,
+    ex: &super::lesson::Exercise,
     input: &str,
     _dir: &Path,
 ) -> anyhow::Result<(Recorder, Vec<String>)> {
@@ -260,7 +260,7 @@ pub fn run_exercise(
         .experiment
         .param(&ex.input)
         .ok_or_else(|| anyhow::anyhow!("no parameter `{}`", ex.input))?;
-    let v = experiment::coerce(spec, Value::Str(input.to_string())).map_err(anyhow::Error::msg)?;
+    let v = experiments::coerce(spec, Value::Str(input.to_string())).map_err(anyhow::Error::msg)?;
     given.insert(ex.input.clone(), v);
     let params = ex.experiment.params_from(&given)?;
     let mut rec = Recorder::default();

@@ -1,24 +1,23 @@
 //! Checking a learner's answer to a quiz. Pure: no screen, no files but the networks a
 //! computed answer may read.
 //!
-//! Numeric answers come from [`crate::calc`] whenever the lesson gives an expression, so the
+//! Numeric answers come from [`crate::course::calc`] whenever the lesson gives an expression, so the
 //! number the learner is checked against is the tutor's own computation. Drill questions draw
 //! their variables from a seed made of the learner, the lesson, the cell and the round, so each
 //! learner gets their own reproducible questions.
 
-use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::calc;
-use crate::lesson::load::letter_index;
-use crate::lesson::{Answer, Quiz, QuizKind, VarRange};
+use crate::course::calc;
+use crate::course::lesson::{Answer, Quiz, QuizKind, VarRange};
+use crate::util::parse::letter_index;
+use crate::util::parse::parse_numbers;
 
-/// The values drawn for a drill's variables (empty for a plain question).
-pub type Draw = BTreeMap<String, i64>;
+pub use crate::course::calc::Draw;
 
 /// The right answer, computed.
 #[derive(Debug, Clone, PartialEq)]
@@ -185,26 +184,6 @@ pub fn expected(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64) -> Result<Expected
     })
 }
 
-/// Parses numbers written as a shape or a list: `(32, 55, 55)`, `[32,55,55]`, `32x55x55`,
-/// `32 × 55 × 55`, `torch.Size([32, 55, 55])`. Returns None if any part is not a number.
-pub fn parse_numbers(s: &str) -> Option<Vec<f64>> {
-    let s = s.trim();
-    let s = s.strip_prefix("torch.Size").unwrap_or(s);
-    let cleaned: String = s
-        .chars()
-        .map(|c| match c {
-            '(' | ')' | '[' | ']' | ',' | 'x' | 'X' | '×' | '*' => ' ',
-            '\u{2212}' => '-',
-            c => c,
-        })
-        .collect();
-    let nums: Option<Vec<f64>> = cleaned
-        .split_whitespace()
-        .map(|w| w.parse::<f64>().ok().filter(|x| x.is_finite()))
-        .collect();
-    nums.filter(|n| !n.is_empty())
-}
-
 /// Checks `input` against the quiz's answer for this draw.
 pub fn check(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64, input: &str) -> Verdict {
     let input = input.trim();
@@ -254,7 +233,7 @@ pub fn check(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64, input: &str) -> Verdi
         (QuizKind::Number { tolerance, .. }, Expected::Number(right)) => {
             match parse_numbers(input).filter(|v| v.len() == 1) {
                 Some(v) => compare(v[0], right, *tolerance),
-                None => match crate::experiment::parse_number(input) {
+                None => match crate::util::parse::parse_number(input) {
                     Some(x) => compare(x, right, *tolerance),
                     None => Verdict::Invalid(format!("`{input}` is not a number")),
                 },
@@ -491,12 +470,12 @@ mod tests {
 mod check_tests {
     //! Every quiz kind against right, wrong, empty, non-numeric, padded and unicode input.
     use super::*;
-    use crate::lesson::{CellBody, Lesson};
+    use crate::course::lesson::{CellBody, Lesson};
 
     fn lesson() -> Lesson {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/lessons/good/lesson-1.toml");
-        crate::lesson::load(&path).unwrap()
+        crate::course::lesson::load(&path).unwrap()
     }
 
     fn verdict(id: &str, input: &str) -> Verdict {
@@ -652,7 +631,7 @@ mod check_tests {
         assert!(draws.windows(2).any(|w| w[0] != w[1]), "{draws:?}");
         for (who, d) in ["ana", "ben", "cai", "dee"].iter().zip(&draws) {
             let s = seed(who, &l.id, id, 0);
-            let right = crate::calc::conv_out_for_test(d["i"], d["k"]);
+            let right = crate::course::calc::conv_out_for_test(d["i"], d["k"]);
             assert_eq!(
                 check(q, d, l.dir(), s, &right.to_string()),
                 Verdict::Correct

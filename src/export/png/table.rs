@@ -17,7 +17,7 @@ use crate::output::Table;
 ///     rows: vec![vec!["1".into(), "0.69".into()], vec!["10".into(), "0.05".into()]],
 /// };
 /// assert_eq!(
-///     tutor::render::table_text(&t),
+///     tutor::export::png::table_text(&t),
 ///     "epoch  loss\n-----  ----\n    1  0.69\n   10  0.05\n"
 /// );
 /// ```

@@ -12,12 +12,12 @@ use ratatui::widgets::{Block, BorderType, Paragraph, Widget};
 use unicode_width::UnicodeWidthStr;
 
 use super::markdown::{self, truncate_line};
-use crate::app::input::LineInput;
-use crate::app::{
+use crate::course::lesson::{CellBody, Exercise, Pane, Quiz, QuizKind, Run};
+use crate::notebook::app::input::LineInput;
+use crate::notebook::app::{
     cells::show_value, App, CellState, ColorMode, ExerciseState, Feedback, Mode, QuizState,
     RunResult, RunStatus, TaskStatus,
 };
-use crate::lesson::{CellBody, Exercise, Pane, Quiz, QuizKind, Run};
 use crate::output::{Matrix, Output, Picture, Plot, Table};
 
 const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -112,8 +112,8 @@ fn piece_height(p: &Piece, width: u16) -> u16 {
     match p {
         Piece::Lines(l) => l.len().min(u16::MAX as usize) as u16,
         Piece::Plot(_) => plot_height(width),
-        Piece::Pictures(p) => super::image::layout(p, width).1,
-        Piece::Matrix(m) => super::matrix::height(m),
+        Piece::Pictures(p) => super::halfblock::layout(p, width).1,
+        Piece::Matrix(m) => super::grid::height(m),
         Piece::Panes(p) => p.iter().map(|p| p.code.lines().count()).max().unwrap_or(0) as u16 + 2,
     }
 }
@@ -126,12 +126,12 @@ fn render_piece(p: &Piece, area: Rect, buf: &mut Buffer, colors: ColorMode) {
             }
         }
         Piece::Plot(plot) => super::chart::PlotView { plot }.render(area, buf),
-        Piece::Pictures(p) => super::image::Pictures {
+        Piece::Pictures(p) => super::halfblock::Pictures {
             pictures: p,
             colors,
         }
         .render(area, buf),
-        Piece::Matrix(m) => super::matrix::MatrixView { matrix: m, colors }.render(area, buf),
+        Piece::Matrix(m) => super::grid::MatrixView { matrix: m, colors }.render(area, buf),
         Piece::Panes(panes) => {
             let n = panes.len().max(1) as u16;
             let each = area.width / n;
@@ -246,7 +246,7 @@ pub fn build(app: &App, i: usize, width: u16) -> CellView<'_> {
 
 fn params_lines(
     run: &Run,
-    st: &crate::app::RunState,
+    st: &crate::notebook::app::RunState,
     focused: bool,
     typing: bool,
     width: usize,
@@ -667,7 +667,7 @@ fn quiz_view<'a>(
             }
         }
         QuizKind::Match { pairs } => {
-            let order = crate::quiz::match_order(pairs.len(), st.seed);
+            let order = crate::course::quiz::match_order(pairs.len(), st.seed);
             for (k, (left, _)) in pairs.iter().enumerate() {
                 let first = format!("{}. ", k + 1);
                 let indent = " ".repeat(first.width());
@@ -797,7 +797,11 @@ fn exercise_view<'a>(
         };
         let mut text = match (g.min, g.max) {
             (Some(a), Some(b)) if a == b => {
-                format!("Goal: {} = {}", g.metric, crate::quiz::format_number(a))
+                format!(
+                    "Goal: {} = {}",
+                    g.metric,
+                    crate::course::quiz::format_number(a)
+                )
             }
             _ => format!("Goal: {g}"),
         };
@@ -805,7 +809,10 @@ fn exercise_view<'a>(
             text.push_str(&format!(" — {}", g.text));
         }
         if let (Some(_), Some(v)) = (met, st.result.metrics.get(&g.metric)) {
-            text.push_str(&format!(" (got {})", crate::quiz::format_number(*v)));
+            text.push_str(&format!(
+                " (got {})",
+                crate::course::quiz::format_number(*v)
+            ));
         }
         let first = format!("{mark} ");
         lines.extend(markdown::wrap(

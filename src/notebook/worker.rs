@@ -3,7 +3,7 @@
 //! The worker's [`Ctx`] forwards everything an experiment reports as [`RunEvent`]s over the
 //! app's one channel, with progress throttled so a fast loop cannot flood the screen. Stopping
 //! is cooperative: Esc sets the job's shared flag, which experiments poll through
-//! [`crate::experiment::check_cancel`]. A failing or panicking experiment becomes a
+//! [`crate::experiments::check_cancel`]. A failing or panicking experiment becomes a
 //! `Failed` event shown in its cell; it never takes the TUI down.
 
 use std::panic::{self, AssertUnwindSafe};
@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, RunEvent, RunEventKind};
-use crate::experiment::{Cancelled, Ctx, Experiment, Params};
+use crate::experiments::{Ctx, Experiment, Params};
+use crate::notebook::event::{Event, RunEvent, RunEventKind};
 use crate::output::Output;
+use crate::util::cancel::Cancelled;
 
 /// The name of the worker thread; the panic hook uses it to keep a caught experiment panic
 /// from restoring the terminal under the running app.
@@ -189,13 +190,13 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::{Default as D, ParamKind, ParamSpec};
+    use crate::experiments::{Default as D, ParamKind, ParamSpec};
     use std::sync::mpsc;
 
     fn slow(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         let n = p.int("n")? as usize;
         for i in 0..n {
-            crate::experiment::check_cancel(ctx)?;
+            crate::experiments::check_cancel(ctx)?;
             ctx.progress(i + 1, n, "step");
         }
         ctx.metric("steps", n as f64);

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::input::LineInput;
-use crate::experiment::{coerce, ParamKind, ParamSpec, Value};
+use crate::course::quiz::{self, Draw};
+use crate::experiments::{coerce, ParamKind, ParamSpec, Value};
 use crate::output::Output;
-use crate::quiz::{self, Draw};
 
 /// What a cell remembers between frames.
 #[derive(Debug, Clone)]
@@ -199,7 +199,12 @@ pub struct QuizState {
 }
 
 impl QuizState {
-    pub fn new(quiz: &crate::lesson::Quiz, seed: u64, round: u32, dir: &std::path::Path) -> Self {
+    pub fn new(
+        quiz: &crate::course::lesson::Quiz,
+        seed: u64,
+        round: u32,
+        dir: &std::path::Path,
+    ) -> Self {
         let draw = quiz::draw(quiz, seed, dir);
         let (question, explanation) = match &draw {
             Ok(d) => (
@@ -365,7 +370,7 @@ fn decade(m: f64, e: i32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::experiment::Default as D;
+    use crate::experiments::Default as D;
 
     fn spec(kind: ParamKind) -> ParamSpec {
         ParamSpec {

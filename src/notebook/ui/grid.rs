@@ -6,7 +6,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::Widget;
 use unicode_width::UnicodeWidthStr;
 
-use crate::app::ColorMode;
+use crate::notebook::app::ColorMode;
 use crate::output::Matrix;
 
 /// Widest label shown before it is cut.
@@ -132,7 +132,7 @@ impl Widget for MatrixView<'_> {
                 let v = m.values[i][j];
                 let t = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
                 let rgb = heat(t);
-                let bg = super::image::color(rgb, self.colors);
+                let bg = super::halfblock::color(rgb, self.colors);
                 let lum = 0.299 * f64::from(rgb[0])
                     + 0.587 * f64::from(rgb[1])
                     + 0.114 * f64::from(rgb[2]);

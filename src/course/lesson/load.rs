@@ -8,7 +8,8 @@ use toml::Spanned;
 
 use super::raw::{RawCell, RawLesson};
 use super::*;
-use crate::experiment::{self, Value};
+use crate::experiments::{self, Value};
+use crate::util::parse::letter_index;
 
 /// Reads and loads the lesson at `path`.
 pub fn load(path: &Path) -> Result<Lesson, LessonError> {
@@ -327,14 +328,14 @@ impl Loader<'_> {
         &mut self,
         c: &RawCell,
         span: Range<usize>,
-    ) -> Option<&'static experiment::Experiment> {
+    ) -> Option<&'static experiments::Experiment> {
         let name = c.experiment.as_ref().or_else(|| {
             self.error(span.clone(), "missing field `experiment`");
             None
         })?;
-        let found = experiment::find(name.get_ref());
+        let found = experiments::find(name.get_ref());
         if found.is_none() {
-            let known: Vec<&str> = experiment::all().iter().map(|e| e.name).collect();
+            let known: Vec<&str> = experiments::all().iter().map(|e| e.name).collect();
             self.error(
                 name.span(),
                 format!(
@@ -350,7 +351,7 @@ impl Loader<'_> {
     fn params(
         &mut self,
         c: &RawCell,
-        exp: &'static experiment::Experiment,
+        exp: &'static experiments::Experiment,
     ) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         let Some(params) = &c.params else {
@@ -380,8 +381,8 @@ impl Loader<'_> {
                     continue;
                 }
             };
-            match experiment::coerce(spec, value) {
-                Ok(Value::Str(rel)) if matches!(spec.kind, experiment::ParamKind::File) => {
+            match experiments::coerce(spec, value) {
+                Ok(Value::Str(rel)) if matches!(spec.kind, experiments::ParamKind::File) => {
                     let dir = self.file.parent().unwrap_or(Path::new("."));
                     let path = dir.join(&rel);
                     if path.is_file() {
@@ -600,7 +601,7 @@ impl Loader<'_> {
                         }
                     }
                 }
-                toml::Value::String(s) => match crate::quiz::parse_numbers(s) {
+                toml::Value::String(s) => match crate::util::parse::parse_numbers(s) {
                     Some(n) => literal = Some(n),
                     None if compute.is_none() => compute = Some(s.clone()),
                     None => {
@@ -750,14 +751,6 @@ fn lang_title(lang: &str) -> String {
         "" => "Code".into(),
         other => other.to_string(),
     }
-}
-
-/// `a` -> 0, `B` -> 1, ...
-pub fn letter_index(s: &str) -> Option<usize> {
-    let s = s.trim();
-    let mut chars = s.chars();
-    let c = chars.next()?.to_ascii_lowercase();
-    (chars.next().is_none() && c.is_ascii_lowercase()).then(|| (c as u8 - b'a') as usize)
 }
 
 /// A TOML value as a parameter value.

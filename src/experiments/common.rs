@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::data::{Dataset, Normalization};
-use crate::experiment::Ctx;
+use crate::experiments::kit::Ctx;
 use crate::nn::{NetSpec, Network, Optimizer};
 use crate::output::{Mark, Matrix, Output, Plot, Series, SeriesStyle};
 use crate::train::net::NetClassifier;

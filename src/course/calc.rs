@@ -13,7 +13,9 @@ use evalexpr::{
 };
 
 use crate::nn::{shape, spec::NetSpec};
-use crate::quiz::Draw;
+
+/// The values drawn for a drill's variables (empty for a plain question).
+pub type Draw = std::collections::BTreeMap<String, i64>;
 
 type V = Value<DefaultNumericTypes>;
 type R = Result<V, EvalexprError<DefaultNumericTypes>>;

@@ -162,7 +162,7 @@ pub fn tick(v: f64, span: f64) -> String {
 fn decade_label(d: f64) -> String {
     let d = d as i32;
     match d {
-        -2..=0 => crate::quiz::format_number(10f64.powi(d)),
+        -2..=0 => crate::course::quiz::format_number(10f64.powi(d)),
         1..=4 => format!("{}", 10i64.pow(d as u32)),
         _ => format!("1e{d}"),
     }
@@ -228,7 +228,7 @@ impl Widget for PlotView<'_> {
                     .graph_type(GraphType::Line)
                     .style(Style::new().fg(MARK)),
             );
-            let label = format!("{} ({})", m.label, crate::quiz::format_number(m.x));
+            let label = format!("{} ({})", m.label, crate::course::quiz::format_number(m.x));
             datasets.push(
                 Dataset::default()
                     .name(label)

@@ -8,8 +8,8 @@
 //! fonts and gives the same pixels on every machine.
 
 mod canvas;
-mod matrix;
-mod pictures;
+mod gallery;
+mod heatmap;
 mod plot;
 mod table;
 mod text;
@@ -23,8 +23,8 @@ use anyhow::{anyhow, Context, Result};
 use image::{ImageFormat, RgbImage};
 use plotters::style::{register_font, FontStyle};
 
-pub use matrix::matrix_png;
-pub use pictures::pictures_png;
+pub use gallery::pictures_png;
+pub use heatmap::matrix_png;
 pub use plot::plot_png;
 pub use table::{table_markdown, table_text};
 
