@@ -26,6 +26,8 @@ use super::network::{dev_err, NnError};
 use super::ops::{Flat, Mat};
 
 mod reference;
+#[cfg(test)]
+mod tests;
 
 pub use reference::reference;
 
