@@ -6,7 +6,7 @@
 //! [`bce_with_logits`] `F.binary_cross_entropy_with_logits`, [`mse`] `F.mse_loss`, [`l1`]
 //! `F.l1_loss`, [`smooth_l1`] `F.smooth_l1_loss(beta=...)`, [`sigmoid_focal`] torchvision's
 //! `ops.sigmoid_focal_loss` (RetinaNet) and [`soft_dice`] the soft Dice loss of MONAI's
-//! `DiceLoss(softmax=True, include_background=True)`.
+//! `DiceLoss(softmax=True, to_onehot_y=True, include_background=True, batch=True)`.
 //!
 //! Every term is built only from dfdx's portable elementwise ops, reductions and
 //! `log_softmax`/`softmax`, so it runs on any dfdx device (CUDA included) with no custom
@@ -317,7 +317,9 @@ pub fn sigmoid_focal<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
 }
 
 /// Soft Dice loss on class scores `(rows, K)`, as MONAI's `DiceLoss(softmax=True,
-/// include_background=True)` with the batch pooled: `p = softmax` over the K scores of a row,
+/// to_onehot_y=True, include_background=True, batch=True, smooth_nr=s, smooth_dr=s)`: the
+/// sums run over the whole batch (all rows pooled, not one Dice per image averaged),
+/// `p = softmax` over the K scores of a row,
 /// `t` the one-hot target, and per class `c`
 /// `dice_c = (2 sum_r w_r p_rc t_rc + s) / (sum_r w_r p_rc + sum_r w_r t_rc + s)`;
 /// the loss is `1 - mean_c dice_c` over **all K classes** (background and classes absent from
