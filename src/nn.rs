@@ -8,6 +8,7 @@
 pub mod backend;
 pub mod bench;
 pub mod io;
+pub mod loss;
 pub mod network;
 pub mod ops;
 pub mod optim;
