@@ -2,7 +2,7 @@
 //! `Network` API, for both the fast CPU kernels and the portable ones; plus forward outputs
 //! against hand-computed references.
 
-use tutor::nn::{Batch, Loss, NetSpec, Network, Target};
+use tutor::nn::{Batch, LossKind, NetSpec, Network, Target};
 
 fn net(layers: &str, input: &str, seed: u64) -> Network {
     let text = format!("input = {input}\n{layers}");
@@ -28,7 +28,7 @@ fn batch(shape: &[usize], seed: u64) -> Batch {
 }
 
 /// Checks every parameter's gradient (and the input's) against central differences.
-fn check_grads(mut n: Network, x: &Batch, target: &Target, loss: Loss, portable: bool) {
+fn check_grads(mut n: Network, x: &Batch, target: &Target, loss: LossKind, portable: bool) {
     n.set_portable_ops(portable);
     let (_, grads) = n.gradients(x, target, loss).unwrap();
     let h = 1e-3f32;
@@ -67,7 +67,7 @@ fn check_grads(mut n: Network, x: &Batch, target: &Target, loss: Loss, portable:
     }
 }
 
-fn both(layers: &str, input: &str, x_shape: &[usize], target: Target, loss: Loss) {
+fn both(layers: &str, input: &str, x_shape: &[usize], target: Target, loss: LossKind) {
     for portable in [false, true] {
         let n = net(layers, input, 7);
         check_grads(n, &batch(x_shape, 3), &target, loss, portable);
@@ -95,7 +95,7 @@ out_features = 3
         "[2, 5, 5]",
         &[2, 2, 5, 5],
         Target::Classes(vec![0, 2]),
-        Loss::CrossEntropy,
+        LossKind::CrossEntropy,
     );
 }
 
@@ -114,7 +114,7 @@ output_padding = 1
         "[2, 3, 3]",
         &[2, 2, 3, 3],
         Target::Values(batch(&[2 * 2 * 6 * 6], 9).data),
-        Loss::Mse,
+        LossKind::Mse,
     );
 }
 
@@ -146,7 +146,7 @@ out_features = 2
         "[1, 6, 6]",
         &[3, 1, 6, 6],
         Target::Classes(vec![0, 1, 1]),
-        Loss::CrossEntropy,
+        LossKind::CrossEntropy,
     );
 }
 
@@ -178,7 +178,7 @@ type = "softmax"
         "[2, 5, 5]",
         &[2, 2, 5, 5],
         Target::Values(vec![0.2, 0.3, 0.5, 0.6, 0.3, 0.1]),
-        Loss::Mse,
+        LossKind::Mse,
     );
 }
 
@@ -203,7 +203,7 @@ type = "batchnorm1d"
         "[1, 4, 4]",
         &[4, 1, 4, 4],
         Target::Values(batch(&[12], 5).data),
-        Loss::BceWithLogits,
+        LossKind::BceWithLogits,
     );
 }
 
@@ -241,7 +241,7 @@ kernel = 1
             0, 1, 1, 0, 0, 0, 1, 1, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0, 0,
             0, 1, 1,
         ]),
-        Loss::CrossEntropy,
+        LossKind::CrossEntropy,
     );
 }
 
@@ -319,7 +319,7 @@ fn maxpool_ties_follow_pytorch_first_maximum() {
     );
     let x = Batch::new(vec![3.0; 4], vec![1, 1, 2, 2]).unwrap();
     let g = n
-        .input_gradient(&x, &Target::Values(vec![0.0]), Loss::Mse)
+        .input_gradient(&x, &Target::Values(vec![0.0]), LossKind::Mse)
         .unwrap();
     // d/dy (y - 0)^2 = 2y = 6, all on the first element.
     assert_eq!(g.data, vec![6.0, 0.0, 0.0, 0.0]);
@@ -367,8 +367,8 @@ out_features = 3
     for (a, b) in yf.data.iter().zip(&yp.data) {
         assert!((a - b).abs() < 1e-5, "forward {a} vs {b}");
     }
-    let (lf, gf) = fast.gradients(&x, &t, Loss::CrossEntropy).unwrap();
-    let (lp, gp) = port.gradients(&x, &t, Loss::CrossEntropy).unwrap();
+    let (lf, gf) = fast.gradients(&x, &t, LossKind::CrossEntropy).unwrap();
+    let (lp, gp) = port.gradients(&x, &t, LossKind::CrossEntropy).unwrap();
     assert!((lf - lp).abs() < 1e-5);
     for ((name, a), (_, b)) in gf.iter().zip(&gp) {
         for (i, (u, v)) in a.iter().zip(b).enumerate() {
@@ -378,8 +378,8 @@ out_features = 3
             );
         }
     }
-    let gxf = fast.input_gradient(&x, &t, Loss::CrossEntropy).unwrap();
-    let gxp = port.input_gradient(&x, &t, Loss::CrossEntropy).unwrap();
+    let gxf = fast.input_gradient(&x, &t, LossKind::CrossEntropy).unwrap();
+    let gxp = port.input_gradient(&x, &t, LossKind::CrossEntropy).unwrap();
     for (u, v) in gxf.data.iter().zip(&gxp.data) {
         assert!(
             (u - v).abs() < 1e-4 * (1.0 + u.abs()),
@@ -420,7 +420,7 @@ bias = false
             n,
             &batch(&[3, 1, 2, 3], 8),
             &Target::Classes(vec![1, 0, 1]),
-            Loss::CrossEntropy,
+            LossKind::CrossEntropy,
             portable,
         );
     }
@@ -444,7 +444,7 @@ fn maxpool_partial_ties_and_fused_relu_dead_windows() {
         n.set_portable_ops(portable);
         assert_eq!(n.forward(&x).unwrap().data, vec![3.0, 0.0]);
         let g = n
-            .input_gradient(&x, &Target::Values(vec![0.0, 0.0]), Loss::Mse)
+            .input_gradient(&x, &Target::Values(vec![0.0, 0.0]), LossKind::Mse)
             .unwrap();
         // d/dy mean((y - 0)^2) over 2 outputs = y = 3 for the first window.
         let want = if portable {

@@ -1,7 +1,7 @@
 //! Seeded training behaviour through the public API: the loss falls, modes behave, freezing
 //! works, checkpoints round-trip.
 
-use tutor::nn::{accuracy, Batch, Loss, NetSpec, Network, Optimizer, Target};
+use tutor::nn::{accuracy, Batch, LossKind, NetSpec, Network, Optimizer, Target};
 
 fn spec(text: &str) -> NetSpec {
     NetSpec::parse(text, "t.toml").unwrap()
@@ -46,11 +46,11 @@ fn adam_and_sgd_reduce_the_loss_on_a_toy_problem() {
         Optimizer::sgd(0.1, 0.9).nesterov().weight_decay(1e-4),
     ] {
         let mut net = Network::new(&spec(MLP), 1).unwrap();
-        let first = net.loss(&x, &t, Loss::CrossEntropy).unwrap();
+        let first = net.loss(&x, &t, LossKind::CrossEntropy).unwrap();
         for _ in 0..60 {
-            net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+            net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
         }
-        let last = net.loss(&x, &t, Loss::CrossEntropy).unwrap();
+        let last = net.loss(&x, &t, LossKind::CrossEntropy).unwrap();
         assert!(last < first * 0.5, "{:?}: {first} -> {last}", opt.rule);
         net.set_train(false);
         assert!(accuracy(&net.forward(&x).unwrap(), &y) > 0.9);
@@ -65,7 +65,7 @@ fn same_seed_same_network_and_training() {
         let mut net = Network::new(&spec(MLP), 42).unwrap();
         let mut opt = Optimizer::adam(0.01);
         (0..5)
-            .map(|_| net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap())
+            .map(|_| net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap())
             .collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
@@ -92,7 +92,7 @@ fn frozen_layers_do_not_change() {
     let head = net.values("fc2.weight").unwrap();
     let mut opt = Optimizer::adam(0.01);
     for _ in 0..3 {
-        net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+        net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
     }
     assert_eq!(net.values("fc1.weight").unwrap(), before);
     assert_ne!(net.values("fc2.weight").unwrap(), head);
@@ -174,7 +174,7 @@ out_features = 2
     a.step(
         &x,
         &Target::Classes(vec![0, 1]),
-        Loss::CrossEntropy,
+        LossKind::CrossEntropy,
         &mut opt,
     )
     .unwrap();
@@ -209,10 +209,10 @@ fn first_sgd_and_adam_steps_match_hand_computation() {
     // SGD with momentum: the first velocity is the gradient, so p' = p - lr * g.
     let mut net = Network::new(&spec(MLP), 4).unwrap();
     let p0 = net.values("fc1.weight").unwrap();
-    let (_, grads) = net.gradients(&x, &t, Loss::CrossEntropy).unwrap();
+    let (_, grads) = net.gradients(&x, &t, LossKind::CrossEntropy).unwrap();
     let g = &grads.iter().find(|(n, _)| n == "fc1.weight").unwrap().1;
     let mut opt = Optimizer::sgd(0.5, 0.9);
-    net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
     let p1 = net.values("fc1.weight").unwrap();
     for ((a, b), g) in p0.iter().zip(&p1).zip(g) {
         assert!((b - (a - 0.5 * g)).abs() < 1e-6);
@@ -220,7 +220,7 @@ fn first_sgd_and_adam_steps_match_hand_computation() {
     // Adam's first step is lr * g / (|g| + eps): a move of lr against the gradient's sign.
     let mut net = Network::new(&spec(MLP), 4).unwrap();
     let mut opt = Optimizer::adam(0.01);
-    net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
     let p1 = net.values("fc1.weight").unwrap();
     for ((a, b), g) in p0.iter().zip(&p1).zip(g) {
         if g.abs() > 1e-4 {
@@ -283,19 +283,19 @@ fn wrong_batches_and_targets_are_errors_not_panics() {
     assert!(Batch::new(vec![0.0; 3], vec![2, 2]).is_err());
     let x = Batch::new(vec![0.0; 4], vec![2, 2]).unwrap();
     assert!(net
-        .loss(&x, &Target::Classes(vec![0]), Loss::CrossEntropy)
+        .loss(&x, &Target::Classes(vec![0]), LossKind::CrossEntropy)
         .is_err());
     assert!(net
-        .loss(&x, &Target::Classes(vec![0, 5]), Loss::CrossEntropy)
+        .loss(&x, &Target::Classes(vec![0, 5]), LossKind::CrossEntropy)
         .is_err());
     assert!(net
-        .loss(&x, &Target::Values(vec![0.0; 3]), Loss::Mse)
+        .loss(&x, &Target::Values(vec![0.0; 3]), LossKind::Mse)
         .is_err());
     assert!(net
-        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::CrossEntropy)
+        .loss(&x, &Target::Values(vec![0.0; 4]), LossKind::CrossEntropy)
         .is_err());
     assert!(net
-        .loss(&x, &Target::Values(vec![0.0; 4]), Loss::Mse)
+        .loss(&x, &Target::Values(vec![0.0; 4]), LossKind::Mse)
         .is_ok());
     assert!(net.values("fc9.weight").is_err());
     assert!(net.set_values("fc1.bias", &[1.0]).is_err());
@@ -314,10 +314,10 @@ fn tiny_unet_learns_a_per_pixel_mask() {
     let x = Batch::new(data, vec![n, 1, 32, 32]).unwrap();
     let t = Target::Classes(classes.clone());
     let mut opt = Optimizer::adam(0.01);
-    let first = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+    let first = net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
     let mut last = first;
     for _ in 0..15 {
-        last = net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+        last = net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
     }
     assert!(last < first * 0.7, "{first} -> {last}");
     let out = net.forward(&x).unwrap();

@@ -10,7 +10,7 @@ use tutor::data::{self, Split as DataSplit};
 use tutor::experiments::transfer::pretrain::{self, PretrainConfig, Pretrained};
 use tutor::experiments::transfer::{BATCHNORM, COMPARE, LAYERS};
 use tutor::experiments::{run_recorded, Value};
-use tutor::nn::{Batch, Loss, NetSpec, Network, Optimizer, Target};
+use tutor::nn::{Batch, LossKind, NetSpec, Network, Optimizer, Target};
 use tutor::train::net::NetClassifier;
 use tutor::train::{self, Quiet, Split};
 
@@ -209,7 +209,7 @@ fn a_layer_in_evaluation_mode_keeps_its_running_statistics() {
         let gamma = net.values("bn1.weight").unwrap();
         let mut opt = Optimizer::adam(1e-2);
         for _ in 0..3 {
-            net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+            net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
         }
         assert_eq!(net.values("bn1.weight").unwrap(), gamma, "frozen γ");
         let moved = net.values("bn1.running_mean").unwrap() != mean;
@@ -227,7 +227,7 @@ fn per_layer_learning_rate_scales_the_update() {
         let before = net.values("conv1.weight").unwrap();
         let head = net.values("head.weight").unwrap();
         let mut opt = Optimizer::sgd(0.1, 0.0);
-        net.step(&x, &t, Loss::CrossEntropy, &mut opt).unwrap();
+        net.step(&x, &t, LossKind::CrossEntropy, &mut opt).unwrap();
         let d: Vec<f32> = net
             .values("conv1.weight")
             .unwrap()

@@ -358,7 +358,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         };
         rows.push(vec![
             name.to_string(),
-            crate::nn::spec::fmt_count(params),
+            crate::nn::summary::fmt_count(params),
             h.epochs
                 .get(h.best_epoch.saturating_sub(1))
                 .map_or("-".into(), |e| common::pct(e.val_accuracy)),

@@ -28,11 +28,11 @@ fn inspect(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         .map(|r| {
             vec![
                 format!("{} ({})", r.name, r.kind),
-                crate::nn::spec::fmt_shape(&r.out_shape),
+                crate::nn::summary::fmt_shape(&r.out_shape),
                 if r.params == 0 {
                     "--".to_string()
                 } else {
-                    crate::nn::spec::fmt_count(r.params)
+                    crate::nn::summary::fmt_count(r.params)
                 },
             ]
         })
@@ -43,8 +43,8 @@ fn inspect(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             title: Some(format!(
                 "{}: input {}, {} parameters",
                 s.name,
-                crate::nn::spec::fmt_shape(&s.input),
-                crate::nn::spec::fmt_count(s.total_params)
+                crate::nn::summary::fmt_shape(&s.input),
+                crate::nn::summary::fmt_count(s.total_params)
             )),
             header: vec![
                 "layer (type)".into(),

@@ -13,7 +13,7 @@ use image::{Rgb, RgbImage};
 use super::common::{self, Budget, FinderProgress};
 use crate::data::{self, Dataset};
 use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
-use crate::nn::spec::{fmt_count, fmt_shape};
+use crate::nn::summary::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
 use crate::train::net::NetClassifier;

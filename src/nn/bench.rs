@@ -5,7 +5,9 @@
 
 use std::time::Instant;
 
-use super::network::{Batch, Loss, Network, NnError, Target};
+use super::loss::LossKind;
+use super::network::{Batch, Network, NnError};
+use super::objective::{Objective, Target};
 use super::optim::Optimizer;
 use super::spec::NetSpec;
 
@@ -134,7 +136,9 @@ pub fn bench_step(which: &str, steps: usize) -> Result<BenchResult, NnError> {
     for i in 0..steps + 5 {
         let t0 = Instant::now();
         let mut split = Some(t0);
-        let (_, grads, _) = net.backward_timed(&x, &y, Loss::CrossEntropy, false, &mut split)?;
+        let targets = vec![(String::new(), y.clone())];
+        let objective = Objective::single(LossKind::CrossEntropy);
+        let ((_, grads, _), _) = net.backward_timed(&x, &targets, &objective, false, &mut split)?;
         let t2 = Instant::now();
         net.update(&mut opt, grads)?;
         let t3 = Instant::now();

@@ -39,7 +39,7 @@ pub const IGNORE: usize = usize::MAX;
 pub const DEFAULT_DICE_SMOOTH: f64 = 1.0;
 
 /// Which loss a term computes, with its hyper-parameters.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LossKind {
     /// Softmax cross-entropy over class scores; see [`cross_entropy`].
     CrossEntropy,

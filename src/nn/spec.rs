@@ -27,11 +27,6 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
-use super::shape::{
-    batchnorm_params, conv2d_out, conv2d_params_hw, conv_transpose2d_out, linear_params,
-    pool2d_out, ShapeError,
-};
-
 /// The network-format version this code reads.
 pub const FORMAT_VERSION: i64 = 1;
 
@@ -93,6 +88,9 @@ pub enum SpecError {
         message: String,
     },
 }
+
+/// The name of a network's only output when it names none.
+pub const DEFAULT_OUTPUT: &str = "out";
 
 /// A parsed, validated network description.
 #[derive(Debug, Clone, PartialEq)]
@@ -227,10 +225,22 @@ pub enum LayerKind {
         /// The saved tensor.
         with: String,
     },
+    /// `output`: the current tensor is one of the network's named outputs (a head,
+    /// `as = "class"`). A network without `output` layers has one output, its last tensor.
+    Output {
+        /// The head's name, which losses and metrics refer to.
+        as_name: String,
+    },
+    /// `branch`: continue from a tensor saved earlier (`from = "features"`), to start another
+    /// head on a shared backbone.
+    Branch {
+        /// The saved tensor.
+        from: String,
+    },
 }
 
 /// The layer type names, in the order the documentation lists them.
-pub const LAYER_TYPES: [&str; 18] = [
+pub const LAYER_TYPES: [&str; 20] = [
     "conv2d",
     "conv_transpose2d",
     "maxpool2d",
@@ -249,6 +259,8 @@ pub const LAYER_TYPES: [&str; 18] = [
     "save",
     "concat",
     "add",
+    "output",
+    "branch",
 ];
 
 impl LayerKind {
@@ -273,6 +285,8 @@ impl LayerKind {
             LayerKind::Save { .. } => "save",
             LayerKind::Concat { .. } => "concat",
             LayerKind::Add { .. } => "add",
+            LayerKind::Output { .. } => "output",
+            LayerKind::Branch { .. } => "branch",
         }
     }
 }
@@ -310,7 +324,8 @@ fn allowed_fields(ty: &str) -> &'static [&'static str] {
         "batchnorm1d" | "batchnorm2d" => &["num_features", "eps", "momentum", "frozen"],
         "dropout" => &["p"],
         "linear" => &["in_features", "out_features", "bias", "frozen"],
-        "save" => &["as"],
+        "save" | "output" => &["as"],
+        "branch" => &["from"],
         "concat" | "add" => &["with"],
         _ => &[],
     }
@@ -388,6 +403,7 @@ struct RawLayer {
     #[serde(rename = "as")]
     as_name: Option<Spanned<String>>,
     with: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
 }
 
 impl RawLayer {
@@ -404,7 +420,8 @@ impl RawLayer {
             output_padding => "output_padding", groups => "groups", bias => "bias",
             frozen => "frozen", in_features => "in_features", out_features => "out_features",
             num_features => "num_features", eps => "eps", momentum => "momentum",
-            scale => "scale", p => "p", as_name => "as", with => "with");
+            scale => "scale", p => "p", as_name => "as", with => "with",
+            from => "from");
         v
     }
 }
@@ -571,6 +588,7 @@ impl NetSpec {
         let mut layers = Vec::with_capacity(raw.layers.len());
         let mut names: HashMap<String, Location> = HashMap::new();
         let mut saved: HashMap<String, usize> = HashMap::new();
+        let mut outputs: HashMap<String, usize> = HashMap::new();
         for (index, raw_layer) in raw.layers.iter().enumerate() {
             let layer = parse_layer(&loc, index, raw_layer)?;
             if let Some(first) = names.get(&layer.name) {
@@ -592,6 +610,25 @@ impl NetSpec {
                 LayerKind::Save { as_name } => {
                     saved.insert(as_name.clone(), index);
                 }
+                LayerKind::Output { as_name } => {
+                    if let Some(first) = outputs.insert(as_name.clone(), layer.at.line) {
+                        let span = raw_layer.get_ref().as_name.as_ref().map(|w| w.span());
+                        return Err(loc.invalid(
+                            span.unwrap_or(raw_layer.span()),
+                            format!("output \"{as_name}\" is already named at line {first}"),
+                        ));
+                    }
+                }
+                LayerKind::Branch { from } if !saved.contains_key(from) => {
+                    let span = raw_layer.get_ref().from.as_ref().map(|w| w.span());
+                    return Err(loc.invalid(
+                        span.unwrap_or(raw_layer.span()),
+                        format!(
+                            "`from = \"{from}\"` names no tensor saved earlier (add a layer \
+                             `type = \"save\"`, `as = \"{from}\"` before this one)"
+                        ),
+                    ));
+                }
                 LayerKind::Concat { with } | LayerKind::Add { with }
                     if !saved.contains_key(with) =>
                 {
@@ -609,6 +646,22 @@ impl NetSpec {
             layers.push(layer);
         }
 
+        // With named outputs, whatever follows the last one would be computed for nothing.
+        if !outputs.is_empty() {
+            if let (Some(last), Some(raw_last)) = (layers.last(), raw.layers.last()) {
+                if !matches!(last.kind, LayerKind::Output { .. }) {
+                    return Err(loc.invalid(
+                        raw_last.span(),
+                        format!(
+                            "layer \"{}\" comes after the last `output` layer, so nothing uses it \
+                             (end every head with `type = \"output\"`)",
+                            last.name
+                        ),
+                    ));
+                }
+            }
+        }
+
         Ok(NetSpec {
             name: raw.name.unwrap_or_else(|| file_stem(file_name).to_string()),
             input,
@@ -622,236 +675,21 @@ impl NetSpec {
         self.layers.iter().find(|l| l.name == name)
     }
 
-    /// Infers every layer's output shape and parameter count for `input` (default: the file's
-    /// `input`), reporting the first layer that does not fit.
-    pub fn summary(&self, input: Option<&[usize]>) -> Result<Summary, SpecError> {
-        let input = input.map_or_else(|| self.input.clone(), <[usize]>::to_vec);
-        let mut rows = Vec::with_capacity(self.layers.len());
-        let mut shape = input.clone();
-        // What a flat shape came from, to explain a linear layer's misfit.
-        let mut flattened_from: Option<Vec<usize>> = None;
-        let mut saved: HashMap<&str, Vec<usize>> = HashMap::new();
-        let mut buffers = 0usize;
-        for layer in &self.layers {
-            let fail = |message: String| SpecError::Shape {
-                at: layer.at.clone(),
-                layer: layer.name.clone(),
-                kind: layer.kind.type_name(),
-                message,
-            };
-            let need_chw = |shape: &[usize]| -> Result<[usize; 3], SpecError> {
-                match *shape {
-                    [c, h, w] => Ok([c, h, w]),
-                    _ => Err(fail(format!(
-                        "expects an image-shaped input [C, H, W] but receives {}",
-                        fmt_shape(shape)
-                    ))),
-                }
-            };
-            let shape_err =
-                |axis: &str, e: ShapeError| fail(format!("cannot produce an output {axis}: {e}"));
-            let mut params = 0usize;
-            let mut next_flattened = None;
-            let out: Vec<usize> = match &layer.kind {
-                LayerKind::Conv2d(c) | LayerKind::ConvTranspose2d(c) => {
-                    let [ci, h, w] = need_chw(&shape)?;
-                    if let Some(expected) = c.in_channels {
-                        if expected != ci {
-                            return Err(fail(format!(
-                                "expects {expected} input channels but receives {ci} (shape {})",
-                                fmt_shape(&shape)
-                            )));
-                        }
-                    }
-                    if ci % c.groups != 0 || c.out_channels % c.groups != 0 {
-                        return Err(fail(format!(
-                            "groups = {} must divide both the input channels ({ci}) and the \
-                             output channels ({})",
-                            c.groups, c.out_channels
-                        )));
-                    }
-                    let transposed = matches!(layer.kind, LayerKind::ConvTranspose2d(_));
-                    let dims = [h, w];
-                    let mut hw = [0usize; 2];
-                    for a in 0..2 {
-                        let axis = if a == 0 { "height" } else { "width" };
-                        let o = if transposed {
-                            conv_transpose2d_out(
-                                dims[a] as i64,
-                                c.kernel[a] as i64,
-                                c.stride[a] as i64,
-                                c.padding[a] as i64,
-                                c.dilation[a] as i64,
-                                c.output_padding[a] as i64,
-                            )
-                        } else {
-                            conv2d_out(
-                                dims[a] as i64,
-                                c.kernel[a] as i64,
-                                c.stride[a] as i64,
-                                c.padding[a] as i64,
-                                c.dilation[a] as i64,
-                            )
-                        };
-                        hw[a] = o.map_err(|e| shape_err(axis, e))? as usize;
-                    }
-                    params = conv2d_params_hw(
-                        ci as i64,
-                        c.out_channels as i64,
-                        c.kernel[0] as i64,
-                        c.kernel[1] as i64,
-                        c.groups as i64,
-                        c.bias,
-                    ) as usize;
-                    vec![c.out_channels, hw[0], hw[1]]
-                }
-                LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => {
-                    let [c, h, w] = need_chw(&shape)?;
-                    let dims = [h, w];
-                    let mut hw = [0usize; 2];
-                    for a in 0..2 {
-                        let axis = if a == 0 { "height" } else { "width" };
-                        hw[a] = pool2d_out(
-                            dims[a] as i64,
-                            p.kernel[a] as i64,
-                            p.stride[a] as i64,
-                            p.padding[a] as i64,
-                            1,
-                        )
-                        .map_err(|e| shape_err(axis, e))? as usize;
-                    }
-                    vec![c, hw[0], hw[1]]
-                }
-                LayerKind::GlobalAvgPool => {
-                    let [c, _, _] = need_chw(&shape)?;
-                    vec![c]
-                }
-                LayerKind::Upsample { scale } => {
-                    let [c, h, w] = need_chw(&shape)?;
-                    vec![c, h * scale, w * scale]
-                }
-                LayerKind::BatchNorm1d(b) | LayerKind::BatchNorm2d(b) => {
-                    let c = if matches!(layer.kind, LayerKind::BatchNorm2d(_)) {
-                        need_chw(&shape)?[0]
-                    } else {
-                        match *shape {
-                            [n] => n,
-                            _ => {
-                                return Err(fail(format!(
-                                    "expects a vector input [N] but receives {} (use batchnorm2d \
-                                     for images, or flatten first)",
-                                    fmt_shape(&shape)
-                                )))
-                            }
-                        }
-                    };
-                    if let Some(expected) = b.num_features {
-                        if expected != c {
-                            return Err(fail(format!(
-                                "expects {expected} channels but receives {c} (shape {})",
-                                fmt_shape(&shape)
-                            )));
-                        }
-                    }
-                    params = batchnorm_params(c as i64) as usize;
-                    buffers += 2 * c;
-                    shape.clone()
-                }
-                LayerKind::Flatten => {
-                    next_flattened = Some(shape.clone());
-                    vec![shape.iter().product()]
-                }
-                LayerKind::Linear {
-                    in_features,
-                    out_features,
-                    bias,
-                } => {
-                    let n = match *shape {
-                        [n] => n,
-                        _ => {
-                            return Err(fail(format!(
-                                "expects a vector input but receives {} (add a `flatten` layer \
-                                 before it: {} features)",
-                                fmt_shape(&shape),
-                                shape.iter().product::<usize>()
-                            )))
-                        }
-                    };
-                    if let Some(expected) = *in_features {
-                        if expected != n {
-                            let origin = match &flattened_from {
-                                Some(s) => format!(" (shape {} flattened)", fmt_shape(s)),
-                                None => String::new(),
-                            };
-                            return Err(fail(format!(
-                                "expects {expected} input features but receives {n}{origin}"
-                            )));
-                        }
-                    }
-                    params = linear_params(n as i64, *out_features as i64, *bias) as usize;
-                    vec![*out_features]
-                }
-                LayerKind::Dropout { .. }
-                | LayerKind::Relu
-                | LayerKind::Sigmoid
-                | LayerKind::Tanh
-                | LayerKind::Softmax => {
-                    next_flattened = flattened_from.clone();
-                    shape.clone()
-                }
-                LayerKind::Save { as_name } => {
-                    saved.insert(as_name, shape.clone());
-                    next_flattened = flattened_from.clone();
-                    shape.clone()
-                }
-                LayerKind::Concat { with } => {
-                    let other = saved.get(with.as_str()).cloned().unwrap_or_default();
-                    if other.len() != shape.len() || other.get(1..) != shape.get(1..) {
-                        return Err(fail(format!(
-                            "cannot join \"{with}\" of shape {} to the current shape {}: all \
-                             sizes but the channels must be equal",
-                            fmt_shape(&other),
-                            fmt_shape(&shape)
-                        )));
-                    }
-                    let mut s = shape.clone();
-                    s[0] += other[0];
-                    s
-                }
-                LayerKind::Add { with } => {
-                    let other = saved.get(with.as_str()).cloned().unwrap_or_default();
-                    if other != shape {
-                        return Err(fail(format!(
-                            "cannot add \"{with}\" of shape {} to the current shape {}: the \
-                             shapes must be equal",
-                            fmt_shape(&other),
-                            fmt_shape(&shape)
-                        )));
-                    }
-                    shape.clone()
-                }
-            };
-            rows.push(SummaryRow {
-                name: layer.name.clone(),
-                kind: layer.kind.type_name(),
-                out_shape: out.clone(),
-                params,
-                trainable: params > 0 && !layer.frozen,
-            });
-            shape = out;
-            flattened_from = next_flattened;
+    /// The names of the network's outputs, in order (`out` when it names none).
+    pub fn output_names(&self) -> Vec<String> {
+        let named: Vec<String> = self
+            .layers
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LayerKind::Output { as_name } => Some(as_name.clone()),
+                _ => None,
+            })
+            .collect();
+        if named.is_empty() {
+            vec![DEFAULT_OUTPUT.to_string()]
+        } else {
+            named
         }
-        let total_params = rows.iter().map(|r| r.params).sum();
-        let trainable_params = rows.iter().filter(|r| r.trainable).map(|r| r.params).sum();
-        Ok(Summary {
-            name: self.name.clone(),
-            input,
-            output: shape,
-            rows,
-            total_params,
-            trainable_params,
-            buffers,
-        })
     }
 }
 
@@ -1040,6 +878,16 @@ fn parse_layer(
                 .get_ref()
                 .clone(),
         },
+        "output" => LayerKind::Output {
+            as_name: required(loc, &span, ty, "as", &raw.as_name)?
+                .get_ref()
+                .clone(),
+        },
+        "branch" => LayerKind::Branch {
+            from: required(loc, &span, ty, "from", &raw.from)?
+                .get_ref()
+                .clone(),
+        },
         _ => unreachable!("checked against LAYER_TYPES above"),
     };
     Ok(LayerSpec {
@@ -1050,405 +898,5 @@ fn parse_layer(
     })
 }
 
-/// One line of a [`Summary`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SummaryRow {
-    /// Layer name.
-    pub name: String,
-    /// Layer type as in the file.
-    pub kind: &'static str,
-    /// Output shape of one example (no batch dimension).
-    pub out_shape: Vec<usize>,
-    /// Learnable parameters.
-    pub params: usize,
-    /// Whether those parameters are trained (false when frozen or when there are none).
-    pub trainable: bool,
-}
-
-/// Shapes and parameter counts layer by layer, like torchinfo's or Keras's summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    /// The network's name.
-    pub name: String,
-    /// Input shape of one example.
-    pub input: Vec<usize>,
-    /// Output shape of one example.
-    pub output: Vec<usize>,
-    /// One row per layer.
-    pub rows: Vec<SummaryRow>,
-    /// All learnable parameters.
-    pub total_params: usize,
-    /// Learnable parameters that are not frozen.
-    pub trainable_params: usize,
-    /// Batch-norm running statistics: state saved with the model but not learned by gradient.
-    pub buffers: usize,
-}
-
-impl Summary {
-    /// Learnable parameters that are frozen.
-    pub fn non_trainable_params(&self) -> usize {
-        self.total_params - self.trainable_params
-    }
-}
-
-/// `[16, 28, 28]`.
-pub fn fmt_shape(shape: &[usize]) -> String {
-    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    format!("[{}]", parts.join(", "))
-}
-
-/// `1234567` as `1,234,567`.
-pub fn fmt_count(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let first_col: Vec<String> = self
-            .rows
-            .iter()
-            .map(|r| format!("{} ({})", r.name, r.kind))
-            .collect();
-        let shapes: Vec<String> = self.rows.iter().map(|r| fmt_shape(&r.out_shape)).collect();
-        let w1 = first_col
-            .iter()
-            .map(|s| s.chars().count())
-            .chain([12, "input".len()])
-            .max()
-            .unwrap_or(12)
-            + 2;
-        let w2 = shapes
-            .iter()
-            .map(String::len)
-            .chain([12, fmt_shape(&self.input).len()])
-            .max()
-            .unwrap_or(12)
-            + 2;
-        let w3 = self
-            .rows
-            .iter()
-            .map(|r| fmt_count(r.params).len())
-            .chain([7])
-            .max()
-            .unwrap_or(7);
-        let width = w1 + w2 + w3;
-        let thick = "=".repeat(width);
-        let thin = "-".repeat(width);
-        writeln!(f, "{}", self.name)?;
-        writeln!(f, "{thick}")?;
-        writeln!(
-            f,
-            "{:<w1$}{:<w2$}{:>w3$}",
-            "Layer (type)", "Output shape", "Param #"
-        )?;
-        writeln!(f, "{thick}")?;
-        writeln!(
-            f,
-            "{:<w1$}{:<w2$}{:>w3$}",
-            "input",
-            fmt_shape(&self.input),
-            ""
-        )?;
-        for ((row, name), shape) in self.rows.iter().zip(&first_col).zip(&shapes) {
-            let params = if row.params > 0 && !row.trainable {
-                format!("({})", fmt_count(row.params))
-            } else if row.params > 0 {
-                fmt_count(row.params)
-            } else {
-                "--".to_string()
-            };
-            writeln!(f, "{name:<w1$}{shape:<w2$}{params:>w3$}")?;
-        }
-        writeln!(f, "{thick}")?;
-        writeln!(f, "Total params: {}", fmt_count(self.total_params))?;
-        writeln!(f, "Trainable params: {}", fmt_count(self.trainable_params))?;
-        writeln!(
-            f,
-            "Non-trainable params: {}",
-            fmt_count(self.non_trainable_params())
-        )?;
-        if self.buffers > 0 {
-            writeln!(
-                f,
-                "Buffers (batch-norm running mean and variance; saved, not learned): {}",
-                fmt_count(self.buffers)
-            )?;
-        }
-        writeln!(f, "{thin}")?;
-        write!(
-            f,
-            "Shapes are per example; a batch adds a leading dimension. Frozen counts in ( )."
-        )
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const CNN: &str = r#"
-name = "cnn"
-input = [1, 28, 28]
-
-[[layers]]
-type = "conv2d"
-name = "conv1"
-out_channels = 16
-kernel = 3
-padding = 1
-
-[[layers]]
-type = "relu"
-
-[[layers]]
-type = "maxpool2d"
-kernel = 2
-
-[[layers]]
-type = "conv2d"
-out_channels = 32
-kernel = 3
-padding = 1
-
-[[layers]]
-type = "relu"
-
-[[layers]]
-type = "maxpool2d"
-kernel = 2
-
-[[layers]]
-type = "flatten"
-
-[[layers]]
-type = "linear"
-name = "fc1"
-in_features = 1568
-out_features = 10
-"#;
-
-    #[test]
-    fn parses_and_summarises_the_lesson_cnn() {
-        let spec = NetSpec::parse(CNN, "cnn.toml").unwrap();
-        assert_eq!(spec.layers.len(), 8);
-        assert_eq!(spec.layers[1].name, "relu2");
-        assert_eq!(spec.layers[3].name, "conv2d4");
-        assert_eq!(spec.layers[0].at.line, 5);
-        let s = spec.summary(None).unwrap();
-        let shapes: Vec<_> = s.rows.iter().map(|r| r.out_shape.clone()).collect();
-        assert_eq!(shapes[0], vec![16, 28, 28]);
-        assert_eq!(shapes[2], vec![16, 14, 14]);
-        assert_eq!(shapes[5], vec![32, 7, 7]);
-        assert_eq!(shapes[6], vec![1568]);
-        assert_eq!(s.output, vec![10]);
-        // 160 + 4640 + 15690.
-        assert_eq!(s.rows[0].params, 160);
-        assert_eq!(s.rows[3].params, 4640);
-        assert_eq!(s.total_params, 20490);
-        assert_eq!(s.trainable_params, 20490);
-        let table = s.to_string();
-        assert!(table.contains("conv1 (conv2d)"), "{table}");
-        assert!(table.contains("Total params: 20,490"), "{table}");
-    }
-
-    #[test]
-    fn linear_misfit_names_layer_expected_and_actual() {
-        let text = CNN.replace("in_features = 1568", "in_features = 3136");
-        let spec = NetSpec::parse(&text, "bad.toml").unwrap();
-        let err = spec.summary(None).unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "bad.toml:35:1: layer \"fc1\" (linear) expects 3136 input features but receives \
-             1568 (shape [32, 7, 7] flattened)"
-        );
-    }
-
-    #[test]
-    fn unknown_type_field_and_wrong_type_have_positions() {
-        let e = NetSpec::parse("input = [3]\n[[layers]]\ntype = \"convv\"\n", "a.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.starts_with("a.toml:3:8: unknown layer type \"convv\""),
-            "{e}"
-        );
-
-        let e = NetSpec::parse(
-            "input = [3]\n[[layers]]\ntype = \"linear\"\nout_features = 2\nkernl = 3\n",
-            "a.toml",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("a.toml:5:1: unknown field `kernl`"), "{e}");
-
-        let e = NetSpec::parse(
-            "input = [3]\n[[layers]]\ntype = \"linear\"\nout_features = \"ten\"\n",
-            "a.toml",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.starts_with("a.toml:4:16: field `out_features`"), "{e}");
-
-        let e = NetSpec::parse(
-            "input = [3]\n[[layers]]\ntype = \"relu\"\nout_features = 3\n",
-            "a.toml",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.starts_with("a.toml:4:16: field `out_features` does not apply to a relu layer"),
-            "{e}"
-        );
-
-        let e = NetSpec::parse("input = [3\n", "a.toml").unwrap_err();
-        assert!(matches!(e, SpecError::Syntax { .. }), "{e}");
-    }
-
-    #[test]
-    fn semantic_errors_are_reported_not_panicked() {
-        let cases = [
-            ("input = [1, 2]\n", "a.toml:1:9: `input` must be"),
-            (
-                "input = [3]\n[[layers]]\ntype = \"linear\"\n",
-                "a.toml:2:1: a linear layer needs the field `out_features`",
-            ),
-            (
-                "input = [3]\n[[layers]]\ntype = \"add\"\nwith = \"x\"\n",
-                "a.toml:4:8: `with = \"x\"` names no tensor",
-            ),
-            (
-                "input = [1,8,8]\n[[layers]]\ntype = \"conv2d\"\nout_channels = 2\nkernel = 0\n",
-                "a.toml:5:10: `kernel` must be at least 1, got 0",
-            ),
-            (
-                "input = [3]\n[[layers]]\ntype = \"relu\"\nname = \"a\"\n[[layers]]\ntype = \"relu\"\nname = \"a\"\n",
-                "a.toml:7:8: layer name \"a\" is already used at line 2",
-            ),
-            (
-                "input = [3]\n[[layers]]\ntype = \"dropout\"\np = 1.5\n",
-                "a.toml:4:5: dropout `p` must be in [0, 1)",
-            ),
-        ];
-        for (text, want) in cases {
-            let e = NetSpec::parse(text, "a.toml").unwrap_err().to_string();
-            assert!(e.starts_with(want), "got {e:?}, want {want:?}");
-        }
-    }
-
-    #[test]
-    fn shape_errors_name_layer_and_sizes() {
-        let net = |layers: &str| {
-            NetSpec::parse(&format!("input = [4, 8, 8]\n{layers}"), "n.toml")
-                .unwrap()
-                .summary(None)
-                .unwrap_err()
-                .to_string()
-        };
-        let e = net("[[layers]]\ntype = \"conv2d\"\nout_channels = 6\nkernel = 3\ngroups = 3\n");
-        assert!(e.contains("groups = 3 must divide"), "{e}");
-        let e = net("[[layers]]\ntype = \"conv2d\"\nout_channels = 6\nkernel = 9\n");
-        assert!(
-            e.starts_with("n.toml:2:1: layer \"conv2d1\" (conv2d) cannot produce an output height"),
-            "{e}"
-        );
-        let e = net("[[layers]]\ntype = \"linear\"\nout_features = 6\n");
-        assert!(e.contains("add a `flatten` layer"), "{e}");
-        let e = net(concat!(
-            "[[layers]]\ntype = \"save\"\nas = \"s\"\n",
-            "[[layers]]\ntype = \"maxpool2d\"\nkernel = 2\n",
-            "[[layers]]\ntype = \"concat\"\nwith = \"s\"\n"
-        ));
-        assert!(e.contains("cannot join \"s\" of shape [4, 8, 8]"), "{e}");
-        let e = net(concat!(
-            "[[layers]]\ntype = \"save\"\nas = \"s\"\n",
-            "[[layers]]\ntype = \"conv2d\"\nout_channels = 5\nkernel = 1\n",
-            "[[layers]]\ntype = \"add\"\nwith = \"s\"\n"
-        ));
-        assert!(e.contains("cannot add \"s\" of shape [4, 8, 8]"), "{e}");
-    }
-
-    #[test]
-    fn unet_like_skips_transposed_conv_and_batchnorm() {
-        let text = r#"
-input = [1, 16, 16]
-[[layers]]
-type = "conv2d"
-out_channels = 8
-kernel = [3, 3]
-padding = 1
-bias = false
-[[layers]]
-type = "batchnorm2d"
-name = "bn1"
-[[layers]]
-type = "save"
-as = "skip"
-[[layers]]
-type = "maxpool2d"
-kernel = 2
-[[layers]]
-type = "conv_transpose2d"
-out_channels = 8
-kernel = 2
-stride = 2
-[[layers]]
-type = "concat"
-with = "skip"
-[[layers]]
-type = "upsample"
-scale = 2
-[[layers]]
-type = "global_avgpool"
-"#;
-        let s = NetSpec::parse(text, "u.toml")
-            .unwrap()
-            .summary(None)
-            .unwrap();
-        let shapes: Vec<_> = s.rows.iter().map(|r| r.out_shape.clone()).collect();
-        assert_eq!(
-            shapes,
-            vec![
-                vec![8, 16, 16],
-                vec![8, 16, 16],
-                vec![8, 16, 16],
-                vec![8, 8, 8],
-                vec![8, 16, 16],
-                vec![16, 16, 16],
-                vec![16, 32, 32],
-                vec![16],
-            ]
-        );
-        // conv 8*9 (no bias), bn 16, convT 8*8*4 + 8.
-        assert_eq!(s.total_params, 72 + 16 + 264);
-        assert_eq!(s.buffers, 16);
-        assert!(s.to_string().contains("Buffers"));
-    }
-
-    #[test]
-    fn frozen_layers_count_as_non_trainable() {
-        let text = "input = [4]\n[[layers]]\ntype = \"linear\"\nout_features = 2\nfrozen = true\n[[layers]]\ntype = \"linear\"\nout_features = 1\n";
-        let s = NetSpec::parse(text, "f.toml")
-            .unwrap()
-            .summary(None)
-            .unwrap();
-        assert_eq!(s.total_params, 10 + 3);
-        assert_eq!(s.trainable_params, 3);
-        assert_eq!(s.non_trainable_params(), 10);
-    }
-
-    #[test]
-    fn counts_are_grouped_by_thousands() {
-        assert_eq!(fmt_count(0), "0");
-        assert_eq!(fmt_count(999), "999");
-        assert_eq!(fmt_count(1000), "1,000");
-        assert_eq!(fmt_count(1234567), "1,234,567");
-    }
-}
+mod tests;

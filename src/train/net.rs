@@ -1,6 +1,6 @@
 //! A network from [`crate::nn`] with its optimizer, as a [`Classifier`] the loop can drive.
 
-use crate::nn::{predictions, Batch, Loss, Network, Optimizer, Rule, Target};
+use crate::nn::{predictions, Batch, LossKind, Network, Optimizer, Rule, Target};
 
 use super::{Classifier, Snapshot};
 
@@ -47,7 +47,7 @@ impl Classifier for NetClassifier {
         let target = Target::Classes(labels.iter().map(|&l| l as usize).collect());
         let loss = self
             .net
-            .step(&batch, &target, Loss::CrossEntropy, &mut self.opt)?;
+            .step(&batch, &target, LossKind::CrossEntropy, &mut self.opt)?;
         Ok(f64::from(loss))
     }
 

@@ -17,7 +17,7 @@ use anyhow::{bail, Context as _};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{self, Dataset, Normalization};
-use crate::nn::spec::fmt_shape;
+use crate::nn::summary::fmt_shape;
 use crate::nn::{Batch, LayerKind, NetSpec, Network, Optimizer, Schedule};
 use crate::train::net::NetClassifier;
 use crate::train::{self, History, Observer, Split, TrainConfig};

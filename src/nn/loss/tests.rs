@@ -381,7 +381,7 @@ fn nothing_to_average_gives_zero_not_nan() {
     let zeros = [0.0f32; 6];
     let mut cases: Vec<Case> = vec![];
     for kind in class_kinds() {
-        cases.push((kind.clone(), LossTarget::Classes(&nothing), None, None));
+        cases.push((kind, LossTarget::Classes(&nothing), None, None));
         cases.push((
             kind,
             LossTarget::Classes(&[0, 1, 0]),
@@ -396,7 +396,7 @@ fn nothing_to_average_gives_zero_not_nan() {
         Some(0.0),
     ));
     for kind in value_kinds() {
-        cases.push((kind.clone(), LossTarget::Values(&pred), Some(&zeros), None));
+        cases.push((kind, LossTarget::Values(&pred), Some(&zeros), None));
         cases.push((kind, LossTarget::Values(&pred), None, Some(0.0)));
     }
     for (kind, t, w, d) in &cases {

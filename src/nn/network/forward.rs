@@ -1,0 +1,396 @@
+//! The forward pass: each layer applied in turn on the device's kernels, skip tensors kept
+//! for `concat`/`add`/`branch`, named outputs collected, batch-norm statistics updated in
+//! training mode.
+
+use std::collections::HashMap;
+
+use dfdx::prelude::*;
+
+use super::{dev_err, Act, Heads, Network, NnError, Op};
+use crate::nn::backend::Backend;
+use crate::nn::ops::{portable, ConvGeom, Flat, Img, PoolGeom};
+use crate::nn::shape::{conv2d_out, conv_transpose2d_out, pool2d_out};
+use crate::nn::spec::{ConvSpec, PoolSpec, DEFAULT_OUTPUT};
+
+type FlatT<D> = Tensor<Flat, f32, D>;
+
+impl<D: Backend> Network<D> {
+    /// The forward pass over all layers: every named output (head) in order, or the last
+    /// activation as the one output [`DEFAULT_OUTPUT`] when the network names none.
+    pub(super) fn run<T: Tape<f32, D> + Merge<NoneTape>>(
+        &mut self,
+        x: Act<D, T>,
+        need_input_grad: bool,
+    ) -> Result<Heads<D, T>, NnError> {
+        let mut saved: HashMap<String, Act<D, T>> = HashMap::new();
+        let mut outputs: Heads<D, T> = Vec::new();
+        let mut x = x;
+        let mut i = 0;
+        // Until the first layer with parameters, activations depend on the data alone and
+        // nobody needs their gradient (unless asked for): those layers skip computing it.
+        let mut data_only = !need_input_grad;
+        while i < self.ops.len() {
+            let op = self.ops[i].clone();
+            let train = self.train && !self.eval_layers[i];
+            let skip_dx = data_only;
+            data_only &= !matches!(
+                op,
+                Op::Conv { .. } | Op::Linear { .. } | Op::BatchNorm { .. }
+            );
+            // relu followed by max pooling runs as one fused CPU kernel (ReLU commutes with max).
+            let fuse = !self.portable
+                && matches!(op, Op::Relu)
+                && matches!(self.ops.get(i + 1), Some(Op::MaxPool(_)));
+            x = if let Op::Output(name) = &op {
+                // The head keeps the tape; what follows (a branch) starts from an empty one,
+                // and the tapes meet again when the loss terms are added up.
+                let rest = x.with_empty_tape();
+                outputs.push((name.clone(), x));
+                rest
+            } else if fuse {
+                let Op::MaxPool(p) = self.ops[i + 1].clone() else {
+                    unreachable!()
+                };
+                i += 1;
+                let t = img(x, "maxpool2d")?;
+                let g = pool_geom(&t, &p)?;
+                Act::I(D::maxpool2d(t, &g, true).map_err(dev_err)?)
+            } else {
+                self.apply(&op, x, train, skip_dx, &mut saved)?
+            };
+            i += 1;
+        }
+        if outputs.is_empty() {
+            outputs.push((DEFAULT_OUTPUT.to_string(), x));
+        }
+        Ok(outputs)
+    }
+
+    pub(super) fn apply<T: Tape<f32, D> + Merge<NoneTape>>(
+        &mut self,
+        op: &Op,
+        x: Act<D, T>,
+        train: bool,
+        skip_dx: bool,
+        saved: &mut HashMap<String, Act<D, T>>,
+    ) -> Result<Act<D, T>, NnError> {
+        let e = dev_err;
+        Ok(match op {
+            Op::Conv {
+                c,
+                transposed,
+                w,
+                b,
+            } => {
+                let t = img(x, "conv")?;
+                let g = conv_geom(&t, c, *transposed)?;
+                let weight = &self.params[*w].t;
+                let bias = b.map(|b| &self.params[b].t);
+                Act::I(if self.portable {
+                    portable::conv2d(t, weight, bias, &g).map_err(e)?
+                } else {
+                    D::conv2d(t, weight, bias, &g, !skip_dx).map_err(e)?
+                })
+            }
+            Op::MaxPool(p) => {
+                let t = img(x, "maxpool2d")?;
+                let g = pool_geom(&t, p)?;
+                Act::I(if self.portable {
+                    portable::maxpool2d(t, &g).map_err(e)?
+                } else {
+                    D::maxpool2d(t, &g, false).map_err(e)?
+                })
+            }
+            Op::AvgPool(p) => {
+                let t = img(x, "avgpool2d")?;
+                let g = pool_geom(&t, p)?;
+                Act::I(portable::avgpool2d(t, &g).map_err(e)?)
+            }
+            Op::GlobalAvgPool => {
+                let t = img(x, "global_avgpool")?;
+                let (n, c, h, w) = *t.shape();
+                let t = t.try_reshape_like(&(n, c, h * w)).map_err(e)?;
+                Act::V(t.try_mean::<_, Axis<2>>().map_err(e)?)
+            }
+            Op::Upsample(s) => {
+                Act::I(portable::upsample_nearest(img(x, "upsample")?, *s).map_err(e)?)
+            }
+            Op::BatchNorm {
+                gamma,
+                beta,
+                mean,
+                var,
+                eps,
+                momentum,
+            } => {
+                let gamma = self.params[*gamma].t.clone();
+                let beta = self.params[*beta].t.clone();
+                match x {
+                    Act::I(t) => {
+                        let shape = *t.shape();
+                        let normed = if train {
+                            let stats = t.retaped::<NoneTape>();
+                            let count = shape.0 * shape.2 * shape.3;
+                            self.update_running::<_, Axes3<0, 2, 3>>(
+                                stats, count, *mean, *var, *momentum,
+                            )?;
+                            t.try_normalize::<Axes3<0, 2, 3>>(*eps).map_err(e)?
+                        } else {
+                            let (m, inv) = self.eval_stats(*mean, *var, *eps)?;
+                            t.try_sub(
+                                m.try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+                                    .map_err(e)?,
+                            )
+                            .map_err(e)?
+                            .try_mul(
+                                inv.try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+                                    .map_err(e)?,
+                            )
+                            .map_err(e)?
+                        };
+                        let g = gamma
+                            .try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+                            .map_err(e)?;
+                        let b = beta
+                            .try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
+                            .map_err(e)?;
+                        Act::I(normed.try_mul(g).map_err(e)?.try_add(b).map_err(e)?)
+                    }
+                    Act::V(t) => {
+                        let shape = *t.shape();
+                        let normed = if train {
+                            let stats = t.retaped::<NoneTape>();
+                            self.update_running::<_, Axis<0>>(
+                                stats, shape.0, *mean, *var, *momentum,
+                            )?;
+                            t.try_normalize::<Axis<0>>(*eps).map_err(e)?
+                        } else {
+                            let (m, inv) = self.eval_stats(*mean, *var, *eps)?;
+                            t.try_sub(m.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?)
+                                .map_err(e)?
+                                .try_mul(inv.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?)
+                                .map_err(e)?
+                        };
+                        let g = gamma.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?;
+                        let b = beta.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?;
+                        Act::V(normed.try_mul(g).map_err(e)?.try_add(b).map_err(e)?)
+                    }
+                }
+            }
+            Op::Dropout(p) => {
+                if !train || *p == 0.0 {
+                    x
+                } else {
+                    match x {
+                        Act::I(t) => Act::I(t.try_dropout(*p).map_err(e)?),
+                        Act::V(t) => Act::V(t.try_dropout(*p).map_err(e)?),
+                    }
+                }
+            }
+            Op::Flatten => match x {
+                Act::I(t) => {
+                    let (n, c, h, w) = *t.shape();
+                    Act::V(t.try_reshape_like(&(n, c * h * w)).map_err(e)?)
+                }
+                v => v,
+            },
+            Op::Linear { out, w, b } => {
+                let Act::V(t) = x else {
+                    return Err(NnError::Shape("linear needs a flat input".into()));
+                };
+                let weight = &self.params[*w].t;
+                let bias = b.map(|b| &self.params[b].t);
+                Act::V(if self.portable {
+                    portable::linear(t, weight, bias, *out).map_err(e)?
+                } else {
+                    D::linear(t, weight, bias, *out, !skip_dx).map_err(e)?
+                })
+            }
+            Op::Relu => map_act(x, |t| t.try_relu(), |t| t.try_relu())?,
+            Op::Sigmoid => map_act(x, |t| t.try_sigmoid(), |t| t.try_sigmoid())?,
+            Op::Tanh => map_act(x, |t| t.try_tanh(), |t| t.try_tanh())?,
+            Op::Softmax => map_act(
+                x,
+                |t| t.try_softmax::<Axis<1>>(),
+                |t| t.try_softmax::<Axis<1>>(),
+            )?,
+            Op::Save(name) => {
+                saved.insert(name.clone(), x.with_empty_tape());
+                x
+            }
+            Op::Concat(name) => {
+                let other = saved
+                    .remove(name)
+                    .ok_or_else(|| NnError::UnknownName(name.clone()))?;
+                let keep = other.with_empty_tape();
+                saved.insert(name.clone(), keep);
+                match (x, other) {
+                    (Act::I(a), Act::I(b)) => {
+                        let out: Tensor<Img, f32, D, T> =
+                            (a, b).try_concat_along(Axis::<1>).map_err(e)?;
+                        Act::I(out)
+                    }
+                    (Act::V(a), Act::V(b)) => {
+                        let out: Tensor<(usize, usize), f32, D, T> =
+                            (a, b).try_concat_along(Axis::<1>).map_err(e)?;
+                        Act::V(out)
+                    }
+                    _ => return Err(NnError::Shape(format!("cannot concat \"{name}\""))),
+                }
+            }
+            Op::Branch(name) => saved
+                .get(name)
+                .map(|a| a.with_empty_tape())
+                .ok_or_else(|| NnError::UnknownName(name.clone()))?,
+            Op::Output(_) => unreachable!("outputs are collected in run"),
+            Op::Add(name) => {
+                let other = saved
+                    .remove(name)
+                    .ok_or_else(|| NnError::UnknownName(name.clone()))?;
+                saved.insert(name.clone(), other.with_empty_tape());
+                match (x, other) {
+                    (Act::I(a), Act::I(b)) => Act::I(a.try_add(b).map_err(e)?),
+                    (Act::V(a), Act::V(b)) => Act::V(a.try_add(b).map_err(e)?),
+                    _ => return Err(NnError::Shape(format!("cannot add \"{name}\""))),
+                }
+            }
+        })
+    }
+
+    /// Running statistics update with PyTorch's conventions: `momentum` weights the new batch,
+    /// and the running variance is the unbiased one.
+    fn update_running<S, Ax: Axes>(
+        &mut self,
+        x: Tensor<S, f32, D>,
+        count: usize,
+        mean: usize,
+        var: usize,
+        momentum: f64,
+    ) -> Result<(), NnError>
+    where
+        S: Shape + ReduceShapeTo<Flat, Ax> + HasAxes<Ax>,
+    {
+        let e = dev_err;
+        let m = momentum as f32;
+        let batch_mean: Tensor<Flat, f32, D> = x.clone().try_mean::<Flat, Ax>().map_err(e)?;
+        let batch_var: Tensor<Flat, f32, D> = x.try_var::<Flat, Ax>().map_err(e)?;
+        let unbias = count as f32 / (count.max(2) - 1) as f32;
+        let rm = self.buffers[mean].t.clone();
+        let rv = self.buffers[var].t.clone();
+        self.buffers[mean].t = (rm * (1.0 - m) + batch_mean * m).retaped();
+        self.buffers[var].t = (rv * (1.0 - m) + batch_var * (unbias * m)).retaped();
+        Ok(())
+    }
+
+    /// Running mean and 1/sqrt(running var + eps), for evaluation mode.
+    fn eval_stats(
+        &self,
+        mean: usize,
+        var: usize,
+        eps: f64,
+    ) -> Result<(FlatT<D>, FlatT<D>), NnError> {
+        let inv = (self.buffers[var].t.clone() + eps as f32)
+            .try_sqrt()
+            .map_err(dev_err)?
+            .try_recip()
+            .map_err(dev_err)?;
+        Ok((self.buffers[mean].t.clone(), inv))
+    }
+}
+
+fn map_act<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
+    x: Act<D, T>,
+    fi: impl FnOnce(Tensor<Img, f32, D, T>) -> Result<Tensor<Img, f32, D, T>, D::Err>,
+    fv: impl FnOnce(
+        Tensor<(usize, usize), f32, D, T>,
+    ) -> Result<Tensor<(usize, usize), f32, D, T>, D::Err>,
+) -> Result<Act<D, T>, NnError> {
+    Ok(match x {
+        Act::I(t) => Act::I(fi(t).map_err(dev_err)?),
+        Act::V(t) => Act::V(fv(t).map_err(dev_err)?),
+    })
+}
+
+fn img<D: Backend, T>(x: Act<D, T>, what: &str) -> Result<Tensor<Img, f32, D, T>, NnError> {
+    match x {
+        Act::I(t) => Ok(t),
+        Act::V(_) => Err(NnError::Shape(format!(
+            "{what} needs an image-shaped input"
+        ))),
+    }
+}
+
+fn shape_err(e: crate::nn::shape::ShapeError) -> NnError {
+    NnError::Shape(e.to_string())
+}
+
+fn conv_geom<D: Backend, T>(
+    t: &Tensor<Img, f32, D, T>,
+    c: &ConvSpec,
+    transposed: bool,
+) -> Result<ConvGeom, NnError> {
+    let (n, ci, h, w) = *t.shape();
+    let dims = [h, w];
+    let mut out = [0usize; 2];
+    for a in 0..2 {
+        let (i, k, s, p, d) = (
+            dims[a] as i64,
+            c.kernel[a] as i64,
+            c.stride[a] as i64,
+            c.padding[a] as i64,
+            c.dilation[a] as i64,
+        );
+        out[a] = if transposed {
+            conv_transpose2d_out(i, k, s, p, d, c.output_padding[a] as i64)
+        } else {
+            conv2d_out(i, k, s, p, d)
+        }
+        .map_err(shape_err)? as usize;
+    }
+    Ok(ConvGeom {
+        n,
+        c: ci,
+        h,
+        w,
+        o: c.out_channels,
+        oh: out[0],
+        ow: out[1],
+        k: c.kernel,
+        s: c.stride,
+        p: c.padding,
+        d: c.dilation,
+        groups: c.groups,
+        transposed,
+    })
+}
+
+fn pool_geom<D: Backend, T>(t: &Tensor<Img, f32, D, T>, p: &PoolSpec) -> Result<PoolGeom, NnError> {
+    let (n, c, h, w) = *t.shape();
+    let oh = pool2d_out(
+        h as i64,
+        p.kernel[0] as i64,
+        p.stride[0] as i64,
+        p.padding[0] as i64,
+        1,
+    )
+    .map_err(shape_err)? as usize;
+    let ow = pool2d_out(
+        w as i64,
+        p.kernel[1] as i64,
+        p.stride[1] as i64,
+        p.padding[1] as i64,
+        1,
+    )
+    .map_err(shape_err)? as usize;
+    Ok(PoolGeom {
+        n,
+        c,
+        h,
+        w,
+        oh,
+        ow,
+        k: p.kernel,
+        s: p.stride,
+        p: p.padding,
+    })
+}
