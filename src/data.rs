@@ -13,6 +13,7 @@
 
 pub mod idx;
 pub mod photos;
+pub mod transforms;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,7 @@ use rand::SeedableRng;
 
 pub use idx::{IdxArray, IdxProblem};
 pub use photos::{decode_image, load_image, photo, photo_description, photo_names};
+pub use transforms::Transform;
 
 /// Class names of Fashion-MNIST, indexed by label.
 pub const FASHION_CLASSES: [&str; 10] = [
