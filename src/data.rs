@@ -13,6 +13,7 @@
 
 pub mod idx;
 pub mod photos;
+pub mod scenes;
 pub mod transforms;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use rand::SeedableRng;
 
 pub use idx::{IdxArray, IdxProblem};
 pub use photos::{decode_image, load_image, photo, photo_description, photo_names};
+pub use scenes::{Scene, SceneBox, SceneConfig, SceneKinds, SceneSet};
 pub use transforms::Transform;
 
 /// Class names of Fashion-MNIST, indexed by label.
