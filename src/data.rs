@@ -13,6 +13,8 @@
 
 pub mod idx;
 pub mod photos;
+pub mod scenes;
+pub mod transforms;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +25,8 @@ use rand::SeedableRng;
 
 pub use idx::{IdxArray, IdxProblem};
 pub use photos::{decode_image, load_image, photo, photo_description, photo_names};
+pub use scenes::{Scene, SceneBox, SceneConfig, SceneKinds, SceneSet};
+pub use transforms::Transform;
 
 /// Class names of Fashion-MNIST, indexed by label.
 pub const FASHION_CLASSES: [&str; 10] = [
