@@ -122,7 +122,7 @@ impl tutor::train::Observer for Printer {
             s.epoch,
             s.train_loss,
             s.val_loss,
-            100.0 * s.val_accuracy,
+            100.0 * s.val_metric("accuracy"),
             s.seconds
         );
     }

@@ -1,11 +1,16 @@
-//! Training: the loop, evaluation and the learning-rate finder, reporting through an
+//! Training: one loop, evaluation and the learning-rate finder, reporting through an
 //! [`Observer`] that the TUI, the headless runner and the tests each plug into.
 //!
-//! The loop knows nothing of tensors: it drives anything that implements [`Classifier`] (the
-//! networks of [`crate::nn`]) over plain `f32` examples, so it can be read in one sitting.
+//! The loop knows nothing of tensors or of what is being learnt: it drives anything that
+//! implements [`Model`] over plain `f32` examples and the targets of a [`Split`] (class labels,
+//! masks, images, weighted box offsets), and reports the per-epoch [`metrics`] the experiment
+//! chose. Seeded batches, validation after every epoch, early stopping with the best weights
+//! restored, cancellation, progress: written once, here.
 
 pub mod lr_find;
+pub mod metrics;
 pub mod net;
+pub mod split;
 
 use std::time::Instant;
 
@@ -14,60 +19,60 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 pub use crate::nn::Schedule;
+use crate::nn::{Batch, Targets};
 use crate::util::cancel::Cancelled;
+pub use metrics::{Metric, MetricKind};
+pub use split::{Split, TargetData};
 
 /// A model the loop can train: one optimizer step on a batch, and evaluation.
-pub trait Classifier {
-    /// Forward, backward and one optimizer step at learning rate `lr` on a batch of
-    /// `labels.len()` examples laid out one after another in `x`, in training mode. Returns
-    /// the batch's mean loss (before the step).
-    fn train_step(&mut self, x: &[f32], labels: &[u8], lr: f64) -> anyhow::Result<f64>;
-    /// Loss summed over the batch and the predicted classes, in evaluation mode.
-    fn evaluate(&mut self, x: &[f32], labels: &[u8]) -> anyhow::Result<(f64, Vec<u8>)>;
+pub trait Model {
+    /// Forward, backward and one optimizer step at learning rate `lr` on a batch of `n`
+    /// examples laid out one after another in `x`, in training mode. Returns the batch's
+    /// loss (before the step), in total and per term of the objective.
+    fn train_step(
+        &mut self,
+        x: &[f32],
+        n: usize,
+        targets: &Targets,
+        lr: f64,
+    ) -> anyhow::Result<StepLoss>;
+    /// The loss summed over the batch (in total and per term) and every output, in
+    /// evaluation mode.
+    fn evaluate(&mut self, x: &[f32], n: usize, targets: &Targets) -> anyhow::Result<Evaluated>;
+    /// The names of the objective's terms, for reports (one name per entry of
+    /// [`StepLoss::terms`]).
+    fn term_names(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// A copy of every weight and optimizer moment, to come back to.
     fn snapshot(&self) -> anyhow::Result<Snapshot>;
-    /// Puts back what [`Classifier::snapshot`] took.
+    /// Puts back what [`Model::snapshot`] took.
     fn restore(&mut self, s: &Snapshot) -> anyhow::Result<()>;
+}
+
+/// One step's loss: the weighted total and each term before weighting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLoss {
+    pub total: f64,
+    pub terms: Vec<f64>,
+}
+
+/// What evaluating one batch gives.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    /// The objective summed over the batch's examples.
+    pub loss_sum: f64,
+    /// Each term summed over the batch's examples.
+    pub term_sums: Vec<f64>,
+    /// The model's outputs by name.
+    pub outputs: Vec<(String, Batch)>,
 }
 
 /// Saved model state, opaque to the loop.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot(pub Vec<Vec<f32>>);
 
-/// Examples and labels: `x` holds `labels.len()` examples of `len` values each.
-#[derive(Debug, Clone, Copy)]
-pub struct Split<'a> {
-    pub x: &'a [f32],
-    pub labels: &'a [u8],
-    pub len: usize,
-}
-
-impl<'a> Split<'a> {
-    pub fn new(x: &'a [f32], labels: &'a [u8]) -> Self {
-        let len = if labels.is_empty() {
-            0
-        } else {
-            x.len() / labels.len()
-        };
-        Split { x, labels, len }
-    }
-
-    pub fn n(&self) -> usize {
-        self.labels.len()
-    }
-
-    /// Gathers the examples at `idx` into one batch.
-    fn gather(&self, idx: &[usize], xb: &mut Vec<f32>, yb: &mut Vec<u8>) {
-        xb.clear();
-        yb.clear();
-        for &i in idx {
-            xb.extend_from_slice(&self.x[i * self.len..(i + 1) * self.len]);
-            yb.push(self.labels[i]);
-        }
-    }
-}
-
-/// How many training examples the per-epoch training accuracy is measured on.
+/// How many training examples the per-epoch training metrics are measured on.
 const TRAIN_PROBE: usize = 2000;
 
 /// Settings of one training run.
@@ -81,6 +86,8 @@ pub struct TrainConfig {
     /// weights. `None` trains every epoch (and still restores the best).
     pub patience: Option<usize>,
     pub seed: u64,
+    /// What to measure after every epoch (accuracy on the only output unless chosen).
+    pub metrics: Vec<MetricKind>,
 }
 
 impl Default for TrainConfig {
@@ -92,22 +99,45 @@ impl Default for TrainConfig {
             schedule: Schedule::Constant,
             patience: None,
             seed: 0,
+            metrics: vec![MetricKind::accuracy()],
         }
     }
 }
 
 /// Figures for one finished epoch.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EpochStats {
     /// From 1.
     pub epoch: usize,
     /// Mean of the epoch's batch losses (training mode, as the weights changed).
     pub train_loss: f64,
-    /// Accuracy in evaluation mode on up to 2000 training examples after the epoch.
-    pub train_accuracy: f64,
+    /// Mean of each objective term over the epoch's batches, in term order.
+    pub train_terms: Vec<f64>,
+    /// Each chosen metric in evaluation mode on up to 2000 training examples after the epoch.
+    pub train_metrics: Vec<(String, f64)>,
     pub val_loss: f64,
-    pub val_accuracy: f64,
+    /// Each objective term on the validation set.
+    pub val_terms: Vec<f64>,
+    pub val_metrics: Vec<(String, f64)>,
     pub seconds: f64,
+}
+
+impl EpochStats {
+    /// The validation value of metric `name` (NaN when it was not measured).
+    pub fn val_metric(&self, name: &str) -> f64 {
+        lookup(&self.val_metrics, name)
+    }
+
+    /// The training-probe value of metric `name` (NaN when it was not measured).
+    pub fn train_metric(&self, name: &str) -> f64 {
+        lookup(&self.train_metrics, name)
+    }
+}
+
+fn lookup(m: &[(String, f64)], name: &str) -> f64 {
+    m.iter()
+        .find(|(n, _)| n == name)
+        .map_or(f64::NAN, |(_, v)| *v)
 }
 
 /// What a training run reports as it goes.
@@ -137,89 +167,140 @@ pub struct History {
     pub seconds: f64,
 }
 
-/// Mean loss, accuracy and predictions of `model` on `data`, in batches.
-pub fn evaluate<M: Classifier + ?Sized>(
+/// The loss and metrics of a model on a split.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// The objective's mean over examples.
+    pub loss: f64,
+    /// Each term's mean over examples.
+    pub terms: Vec<f64>,
+    /// Each metric asked for, by name.
+    pub metrics: Vec<(String, f64)>,
+}
+
+/// Mean loss and `metrics` of `model` on `data`, in batches; `keep` is handed every batch's
+/// outputs (to collect predictions).
+pub fn evaluate_with<M: Model + ?Sized>(
+    model: &mut M,
+    data: &Split,
+    batch_size: usize,
+    metrics: &[MetricKind],
+    mut keep: impl FnMut(&[(String, Batch)]),
+) -> anyhow::Result<Evaluation> {
+    data.check()?;
+    let mut acc: Vec<Box<dyn Metric>> = metrics.iter().map(MetricKind::make).collect();
+    let mut loss = 0.0;
+    let mut terms: Vec<f64> = Vec::new();
+    let idx: Vec<usize> = (0..data.n()).collect();
+    let mut xb = Vec::new();
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let targets = data.gather(chunk, &mut xb);
+        let e = model.evaluate(&xb, chunk.len(), &targets)?;
+        loss += e.loss_sum;
+        terms.resize(e.term_sums.len(), 0.0);
+        for (t, v) in terms.iter_mut().zip(&e.term_sums) {
+            *t += v;
+        }
+        for m in &mut acc {
+            m.update(&e.outputs, &targets);
+        }
+        keep(&e.outputs);
+    }
+    let n = data.n().max(1) as f64;
+    Ok(Evaluation {
+        loss: loss / n,
+        terms: terms.iter().map(|t| t / n).collect(),
+        metrics: acc.iter().map(|m| (m.name(), m.value())).collect(),
+    })
+}
+
+/// A classifier's mean loss, accuracy and predicted classes on a split of labels.
+pub fn evaluate<M: Model + ?Sized>(
     model: &mut M,
     data: Split,
     batch_size: usize,
 ) -> anyhow::Result<(f64, f64, Vec<u8>)> {
     let mut preds = Vec::with_capacity(data.n());
-    let mut loss = 0.0;
-    let idx: Vec<usize> = (0..data.n()).collect();
-    let (mut xb, mut yb) = (Vec::new(), Vec::new());
-    for chunk in idx.chunks(batch_size.max(1)) {
-        data.gather(chunk, &mut xb, &mut yb);
-        let (l, p) = model.evaluate(&xb, &yb)?;
-        loss += l;
-        preds.extend(p);
-    }
-    let n = data.n().max(1) as f64;
-    let correct = preds
-        .iter()
-        .zip(data.labels)
-        .filter(|(p, y)| p == y)
-        .count();
-    Ok((loss / n, correct as f64 / n, preds))
+    let e = evaluate_with(
+        model,
+        &data,
+        batch_size,
+        &[MetricKind::accuracy()],
+        |outs| {
+            if let Some((_, b)) = outs.first() {
+                preds.extend(metrics::argmax_rows(b).into_iter().map(|p| p as u8));
+            }
+        },
+    )?;
+    Ok((e.loss, e.metrics[0].1, preds))
 }
 
 /// Trains `model` on `train`, validating on `val` after every epoch; the model ends with the
 /// weights of its best validation epoch.
-pub fn fit<M: Classifier + ?Sized>(
+pub fn fit<M: Model + ?Sized>(
     model: &mut M,
     train: Split,
     val: Split,
     cfg: &TrainConfig,
     obs: &mut dyn Observer,
 ) -> anyhow::Result<History> {
+    train.check()?;
+    val.check()?;
     let t0 = Instant::now();
     let per_epoch = train.n().div_ceil(cfg.batch_size.max(1));
     let total = per_epoch * cfg.epochs;
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..train.n()).collect();
-    let (mut xb, mut yb) = (Vec::new(), Vec::new());
+    let mut xb = Vec::new();
     let mut history = History::default();
     let mut best: Option<(f64, Snapshot)> = None;
     let mut since_best = 0;
     let mut step = 0;
+    // Metrics on the training data are measured in evaluation mode (no dropout) on a fixed
+    // slice: what the model knows now, not the average over an epoch of changing weights.
+    let probe = train.first(TRAIN_PROBE);
     for epoch in 1..=cfg.epochs {
         let e0 = Instant::now();
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
+        let mut term_sums: Vec<f64> = Vec::new();
         for chunk in order.chunks(cfg.batch_size.max(1)) {
             if obs.cancelled() {
                 return Err(Cancelled.into());
             }
-            train.gather(chunk, &mut xb, &mut yb);
+            let targets = train.gather(chunk, &mut xb);
             let lr = cfg.schedule.lr_at(cfg.lr, step);
-            let loss = model.train_step(&xb, &yb, lr)?;
-            if !loss.is_finite() {
+            let loss = model.train_step(&xb, chunk.len(), &targets, lr)?;
+            if !loss.total.is_finite() {
                 anyhow::bail!(
-                    "the loss became {loss} at epoch {epoch} (learning rate {lr:.2e} is probably too high)"
+                    "the loss became {} at epoch {epoch} (learning rate {lr:.2e} is probably too high)",
+                    loss.total
                 );
             }
-            loss_sum += loss * chunk.len() as f64;
+            loss_sum += loss.total * chunk.len() as f64;
+            term_sums.resize(loss.terms.len(), 0.0);
+            for (s, t) in term_sums.iter_mut().zip(&loss.terms) {
+                *s += t * chunk.len() as f64;
+            }
             step += 1;
-            obs.batch(step, total, loss);
+            obs.batch(step, total, loss.total);
         }
-        let (val_loss, val_accuracy, _) = evaluate(model, val, 256)?;
-        // Training accuracy in evaluation mode (no dropout) on a fixed slice of the training
-        // data: what the model knows now, not the average over an epoch of changing weights.
-        let probe = Split {
-            x: &train.x[..TRAIN_PROBE.min(train.n()) * train.len],
-            labels: &train.labels[..TRAIN_PROBE.min(train.n())],
-            len: train.len,
-        };
-        let (_, train_accuracy, _) = evaluate(model, probe, 256)?;
+        let v = evaluate_with(model, &val, 256, &cfg.metrics, |_| {})?;
+        let p = evaluate_with(model, &probe, 256, &cfg.metrics, |_| {})?;
+        let n = train.n().max(1) as f64;
         let stats = EpochStats {
             epoch,
-            train_loss: loss_sum / train.n().max(1) as f64,
-            train_accuracy,
-            val_loss,
-            val_accuracy,
+            train_loss: loss_sum / n,
+            train_terms: term_sums.iter().map(|s| s / n).collect(),
+            train_metrics: p.metrics,
+            val_loss: v.loss,
+            val_terms: v.terms,
+            val_metrics: v.metrics,
             seconds: e0.elapsed().as_secs_f64(),
         };
-        history.epochs.push(stats);
         obs.epoch(&stats);
+        let val_loss = stats.val_loss;
+        history.epochs.push(stats);
         if best.as_ref().is_none_or(|(b, _)| val_loss < *b) {
             best = Some((val_loss, model.snapshot()?));
             history.best_epoch = epoch;
@@ -252,7 +333,7 @@ pub struct LrFind {
 
 /// Runs the range test on `train` (fastai's defaults unless given) and restores the model's
 /// weights afterwards, so the test leaves no trace on the run that follows.
-pub fn find_lr<M: Classifier + ?Sized>(
+pub fn find_lr<M: Model + ?Sized>(
     model: &mut M,
     train: Split,
     batch_size: usize,
@@ -267,7 +348,7 @@ pub fn find_lr<M: Classifier + ?Sized>(
     order.shuffle(&mut rng);
     let mut smoother = lr_find::Smoother::new(lr_find::BETA);
     let (mut lrs, mut losses) = (Vec::new(), Vec::new());
-    let (mut xb, mut yb) = (Vec::new(), Vec::new());
+    let mut xb = Vec::new();
     let mut batches = order.chunks(batch_size.max(1)).cycle();
     let result = (|| -> anyhow::Result<()> {
         for i in 0..num_it {
@@ -276,8 +357,8 @@ pub fn find_lr<M: Classifier + ?Sized>(
             }
             let lr = lr_find::lr_at(start, end, i, num_it);
             let chunk = batches.next().unwrap_or(&[]);
-            train.gather(chunk, &mut xb, &mut yb);
-            let loss = model.train_step(&xb, &yb, lr)?;
+            let targets = train.gather(chunk, &mut xb);
+            let loss = model.train_step(&xb, chunk.len(), &targets, lr)?.total;
             let smooth = smoother.push(loss);
             lrs.push(lr);
             losses.push(smooth);

@@ -3,8 +3,8 @@
 
 use tutor::data::{self, Normalization, Split as DataSplit};
 use tutor::nn::{NetSpec, Network, Optimizer};
-use tutor::train::net::NetClassifier;
-use tutor::train::{self, Classifier, Quiet, Split, TrainConfig};
+use tutor::train::net::NetModel;
+use tutor::train::{self, Model, Quiet, Split, TrainConfig};
 
 const MLP: &str = r#"
 input = [1, 28, 28]
@@ -43,9 +43,9 @@ name = "fc"
 out_features = 10
 "#;
 
-fn model(text: &str, seed: u64) -> NetClassifier {
+fn model(text: &str, seed: u64) -> NetModel {
     let spec = NetSpec::parse(text, "test.toml").unwrap();
-    NetClassifier::new(Network::new(&spec, seed).unwrap(), Optimizer::adam(1e-3))
+    NetModel::new(Network::new(&spec, seed).unwrap(), Optimizer::adam(1e-3))
 }
 
 /// 2000 training and 500 validation digits, normalised.

@@ -11,7 +11,7 @@ use tutor::experiments::transfer::pretrain::{self, PretrainConfig, Pretrained};
 use tutor::experiments::transfer::{BATCHNORM, COMPARE, LAYERS};
 use tutor::experiments::{run_recorded, Value};
 use tutor::nn::{Batch, LossKind, NetSpec, Network, Optimizer, Target};
-use tutor::train::net::NetClassifier;
+use tutor::train::net::NetModel;
 use tutor::train::{self, Quiet, Split};
 
 fn root() -> PathBuf {
@@ -41,7 +41,7 @@ fn committed_model_scores_what_its_metadata_says() {
     let test = pre
         .norm()
         .applied(&pre.source_data(DataSplit::Test).unwrap());
-    let mut model = NetClassifier::new(pre.source_network().unwrap(), Optimizer::adam(1e-3));
+    let mut model = NetModel::new(pre.source_network().unwrap(), Optimizer::adam(1e-3));
     let (_, acc, _) =
         train::evaluate(&mut model, Split::new(&test.images, &test.labels), 256).unwrap();
     assert!(

@@ -8,7 +8,7 @@ use crate::data::{Dataset, Normalization};
 use crate::experiments::kit::Ctx;
 use crate::nn::{NetSpec, Network, Optimizer};
 use crate::output::{Mark, Matrix, Output, Plot, Series, SeriesStyle};
-use crate::train::net::NetClassifier;
+use crate::train::net::NetModel;
 use crate::train::{self, EpochStats, LrFind, Observer, Split};
 
 /// Training, validation and test sets, normalised with the training set's statistics.
@@ -45,10 +45,10 @@ pub fn split(d: &Dataset) -> Split<'_> {
 }
 
 /// Builds a network from its file with Adam at `lr`.
-pub fn classifier(net: &Path, seed: u64, lr: f64) -> anyhow::Result<NetClassifier> {
+pub fn classifier(net: &Path, seed: u64, lr: f64) -> anyhow::Result<NetModel> {
     let spec = NetSpec::load(net)?;
     let net = Network::new(&spec, seed)?;
-    Ok(NetClassifier::new(net, Optimizer::adam(lr)))
+    Ok(NetModel::new(net, Optimizer::adam(lr)))
 }
 
 /// Progress in units shared by several phases of one experiment, so the ETA the learner sees
@@ -160,12 +160,13 @@ impl Observer for Live<'_> {
     }
 }
 
-/// An empty loss plot over `epochs` epochs.
-pub fn loss_plot(title: &str, epochs: usize) -> Plot {
+/// An empty loss plot over `epochs` epochs; `loss` names what is minimised (the axis title,
+/// e.g. an objective's [`crate::nn::Objective::describe`]).
+pub fn loss_plot(title: &str, epochs: usize, loss: &str) -> Plot {
     Plot {
         title: title.to_string(),
         x_label: "epoch".into(),
-        y_label: "cross-entropy loss".into(),
+        y_label: format!("{loss} loss"),
         x_log: false,
         series: Vec::new(),
         marks: Vec::new(),
@@ -238,7 +239,7 @@ pub fn lr_plot(title: &str, r: &LrFind) -> Plot {
 
 /// Runs the range test on `model` over `data` (weights restored afterwards).
 pub fn find_lr(
-    model: &mut NetClassifier,
+    model: &mut NetModel,
     data: &Dataset,
     seed: u64,
     ctx: &mut dyn Ctx,

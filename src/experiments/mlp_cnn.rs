@@ -10,7 +10,7 @@ use super::common::{self, Budget, Live, Prepared};
 use crate::data::{self, Dataset};
 use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
 use crate::output::{Output, Picture, Table};
-use crate::train::{self, Classifier, TrainConfig};
+use crate::train::{self, Model, TrainConfig};
 
 /// Share of the training images held out for validation.
 const VAL_FRACTION: f64 = 0.1;
@@ -232,7 +232,7 @@ pub static COMPARE: Experiment = Experiment {
 
 /// Accuracy on the test set moved `shift` pixels in each of four directions, averaged.
 fn shifted_accuracy(
-    model: &mut dyn Classifier,
+    model: &mut dyn Model,
     raw_test: &Dataset,
     data: &Prepared,
     shift: i32,
@@ -299,7 +299,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     };
     ctx.metric("lr_suggestion", cnn_lr);
 
-    let mut plot = common::loss_plot("Loss per epoch: MLP vs CNN", epochs);
+    let mut plot = common::loss_plot("Loss per epoch: MLP vs CNN", epochs, "cross-entropy");
     let mlp_cfg = TrainConfig {
         epochs,
         lr: p.float("mlp_lr")?,
@@ -361,7 +361,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             crate::nn::summary::fmt_count(params),
             h.epochs
                 .get(h.best_epoch.saturating_sub(1))
-                .map_or("-".into(), |e| common::pct(e.val_accuracy)),
+                .map_or("-".into(), |e| common::pct(e.val_metric("accuracy"))),
             common::pct(*test),
             common::pct(*shifted),
             format!("{:+.1} points", 100.0 * (shifted - test)),

@@ -16,8 +16,8 @@ use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Pa
 use crate::nn::summary::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
-use crate::train::net::NetClassifier;
-use crate::train::{self, Classifier, EpochStats, Observer, Snapshot, TrainConfig};
+use crate::train::net::NetModel;
+use crate::train::{self, EpochStats, Model, Observer, Snapshot, TrainConfig};
 use pretrain::Pretrained;
 
 /// Where the lessons find the pretrained model, relative to the lesson file.
@@ -61,7 +61,7 @@ fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let pre = pretrained(p)?;
     let m = &pre.meta;
     let test = pre.norm().applied(&pre.source_data(data::Split::Test)?);
-    let mut model = NetClassifier::new(pre.source_network()?, Optimizer::adam(1e-3));
+    let mut model = NetModel::new(pre.source_network()?, Optimizer::adam(1e-3));
     let (_, acc, _) = train::evaluate(&mut model, common::split(&test), 256)?;
     let rows = [
         ("source domain", m.source_domain.clone()),
@@ -359,18 +359,16 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         for l in &bn_layers {
             net.set_layer_eval(l, bn_eval)?;
         }
-        let mut model = NetClassifier::new(net, Optimizer::adam(1e-3));
+        let mut model = NetModel::new(net, Optimizer::adam(1e-3));
         let split = common::split(&data.train);
-        let len = split.len;
         for s in 0..steps {
             crate::experiments::kit::check_cancel(ctx)?;
             let start = (s * BATCH) % data.train.n;
             let end = (start + BATCH).min(data.train.n);
-            model.train_step(
-                &split.x[start * len..end * len],
-                &split.labels[start..end],
-                1e-3,
-            )?;
+            let idx: Vec<usize> = (start..end).collect();
+            let mut xb = Vec::new();
+            let targets = split.gather(&idx, &mut xb);
+            model.train_step(&xb, idx.len(), &targets, 1e-3)?;
         }
         after.push(read(&model.net)?);
     }
@@ -458,7 +456,7 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let seed = p.int("seed")? as u64;
     let data = target_data(&pre, p.int("labels_per_class")? as usize, seed)?;
     let feats = pretrain::features(&mut pre.backbone()?, &data.train)?;
-    let mut head = NetClassifier::new(
+    let mut head = NetModel::new(
         Network::new(&pre.head_spec(data.classes())?, seed)?,
         Optimizer::adam(1e-3),
     );
@@ -593,9 +591,10 @@ impl Observer for Curve<'_> {
     }
     fn epoch(&mut self, s: &EpochStats) {
         self.budget.done += self.cost.epoch;
-        self.plot.series[self.series]
-            .points
-            .push(((s.epoch + self.offset) as f64, 100.0 * s.val_accuracy));
+        self.plot.series[self.series].points.push((
+            (s.epoch + self.offset) as f64,
+            100.0 * s.val_metric("accuracy"),
+        ));
         self.ctx.show("curves", Output::Plot(self.plot.clone()));
     }
     fn cancelled(&self) -> bool {
@@ -663,7 +662,7 @@ fn draw_units(train: usize, test: usize, epochs: usize, head_epochs: usize) -> u
 /// One strategy trained an epoch at a time, so that all the strategies' curves grow side by
 /// side in the chart. It keeps the weights of its best validation epoch (early stopping).
 struct Track<'d> {
-    model: NetClassifier,
+    model: NetModel,
     train: &'d Dataset,
     val: &'d Dataset,
     series: usize,
@@ -681,7 +680,7 @@ struct Track<'d> {
 impl<'d> Track<'d> {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        model: NetClassifier,
+        model: NetModel,
         train: &'d Dataset,
         val: &'d Dataset,
         series: usize,
@@ -748,10 +747,10 @@ impl<'d> Track<'d> {
                 &mut obs,
             )?
         };
-        let s = h.epochs[0];
+        let s = &h.epochs[0];
         if self.best.as_ref().is_none_or(|(b, _)| s.val_loss < *b) {
             self.best = Some((s.val_loss, self.model.snapshot()?));
-            self.best_val_accuracy = s.val_accuracy;
+            self.best_val_accuracy = s.val_metric("accuracy");
             self.improved = true;
         }
         self.seconds += t0.elapsed().as_secs_f64();
@@ -801,7 +800,7 @@ fn run_budget(
 
     // 1. The same architecture from random weights: every layer learns from the budget alone.
     let mut scratch = Track::new(
-        NetClassifier::new(
+        NetModel::new(
             Network::new(&pre.target_spec(data.classes())?, seed)?,
             Optimizer::adam(lr),
         ),
@@ -826,7 +825,7 @@ fn run_budget(
     let cache_seconds = t0.elapsed().as_secs_f64();
     budget.done += data.train.n + data.val.n + data.test.n;
     let mut head = Track::new(
-        NetClassifier::new(
+        NetModel::new(
             Network::new(&pre.head_spec(data.classes())?, seed)?,
             Optimizer::adam(lr),
         ),
@@ -872,7 +871,7 @@ fn run_budget(
             // 3. Fine-tuning: the whole network from the pretrained backbone and that head,
             // the backbone at a smaller learning rate so it adapts without forgetting.
             let mut ft = Track::new(
-                NetClassifier::new(net, Optimizer::adam(lr)),
+                NetModel::new(net, Optimizer::adam(lr)),
                 &data.train,
                 &data.val,
                 ft_series,

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, Dataset, Normalization};
 use crate::nn::summary::fmt_shape;
 use crate::nn::{Batch, LayerKind, NetSpec, Network, Optimizer, Schedule};
-use crate::train::net::NetClassifier;
+use crate::train::net::NetModel;
 use crate::train::{self, History, Observer, Split, TrainConfig};
 
 /// The `format` field of a metadata file this version reads.
@@ -355,7 +355,7 @@ pub fn pretrain(
 
     let steps = tr.n.div_ceil(SOURCE_BATCH) * cfg.epochs;
     let net = Network::new(&spec, cfg.seed)?;
-    let mut model = NetClassifier::new(net, Optimizer::adam(cfg.lr));
+    let mut model = NetModel::new(net, Optimizer::adam(cfg.lr));
     let t0 = Instant::now();
     let history = train::fit(
         &mut model,
@@ -371,6 +371,7 @@ pub fn pretrain(
             },
             patience: None,
             seed: cfg.seed,
+            ..TrainConfig::default()
         },
         obs,
     )?;
@@ -380,7 +381,7 @@ pub fn pretrain(
     let best = history
         .epochs
         .get(history.best_epoch.saturating_sub(1))
-        .copied()
+        .cloned()
         .context("training ran no epoch")?;
     let names = source.classes.join(", ");
     let meta = PretrainMeta {
@@ -407,7 +408,7 @@ pub fn pretrain(
         batch_size: SOURCE_BATCH,
         norm_mean: norm.mean,
         norm_std: norm.std,
-        source_val_accuracy: round4(best.val_accuracy),
+        source_val_accuracy: round4(best.val_metric("accuracy")),
         source_test_accuracy: round4(test_acc),
         train_seconds: (seconds * 10.0).round() / 10.0,
         command: format!(

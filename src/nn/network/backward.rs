@@ -63,6 +63,23 @@ impl<D: Backend> Network<D> {
         Ok((l.as_vec()[0], terms))
     }
 
+    /// One forward pass without gradients: every output, and the objective on them.
+    pub fn evaluate_objective(
+        &mut self,
+        batch: &Batch,
+        targets: &Targets,
+        objective: &Objective,
+    ) -> Result<(Vec<(String, Batch)>, TermValues), NnError> {
+        let x = self.input_tensor(batch)?;
+        let outs = self.run(x, false)?;
+        let batches = outs
+            .iter()
+            .map(|(n, a)| (n.clone(), a.to_batch()))
+            .collect();
+        let (l, terms) = self.objective_tensor(outs, targets, objective)?;
+        Ok((batches, (l.as_vec()[0], terms)))
+    }
+
     /// The weighted sum of the objective's terms, each on its output, with the tapes of all
     /// outputs merged (an output no term uses still passes on its tape, times zero, so the
     /// layers it shares with the others keep every recorded backward step).
