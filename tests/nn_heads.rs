@@ -149,3 +149,19 @@ fn bad_heads_are_errors_with_places() {
     let e = NetSpec::parse(&twice, "h.toml").unwrap_err().to_string();
     assert!(e.contains("already named"), "{e}");
 }
+
+#[test]
+fn the_two_head_example_file_lists_both_heads() {
+    let spec = NetSpec::load("nets/two_heads.toml").unwrap();
+    let s = spec.summary(None).unwrap();
+    assert_eq!(
+        s.outputs,
+        vec![("class".to_string(), vec![2]), ("box".to_string(), vec![4])]
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tutor"))
+        .args(["inspect", "nets/two_heads.toml"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Outputs: class [2], box [4]"));
+}

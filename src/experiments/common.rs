@@ -71,6 +71,10 @@ pub struct Live<'a> {
     pub cost: usize,
     pub batches_per_epoch: usize,
     pub epochs: usize,
+    /// When set, every per-epoch validation metric is drawn too, each in its own plot (under
+    /// `<plot_key>-<metric>`, its axis titled with the metric's name).
+    pub draw_metrics: bool,
+    metric_plots: Vec<(String, Plot)>,
     running: (f64, usize),
 }
 
@@ -106,7 +110,39 @@ impl<'a> Live<'a> {
             cost,
             batches_per_epoch,
             epochs,
+            draw_metrics: false,
+            metric_plots: Vec::new(),
             running: (0.0, 0),
+        }
+    }
+
+    /// Adds the epoch's validation metrics to their plots and shows them.
+    fn draw_metric_curves(&mut self, s: &EpochStats) {
+        for (metric, value) in &s.val_metrics {
+            let key = format!("{}-{}", self.plot_key, slug(metric));
+            let i = match self.metric_plots.iter().position(|(k, _)| *k == key) {
+                Some(i) => i,
+                None => {
+                    let plot = Plot {
+                        title: format!("Validation {metric} per epoch"),
+                        x_label: "epoch".into(),
+                        y_label: metric.clone(),
+                        x_log: false,
+                        series: vec![Series {
+                            name: format!("{} validation", self.name),
+                            points: Vec::new(),
+                            style: SeriesStyle::Line,
+                        }],
+                        marks: Vec::new(),
+                        x_range: Some((0.0, self.epochs as f64)),
+                    };
+                    self.metric_plots.push((key.clone(), plot));
+                    self.metric_plots.len() - 1
+                }
+            };
+            let plot = &mut self.metric_plots[i].1;
+            plot.series[0].points.push((s.epoch as f64, *value));
+            self.ctx.show(&key, Output::Plot(plot.clone()));
         }
     }
 
@@ -153,11 +189,27 @@ impl Observer for Live<'_> {
             .push((s.epoch as f64, s.val_loss));
         self.ctx
             .show(self.plot_key, Output::Plot(self.plot.clone()));
+        if self.draw_metrics {
+            self.draw_metric_curves(s);
+        }
     }
 
     fn cancelled(&self) -> bool {
         self.ctx.cancelled()
     }
+}
+
+/// `PSNR (dB)` as `psnr-db`: a metric name as part of an output key.
+fn slug(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 /// An empty loss plot over `epochs` epochs; `loss` names what is minimised (the axis title,
@@ -306,4 +358,39 @@ pub fn accuracy(preds: &[u8], labels: &[u8]) -> f64 {
 /// Percent with one decimal.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiments::kit::Recorder;
+
+    #[test]
+    fn live_draws_each_metric_under_its_own_axis_title() {
+        let mut ctx = Recorder::default();
+        let mut plot = loss_plot("Loss", 2, "MSE");
+        let mut budget = Budget { done: 0, total: 4 };
+        let mut live = Live::new(&mut ctx, &mut plot, "loss", "AE", &mut budget, 1, 2, 2);
+        live.draw_metrics = true;
+        for epoch in 1..=2 {
+            live.epoch(&EpochStats {
+                epoch,
+                train_loss: 1.0,
+                train_terms: vec![1.0],
+                train_metrics: vec![],
+                val_loss: 0.5,
+                val_terms: vec![0.5],
+                val_metrics: vec![("PSNR (dB)".into(), 10.0 * epoch as f64)],
+                seconds: 0.1,
+            });
+        }
+        let (key, out) = &ctx.outputs[1];
+        assert_eq!(key, "loss-psnr-db");
+        let Output::Plot(p) = out else {
+            panic!("a plot")
+        };
+        assert_eq!(p.y_label, "PSNR (dB)");
+        assert_eq!(p.series[0].points, vec![(1.0, 10.0), (2.0, 20.0)]);
+        assert_eq!(plot.y_label, "MSE loss");
+    }
 }
