@@ -384,6 +384,17 @@ fn finish_run(
                 let _ = writeln!(stdout, "[{}] -> {}", out.describe(), path.display());
                 let _ = writeln!(report, "![{}]({file})\n", out.describe());
             }
+            Output::File(f) => {
+                anyhow::ensure!(
+                    f.path_is_safe(),
+                    "the file `{}` would be written outside the output folder",
+                    f.path
+                );
+                let path = opts.out.join(&f.path);
+                crate::util::atomic::write_atomic(&path, &f.bytes)?;
+                let _ = writeln!(stdout, "[{}] -> {}", out.describe(), path.display());
+                let _ = writeln!(report, "[{}]({}): {}\n", f.path, f.path, f.summary);
+            }
         }
     }
     if !ctx.metrics.is_empty() {

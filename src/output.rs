@@ -19,6 +19,34 @@ pub enum Output {
     Plot(Plot),
     /// A labelled matrix of numbers shown as a heat map (a confusion matrix, say).
     Matrix(Matrix),
+    /// Data for people who want to recompute a figure with their own tools (a CSV of scores,
+    /// masks as 8-bit PNGs): `tutor exec` writes it under its output folder, the notebook
+    /// names it.
+    File(DataFile),
+}
+
+/// A file a run produces, written by `tutor exec` at `path` inside its output folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataFile {
+    /// Relative path with `/` separators, e.g. `anomaly-scores.csv` or
+    /// `segmentation/pred-007.png`; no `..`, no leading `/`.
+    pub path: String,
+    /// One line for the learner: what it holds.
+    pub summary: String,
+    pub bytes: Vec<u8>,
+}
+
+impl DataFile {
+    /// Whether `path` stays inside the output folder: relative, no `..`, no empty parts.
+    pub fn path_is_safe(&self) -> bool {
+        !self.path.is_empty()
+            && !self.path.starts_with('/')
+            && !self.path.contains('\\')
+            && self
+                .path
+                .split('/')
+                .all(|part| !part.is_empty() && part != "." && part != "..")
+    }
 }
 
 /// A table with an optional title.
@@ -131,6 +159,7 @@ impl Output {
             Output::Pictures(p) => format!("{} picture(s)", p.len()),
             Output::Plot(p) => format!("plot: {}", p.title),
             Output::Matrix(m) => format!("matrix: {}", m.title),
+            Output::File(f) => format!("file {} ({} bytes)", f.path, f.bytes.len()),
         }
     }
 }

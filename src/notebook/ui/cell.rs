@@ -424,6 +424,18 @@ fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
                 pieces.push(Piece::Plot(p));
             }
             Output::Matrix(m) => pieces.push(Piece::Matrix(m)),
+            Output::File(f) => pieces.push(Piece::Lines(
+                hard_wrap(
+                    &format!(
+                        "{}: {} (tutor exec writes it as {})",
+                        f.path, f.summary, f.path
+                    ),
+                    width,
+                )
+                .into_iter()
+                .map(|l| Line::from(l).italic())
+                .collect(),
+            )),
         }
     }
 }
