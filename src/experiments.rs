@@ -2,8 +2,13 @@
 //! is written with ([`kit`]: declaration, parameters, the context it reports to), shared
 //! training helpers ([`common`]) and one module per topic.
 //!
-//! Adding an experiment: write it in its topic's module, add one line to [`ALL`], name it in a
-//! lesson file; `lessons/README.md`'s table is generated from here (a test keeps them equal).
+//! Adding an experiment takes three things: its module (or a section of its topic's module:
+//! a [`kit::params!`] struct, a [`kit::metrics!`] enum, the [`Experiment`] static whose `run` is
+//! `|p, ctx| kit::typed(&THIS, p, ctx, body)`, and the body), one line in [`ALL`], and the lesson
+//! file that names it. Everything else follows: `lessons/README.md`'s table is generated from
+//! here (a test keeps them equal), and the tests below check every experiment's declaration
+//! against its body and run every quick one to compare the metrics it emits with the ones it
+//! declares.
 
 pub mod common;
 pub mod conv_size;
@@ -14,8 +19,8 @@ pub mod nets;
 pub mod transfer;
 
 pub use kit::{
-    check_cancel, coerce, run_recorded, Ctx, Default, Experiment, ParamError, ParamKind, ParamSpec,
-    Params, Recorder, Value,
+    check_cancel, coerce, run_recorded, Ctx, Default, Emit, Experiment, Metric, ParamError,
+    ParamKind, ParamSet, ParamSpec, Params, Recorder, Value,
 };
 
 /// Every experiment, in lesson order.
@@ -89,7 +94,11 @@ fn default_text(d: Default) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::Path;
+
     use super::*;
+    use crate::util::cancel::Cancelled;
 
     #[test]
     fn lessons_readme_lists_every_experiment() {
@@ -99,5 +108,72 @@ mod tests {
             readme.contains(&table),
             "lessons/README.md's experiment table is out of date; replace it with:\n{table}"
         );
+    }
+
+    #[test]
+    fn every_declaration_matches_its_body() {
+        // A cancelled context stops `kit::typed` after it has compared the experiment's
+        // `params` and `metrics` with its body's types and read the parameters, before any
+        // work: so this covers the long experiments too.
+        for e in all() {
+            let params = e.params_from(&BTreeMap::new()).unwrap();
+            let mut r = Recorder {
+                cancel: true,
+                ..Recorder::default()
+            };
+            let err = (e.run)(&params, &mut r).unwrap_err();
+            assert!(err.is::<Cancelled>(), "{}: {err:#}", e.name);
+        }
+    }
+
+    #[test]
+    fn every_declaration_is_well_formed() {
+        for e in all() {
+            let params: BTreeSet<&str> = e.params.iter().map(|p| p.name).collect();
+            assert_eq!(
+                params.len(),
+                e.params.len(),
+                "{}: a parameter twice",
+                e.name
+            );
+            let metrics: BTreeSet<&str> = e.metrics.iter().copied().collect();
+            assert_eq!(metrics.len(), e.metrics.len(), "{}: a metric twice", e.name);
+            for spec in e.params {
+                coerce(spec, spec.default.value())
+                    .unwrap_or_else(|m| panic!("{}: default of `{}`: {m}", e.name, spec.name));
+            }
+        }
+    }
+
+    #[test]
+    fn every_quick_experiment_emits_exactly_what_it_declares() {
+        // File defaults are relative to the lesson files (lesson 4's) or to the crate (the
+        // network files, which lessons name themselves).
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let resolve = |rel: &str| {
+            let in_lessons = root.join("lessons").join(rel);
+            let path = if in_lessons.exists() {
+                in_lessons
+            } else {
+                root.join(rel)
+            };
+            Value::Str(path.to_string_lossy().into_owned())
+        };
+        for e in all().iter().filter(|e| !e.long) {
+            let files: Vec<(&str, Value)> = e
+                .params
+                .iter()
+                .filter_map(|p| match (p.kind, p.default) {
+                    (ParamKind::File, Default::Str(rel)) if !rel.is_empty() => {
+                        Some((p.name, resolve(rel)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let r = run_recorded(e, &files).unwrap_or_else(|err| panic!("{}: {err:#}", e.name));
+            let emitted: BTreeSet<&str> = r.metrics.keys().map(String::as_str).collect();
+            let declared: BTreeSet<&str> = e.metrics.iter().copied().collect();
+            assert_eq!(emitted, declared, "{}", e.name);
+        }
     }
 }

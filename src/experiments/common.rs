@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::data::{Dataset, Normalization};
-use crate::experiments::kit::Ctx;
+use crate::experiments::kit::{metrics, Ctx, Emit};
 use crate::nn::{NetSpec, Network, Optimizer};
 use crate::output::{Mark, Matrix, Output, Plot, Series, SeriesStyle};
 use crate::train::net::NetModel;
@@ -313,9 +313,18 @@ pub fn find_lr(
     )
 }
 
+metrics! {
+    /// What a learning-rate range test reports: its three suggestions.
+    pub enum LrMetric {
+        LrValley = "lr_valley",
+        LrSteep = "lr_steep",
+        LrMinimumTenth = "lr_minimum_tenth",
+    }
+}
+
 /// Shows the range test's three suggestions (with `note` on a second line) under
-/// `suggestions` and records them as the metrics `lr_valley`, `lr_steep`, `lr_minimum_tenth`.
-pub fn report_lr(ctx: &mut dyn Ctx, r: &LrFind, note: &str) -> anyhow::Result<()> {
+/// `suggestions` and records them as [`LrMetric`]s.
+pub fn report_lr(ctx: &mut Emit<'_, LrMetric>, r: &LrFind, note: &str) -> anyhow::Result<()> {
     let s = r
         .suggestions
         .ok_or_else(|| anyhow::anyhow!("the sweep was too short to suggest a learning rate"))?;
@@ -326,9 +335,9 @@ pub fn report_lr(ctx: &mut dyn Ctx, r: &LrFind, note: &str) -> anyhow::Result<()
             s.valley, s.steep, s.minimum_tenth
         )),
     );
-    ctx.metric("lr_valley", s.valley);
-    ctx.metric("lr_steep", s.steep);
-    ctx.metric("lr_minimum_tenth", s.minimum_tenth);
+    ctx.emit(LrMetric::LrValley, s.valley);
+    ctx.emit(LrMetric::LrSteep, s.steep);
+    ctx.emit(LrMetric::LrMinimumTenth, s.minimum_tenth);
     Ok(())
 }
 

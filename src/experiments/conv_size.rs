@@ -9,86 +9,49 @@ use crate::nn::shape;
 fn conv_out(i: i64, k: i64, s: i64, p: i64, d: i64) -> Result<i64, String> {
     shape::conv2d_out(i, k, s, p, d).map_err(|e| e.to_string())
 }
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::output::{Mark, Output, Plot, Series, SeriesStyle, Table};
 
-const SIZE_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "i",
-        kind: ParamKind::Int { min: 1, max: 512 },
-        default: Default::Int(7),
-        doc: "input height and width",
-    },
-    ParamSpec {
-        name: "k",
-        kind: ParamKind::Int { min: 1, max: 11 },
-        default: Default::Int(3),
-        doc: "kernel size",
-    },
-    ParamSpec {
-        name: "s",
-        kind: ParamKind::Int { min: 1, max: 8 },
-        default: Default::Int(1),
-        doc: "stride",
-    },
-    ParamSpec {
-        name: "p",
-        kind: ParamKind::Int { min: 0, max: 8 },
-        default: Default::Int(0),
-        doc: "zero padding on each side",
-    },
-    ParamSpec {
-        name: "d",
-        kind: ParamKind::Int { min: 1, max: 4 },
-        default: Default::Int(1),
-        doc: "dilation (gap between kernel taps)",
-    },
-    ParamSpec {
-        name: "c_in",
-        kind: ParamKind::Int { min: 1, max: 2048 },
-        default: Default::Int(3),
-        doc: "input channels",
-    },
-    ParamSpec {
-        name: "c_out",
-        kind: ParamKind::Int { min: 1, max: 2048 },
-        default: Default::Int(16),
-        doc: "output channels (number of kernels)",
-    },
-    ParamSpec {
-        name: "position",
-        kind: ParamKind::Int {
-            min: 0,
-            max: 262_143,
-        },
-        default: Default::Int(0),
-        doc: "which output pixel's window to draw (row by row)",
-    },
-];
+params! {
+    /// Parameters of `conv.explorer`.
+    pub struct SizeParams {
+        i: i64 = 7, Int { min: 1, max: 512 }, "input height and width";
+        k: i64 = 3, Int { min: 1, max: 11 }, "kernel size";
+        s: i64 = 1, Int { min: 1, max: 8 }, "stride";
+        p: i64 = 0, Int { min: 0, max: 8 }, "zero padding on each side";
+        d: i64 = 1, Int { min: 1, max: 4 }, "dilation (gap between kernel taps)";
+        c_in: i64 = 3, Int { min: 1, max: 2048 }, "input channels";
+        c_out: i64 = 16, Int { min: 1, max: 2048 }, "output channels (number of kernels)";
+        position: i64 = 0, Int { min: 0, max: 262_143 }, "which output pixel's window to draw (row by row)";
+    }
+}
+
+metrics! {
+    /// What `conv.explorer` reports.
+    pub enum SizeMetric {
+        OutSize = "out_size",
+        Params = "params",
+        PaddedSize = "padded_size",
+    }
+}
 
 /// The interactive conv-size explorer.
 pub static EXPLORER: Experiment = Experiment {
     name: "conv.explorer",
     summary:
         "Output size and parameter count of a conv layer, with the kernel drawn on the padded input",
-    params: SIZE_PARAMS,
-    metrics: &["out_size", "params", "padded_size"],
+    params: SizeParams::SPECS,
+    metrics: SizeMetric::NAMES,
     long: false,
-    run: explorer,
+    run: |p, ctx| kit::typed(&EXPLORER, p, ctx, explorer),
 };
 
 /// The biggest padded input drawn as a grid; larger ones are described in words.
 const MAX_DRAWN: i64 = 24;
 
-fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (i, k, s, pad, d) = (
-        p.int("i")?,
-        p.int("k")?,
-        p.int("s")?,
-        p.int("p")?,
-        p.int("d")?,
-    );
-    let (c_in, c_out) = (p.int("c_in")?, p.int("c_out")?);
+fn explorer(p: SizeParams, ctx: &mut Emit<'_, SizeMetric>) -> anyhow::Result<()> {
+    let (i, k, s, pad, d) = (p.i, p.k, p.s, p.p, p.d);
+    let (c_in, c_out) = (p.c_in, p.c_out);
     let extent = d * (k - 1) + 1;
     let padded = i + 2 * pad;
     let mut text = format!(
@@ -99,7 +62,7 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         Err(e) => {
             text.push_str(&format!("  = no output: {e}\n"));
             ctx.show("formula", Output::Text(text));
-            ctx.metric("padded_size", padded as f64);
+            ctx.emit(SizeMetric::PaddedSize, padded as f64);
             return Ok(());
         }
     };
@@ -117,7 +80,7 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     ));
     ctx.show("formula", Output::Text(text));
 
-    let pos = p.int("position")?.min(o * o - 1);
+    let pos = p.position.min(o * o - 1);
     let (orow, ocol) = (pos / o, pos % o);
     if padded <= MAX_DRAWN {
         ctx.show("grid", Output::Text(draw(i, pad, k, s, d, orow, ocol, o)));
@@ -151,9 +114,9 @@ fn explorer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             ],
         }),
     );
-    ctx.metric("out_size", o as f64);
-    ctx.metric("params", params as f64);
-    ctx.metric("padded_size", padded as f64);
+    ctx.emit(SizeMetric::OutSize, o as f64);
+    ctx.emit(SizeMetric::Params, params as f64);
+    ctx.emit(SizeMetric::PaddedSize, padded as f64);
     Ok(())
 }
 
@@ -214,35 +177,39 @@ fn size_plot(i: i64, k: i64, s: i64, pad: i64, d: i64) -> Output {
     })
 }
 
+params! {
+    /// Parameters of `conv.layer`.
+    pub struct LayerParams {
+        input: String = "3,32,32", Text, "input shape C,H,W";
+        layer: String = "conv 16 k3 s1 p1", Text, "a conv layer: conv OUT kK [sS] [pP] [dD]";
+    }
+}
+
+metrics! {
+    /// What `conv.layer` reports.
+    pub enum LayerMetric {
+        OutChannels = "out_channels",
+        OutSize = "out_size",
+        Params = "params",
+    }
+}
+
 /// One layer's shapes and parameters, for a spec the learner types.
 pub static LAYER: Experiment = Experiment {
     name: "conv.layer",
     summary: "Check a conv layer you describe: output shape and parameter count",
-    params: &[
-        ParamSpec {
-            name: "input",
-            kind: ParamKind::Text,
-            default: Default::Str("3,32,32"),
-            doc: "input shape C,H,W",
-        },
-        ParamSpec {
-            name: "layer",
-            kind: ParamKind::Text,
-            default: Default::Str("conv 16 k3 s1 p1"),
-            doc: "a conv layer: conv OUT kK [sS] [pP] [dD]",
-        },
-    ],
-    metrics: &["out_channels", "out_size", "params"],
+    params: LayerParams::SPECS,
+    metrics: LayerMetric::NAMES,
     long: false,
-    run: layer,
+    run: |p, ctx| kit::typed(&LAYER, p, ctx, layer),
 };
 
-fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let shape = crate::util::parse::parse_numbers(p.str("input")?)
+fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> {
+    let shape = crate::util::parse::parse_numbers(&p.input)
         .filter(|v| v.len() == 3 && v.iter().all(|x| x.fract() == 0.0 && *x >= 1.0))
         .ok_or_else(|| anyhow::anyhow!("input shape must be C,H,W, e.g. 3,32,32"))?;
     let (c_in, h) = (shape[0] as i64, shape[1] as i64);
-    let spec = p.str("layer")?;
+    let spec = &p.layer;
     let mut words = spec.split_whitespace();
     anyhow::ensure!(
         words.next().is_some_and(|w| w.eq_ignore_ascii_case("conv")),
@@ -277,9 +244,9 @@ fn layer(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             shape[2]
         )),
     );
-    ctx.metric("out_channels", c_out as f64);
-    ctx.metric("out_size", o as f64);
-    ctx.metric("params", params as f64);
+    ctx.emit(LayerMetric::OutChannels, c_out as f64);
+    ctx.emit(LayerMetric::OutSize, o as f64);
+    ctx.emit(LayerMetric::Params, params as f64);
     Ok(())
 }
 

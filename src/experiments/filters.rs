@@ -3,7 +3,9 @@
 use image::{Rgb, RgbImage};
 
 use crate::data;
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{
+    self, metrics, params, Ctx, Default, Emit, Experiment, ParamKind, ParamSpec,
+};
 use crate::imaging::{self, GrayF, Kernel, Padding, Region, ResponseView};
 use crate::output::{Output, Picture, Table};
 
@@ -84,22 +86,17 @@ fn padding(name: &str) -> anyhow::Result<Padding> {
     })
 }
 
-/// The photo the parameters name: a file of the teacher's, or a built-in one.
-fn photo(p: &Params) -> anyhow::Result<(String, RgbImage)> {
-    let file = p
-        .values
-        .get("image_file")
-        .map(|v| v.to_string())
-        .unwrap_or_default();
-    if !file.is_empty() {
-        let img = data::load_image(std::path::Path::new(&file))?;
-        let name = std::path::Path::new(&file)
+/// The photo the parameters name: a file of the teacher's (`image_file`), or a built-in one
+/// (`image`).
+fn photo(image: &str, image_file: &str) -> anyhow::Result<(String, RgbImage)> {
+    if !image_file.is_empty() {
+        let img = data::load_image(std::path::Path::new(image_file))?;
+        let name = std::path::Path::new(image_file)
             .file_name()
-            .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+            .map_or(image_file.to_string(), |n| n.to_string_lossy().into_owned());
         return Ok((name, img));
     }
-    let name = p.str("image")?;
-    Ok((name.to_string(), data::photo(name)?))
+    Ok((image.to_string(), data::photo(image)?))
 }
 
 /// How to show a response: signed for kernels that sum to 0 (edges), as-is for the rest.
@@ -127,18 +124,34 @@ fn gray_picture(g: &GrayF, caption: String) -> Picture {
     }
 }
 
+params! {
+    /// Parameters of `filters.photo` and `filters.edges`.
+    pub struct PhotoParams {
+        image: String = IMAGE;
+        image_file: String = IMAGE_FILE;
+    }
+}
+
+metrics! {
+    /// What `filters.photo` reports.
+    pub enum PhotoMetric {
+        Width = "width",
+        Height = "height",
+    }
+}
+
 /// A photo and its grayscale version.
 pub static PHOTO: Experiment = Experiment {
     name: "filters.photo",
     summary: "A photo and its grayscale conversion",
-    params: &[IMAGE, IMAGE_FILE],
-    metrics: &["width", "height"],
+    params: PhotoParams::SPECS,
+    metrics: PhotoMetric::NAMES,
     long: false,
-    run: photo_run,
+    run: |p, ctx| kit::typed(&PHOTO, p, ctx, photo_run),
 };
 
-fn photo_run(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (name, img) = photo(p)?;
+fn photo_run(p: PhotoParams, ctx: &mut Emit<'_, PhotoMetric>) -> anyhow::Result<()> {
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
     let (w, h) = (img.width(), img.height());
     // The most colourful pixel makes the weighted average worth reading.
@@ -165,49 +178,46 @@ fn photo_run(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             f32::from(l) / 255.0
         )),
     );
-    ctx.metric("width", f64::from(w));
-    ctx.metric("height", f64::from(h));
+    ctx.emit(PhotoMetric::Width, f64::from(w));
+    ctx.emit(PhotoMetric::Height, f64::from(h));
     Ok(())
+}
+
+params! {
+    /// Parameters of `filters.worked`.
+    pub struct WorkedParams {
+        image: String = IMAGE;
+        image_file: String = IMAGE_FILE;
+        row: i64 = 100, Int { min: 1, max: 4096 }, "the patch's centre row";
+        col: i64 = 100, Int { min: 1, max: 4096 }, "the patch's centre column";
+        filter: String = "sobel_x", Choice(KERNELS_3X3), "the 3x3 kernel";
+    }
+}
+
+metrics! {
+    /// What `filters.worked` reports.
+    pub enum WorkedMetric {
+        Output = "output",
+    }
 }
 
 /// One kernel on one 3x3 patch, step by step.
 pub static WORKED: Experiment = Experiment {
     name: "filters.worked",
     summary: "One 3x3 kernel on one 3x3 patch of a photo, every product shown",
-    params: &[
-        IMAGE,
-        IMAGE_FILE,
-        ParamSpec {
-            name: "row",
-            kind: ParamKind::Int { min: 1, max: 4096 },
-            default: Default::Int(100),
-            doc: "the patch's centre row",
-        },
-        ParamSpec {
-            name: "col",
-            kind: ParamKind::Int { min: 1, max: 4096 },
-            default: Default::Int(100),
-            doc: "the patch's centre column",
-        },
-        ParamSpec {
-            name: "filter",
-            kind: ParamKind::Choice(KERNELS_3X3),
-            default: Default::Str("sobel_x"),
-            doc: "the 3x3 kernel",
-        },
-    ],
-    metrics: &["output"],
+    params: WorkedParams::SPECS,
+    metrics: WorkedMetric::NAMES,
     long: false,
-    run: worked,
+    run: |p, ctx| kit::typed(&WORKED, p, ctx, worked),
 };
 
-fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (name, img) = photo(p)?;
+fn worked(p: WorkedParams, ctx: &mut Emit<'_, WorkedMetric>) -> anyhow::Result<()> {
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
     // Keep the patch inside the image so all nine pixels are real.
-    let row = (p.int("row")? as usize).clamp(1, gray.height() - 2);
-    let col = (p.int("col")? as usize).clamp(1, gray.width() - 2);
-    let kname = p.str("filter")?;
+    let row = (p.row as usize).clamp(1, gray.height() - 2);
+    let col = (p.col as usize).clamp(1, gray.width() - 2);
+    let kname = p.filter.as_str();
     let k = kernel(kname)?;
     let kk = k
         .to_3x3()
@@ -256,22 +266,31 @@ fn worked(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         )),
     );
     let out = imaging::filter(&GrayF::new(3, 3, patch.concat()), &k, Padding::Valid);
-    ctx.metric("output", f64::from(out.get(0, 0)));
+    ctx.emit(WorkedMetric::Output, f64::from(out.get(0, 0)));
     Ok(())
+}
+
+metrics! {
+    /// What `filters.edges` reports.
+    pub enum EdgesMetric {
+        SobelXMean = "sobel_x_mean",
+        SobelYMean = "sobel_y_mean",
+        MagnitudeMean = "magnitude_mean",
+    }
 }
 
 /// Sobel x, Sobel y and the gradient magnitude.
 pub static EDGES: Experiment = Experiment {
     name: "filters.edges",
     summary: "Sobel x and y responses and the gradient magnitude",
-    params: &[IMAGE, IMAGE_FILE],
-    metrics: &["sobel_x_mean", "sobel_y_mean", "magnitude_mean"],
+    params: PhotoParams::SPECS,
+    metrics: EdgesMetric::NAMES,
     long: false,
-    run: edges,
+    run: |p, ctx| kit::typed(&EDGES, p, ctx, edges),
 };
 
-fn edges(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (name, img) = photo(p)?;
+fn edges(p: PhotoParams, ctx: &mut Emit<'_, EdgesMetric>) -> anyhow::Result<()> {
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
     let gx = imaging::filter(&gray, &Kernel::sobel_x(), Padding::Replicate);
     let gy = imaging::filter(&gray, &Kernel::sobel_y(), Padding::Replicate);
@@ -300,43 +319,51 @@ fn edges(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             "In the Sobel pictures mid-grey is 0, white a strong positive and black a strong negative response: the sign tells which side of the edge is brighter.".into(),
         ),
     );
-    ctx.metric("sobel_x_mean", f64::from(imaging::mean_abs(&gx)));
-    ctx.metric("sobel_y_mean", f64::from(imaging::mean_abs(&gy)));
-    ctx.metric("magnitude_mean", f64::from(imaging::mean_abs(&mag)));
+    ctx.emit(EdgesMetric::SobelXMean, f64::from(imaging::mean_abs(&gx)));
+    ctx.emit(EdgesMetric::SobelYMean, f64::from(imaging::mean_abs(&gy)));
+    ctx.emit(
+        EdgesMetric::MagnitudeMean,
+        f64::from(imaging::mean_abs(&mag)),
+    );
     Ok(())
+}
+
+params! {
+    /// Parameters of `filters.apply`.
+    pub struct ApplyParams {
+        image: String = IMAGE;
+        image_file: String = IMAGE_FILE;
+        filter: String = "gaussian5", Choice(KERNELS), "the kernel";
+        padding: String = "zero", Choice(PADDINGS), "what lies beyond the border";
+    }
+}
+
+metrics! {
+    /// What `filters.apply` reports.
+    pub enum ApplyMetric {
+        KernelSum = "kernel_sum",
+        OutWidth = "out_width",
+        OutHeight = "out_height",
+        MeanAbsResponse = "mean_abs_response",
+    }
 }
 
 /// Any named filter with any edge handling.
 pub static APPLY: Experiment = Experiment {
     name: "filters.apply",
     summary: "Apply a named kernel to a photo with a chosen edge handling",
-    params: &[
-        IMAGE,
-        IMAGE_FILE,
-        ParamSpec {
-            name: "filter",
-            kind: ParamKind::Choice(KERNELS),
-            default: Default::Str("gaussian5"),
-            doc: "the kernel",
-        },
-        ParamSpec {
-            name: "padding",
-            kind: ParamKind::Choice(PADDINGS),
-            default: Default::Str("zero"),
-            doc: "what lies beyond the border",
-        },
-    ],
-    metrics: &["kernel_sum", "out_width", "out_height", "mean_abs_response"],
+    params: ApplyParams::SPECS,
+    metrics: ApplyMetric::NAMES,
     long: false,
-    run: apply,
+    run: |p, ctx| kit::typed(&APPLY, p, ctx, apply),
 };
 
-fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (name, img) = photo(p)?;
+fn apply(p: ApplyParams, ctx: &mut Emit<'_, ApplyMetric>) -> anyhow::Result<()> {
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
-    let kname = p.str("filter")?;
+    let kname = p.filter.as_str();
     let k = kernel(kname)?;
-    let pad_name = p.str("padding")?;
+    let pad_name = p.padding.as_str();
     let out = imaging::filter(&gray, &k, padding(pad_name)?);
     let view = view_for(&k);
     ctx.show(
@@ -359,35 +386,43 @@ fn apply(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         ]),
     );
     ctx.show("kernel", Output::Text(kernel_text(kname, &k)));
-    ctx.metric("kernel_sum", f64::from(k.sum()));
-    ctx.metric("out_width", out.width() as f64);
-    ctx.metric("out_height", out.height() as f64);
-    ctx.metric("mean_abs_response", f64::from(imaging::mean_abs(&out)));
+    ctx.emit(ApplyMetric::KernelSum, f64::from(k.sum()));
+    ctx.emit(ApplyMetric::OutWidth, out.width() as f64);
+    ctx.emit(ApplyMetric::OutHeight, out.height() as f64);
+    ctx.emit(
+        ApplyMetric::MeanAbsResponse,
+        f64::from(imaging::mean_abs(&out)),
+    );
     Ok(())
+}
+
+params! {
+    /// Parameters of `filters.borders`.
+    pub struct BordersParams {
+        image: String = IMAGE;
+        image_file: String = IMAGE_FILE;
+        size: i64 = 9, Int { min: 3, max: 31 }, "box blur size (odd)";
+    }
+}
+
+metrics! {
+    /// What `filters.borders` reports.
+    pub enum BordersMetric {
+        ZeroBorderMean = "zero_border_mean",
+        ReplicateBorderMean = "replicate_border_mean",
+        InputBorderMean = "input_border_mean",
+        ValidWidth = "valid_width",
+    }
 }
 
 /// The same blur with each edge handling.
 pub static BORDERS: Experiment = Experiment {
     name: "filters.borders",
     summary: "One box blur with zero padding, cropping and extension: sizes and the dark frame",
-    params: &[
-        IMAGE,
-        IMAGE_FILE,
-        ParamSpec {
-            name: "size",
-            kind: ParamKind::Int { min: 3, max: 31 },
-            default: Default::Int(9),
-            doc: "box blur size (odd)",
-        },
-    ],
-    metrics: &[
-        "zero_border_mean",
-        "replicate_border_mean",
-        "input_border_mean",
-        "valid_width",
-    ],
+    params: BordersParams::SPECS,
+    metrics: BordersMetric::NAMES,
     long: false,
-    run: borders,
+    run: |p, ctx| kit::typed(&BORDERS, p, ctx, borders),
 };
 
 /// Mean of the frame `width` pixels wide around the image.
@@ -406,11 +441,11 @@ fn frame_mean(g: &GrayF, width: usize) -> f64 {
     sum / n.max(1) as f64
 }
 
-fn borders(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let (name, img) = photo(p)?;
+fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Result<()> {
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
     // An even size has no centre pixel; use the next odd one and say so.
-    let size = (p.int("size")? as usize) | 1;
+    let size = (p.size as usize) | 1;
     let k = Kernel::box_blur(size);
     let half = size / 2;
     let mut pics = vec![gray_picture(
@@ -454,35 +489,41 @@ fn borders(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             rows,
         }),
     );
-    ctx.metric("zero_border_mean", means[0].1);
-    ctx.metric("valid_width", means[1].0 as f64);
-    ctx.metric("replicate_border_mean", means[2].1);
-    ctx.metric("input_border_mean", input_frame);
+    ctx.emit(BordersMetric::ZeroBorderMean, means[0].1);
+    ctx.emit(BordersMetric::ValidWidth, means[1].0 as f64);
+    ctx.emit(BordersMetric::ReplicateBorderMean, means[2].1);
+    ctx.emit(BordersMetric::InputBorderMean, input_frame);
     Ok(())
+}
+
+params! {
+    /// Parameters of `filters.custom`.
+    pub struct CustomParams {
+        kernel: Matrix = &[&[0.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 0.0]],
+            Matrix { rows: 3, cols: 3 }, "3x3 weights, rows separated by ;";
+        image: String = IMAGE;
+        image_file: String = IMAGE_FILE;
+    }
+}
+
+metrics! {
+    /// What `filters.custom` reports.
+    pub enum CustomMetric {
+        HorizontalEdgeResponse = "horizontal_edge_response",
+        VerticalEdgeResponse = "vertical_edge_response",
+        FlatResponse = "flat_response",
+        KernelSum = "kernel_sum",
+    }
 }
 
 /// A kernel the learner types, tested on a synthetic image and a photo.
 pub static CUSTOM: Experiment = Experiment {
     name: "filters.custom",
     summary: "Your own 3x3 kernel on a test image with one edge of each kind, and on a photo",
-    params: &[
-        ParamSpec {
-            name: "kernel",
-            kind: ParamKind::Matrix { rows: 3, cols: 3 },
-            default: Default::Matrix(&[&[0.0, 0.0, 0.0], &[0.0, 1.0, 0.0], &[0.0, 0.0, 0.0]]),
-            doc: "3x3 weights, rows separated by ;",
-        },
-        IMAGE,
-        IMAGE_FILE,
-    ],
-    metrics: &[
-        "horizontal_edge_response",
-        "vertical_edge_response",
-        "flat_response",
-        "kernel_sum",
-    ],
+    params: CustomParams::SPECS,
+    metrics: CustomMetric::NAMES,
     long: false,
-    run: custom,
+    run: |p, ctx| kit::typed(&CUSTOM, p, ctx, custom),
 };
 
 /// Regions of [`imaging::corner_edges`]: along its horizontal edge (y = 32, x in the bright
@@ -506,15 +547,14 @@ const FLAT: Region = Region {
     height: 20,
 };
 
-fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let m = p.matrix("kernel")?;
-    let k = Kernel::new(3, 3, m.iter().flatten().map(|&v| v as f32).collect());
+fn custom(p: CustomParams, ctx: &mut Emit<'_, CustomMetric>) -> anyhow::Result<()> {
+    let k = Kernel::new(3, 3, p.kernel.iter().flatten().map(|&v| v as f32).collect());
     let test = imaging::corner_edges();
     let resp = imaging::filter(&test, &k, Padding::Replicate);
     let h = imaging::mean_abs_in(&resp, H_EDGE);
     let v = imaging::mean_abs_in(&resp, V_EDGE);
     let flat = imaging::mean_abs_in(&resp, FLAT);
-    let (name, img) = photo(p)?;
+    let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
     let out = imaging::filter(&gray, &k, Padding::Replicate);
     let view = view_for(&k);
@@ -542,10 +582,10 @@ fn custom(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             kernel_text("your", &k)
         )),
     );
-    ctx.metric("horizontal_edge_response", f64::from(h));
-    ctx.metric("vertical_edge_response", f64::from(v));
-    ctx.metric("flat_response", f64::from(flat));
-    ctx.metric("kernel_sum", f64::from(k.sum()));
+    ctx.emit(CustomMetric::HorizontalEdgeResponse, f64::from(h));
+    ctx.emit(CustomMetric::VerticalEdgeResponse, f64::from(v));
+    ctx.emit(CustomMetric::FlatResponse, f64::from(flat));
+    ctx.emit(CustomMetric::KernelSum, f64::from(k.sum()));
     Ok(())
 }
 

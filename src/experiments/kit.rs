@@ -4,6 +4,27 @@
 //! [`Ctx`]. The TUI runs it on a worker thread with a context that forwards to the screen; the
 //! headless runner and the tests use their own contexts. The registry ([`all`], [`find`]) is what
 //! `tutor check` validates lesson files against.
+//!
+//! # Declared once
+//!
+//! [`ParamSpec`], [`Params`] and [`Experiment::metrics`] are the runtime form the lesson loader,
+//! the TUI and the lint read. Experiments do not write them by hand:
+//!
+//! - [`params!`] declares a struct of typed parameters. Each field is one line,
+//!   `name: type = default, Kind { .. }, "doc";` (types `i64`, `f64`, `bool`, `String`, `Matrix`;
+//!   kinds as in [`ParamKind`]), or `name: type = SHARED;` for a [`ParamSpec`] const several
+//!   experiments share. It generates the struct, its `SPECS` (the runtime form, in field order)
+//!   and `from_params`, and checks at compile time that each kind and default fit the field's
+//!   type and that a shared spec's name is the field's.
+//! - [`metrics!`] declares an enum of the metrics an experiment reports, each variant with its
+//!   snake_case name; `NAMES` is the list for [`Experiment::metrics`].
+//! - [`typed`] is what an experiment's `run` calls: it checks that the experiment's `params` and
+//!   `metrics` are the ones its body's types declare, builds the parameter struct and hands the
+//!   body an [`Emit`] context. The body records metrics only as [`Emit::emit`]`(Metric::X, v)`,
+//!   so it cannot name an undeclared one; a metric name reaching [`Emit`] as a string (through a
+//!   helper that only knows `&mut dyn Ctx`) is checked too, and an undeclared one fails the run.
+//!   The registry's tests run every quick experiment and compare what it emits with what it
+//!   declares, and check every long one's declaration without training.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -322,6 +343,318 @@ impl Params {
     }
 }
 
+/// A parameter struct made by [`params!`]: the typed form of an experiment's [`Params`].
+pub trait ParamSet: Sized {
+    /// The parameters' runtime form, in declaration order.
+    const SPECS: &'static [ParamSpec];
+    /// Reads every field from resolved values (which [`Experiment::params_from`] checked).
+    fn from_params(p: &Params) -> anyhow::Result<Self>;
+}
+
+/// A metric enum made by [`metrics!`].
+pub trait Metric: Copy + 'static {
+    /// Every metric's name, in declaration order.
+    const NAMES: &'static [&'static str];
+    fn name(self) -> &'static str;
+}
+
+/// The Rust type a parameter field has, as [`params!`] checks its kind and default against.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub enum FieldType {
+    Int,
+    Float,
+    Bool,
+    Str,
+    Matrix,
+}
+
+/// The matrix type of a `Matrix` parameter field.
+pub type Matrix = Vec<Vec<f64>>;
+
+/// True when a field of type `t` can hold a parameter of `spec`'s kind and default.
+#[doc(hidden)]
+pub const fn fits(t: FieldType, spec: &ParamSpec) -> bool {
+    let kind = matches!(
+        (t, spec.kind),
+        (FieldType::Int, ParamKind::Int { .. })
+            | (FieldType::Float, ParamKind::Float { .. })
+            | (FieldType::Bool, ParamKind::Bool)
+            | (
+                FieldType::Str,
+                ParamKind::Choice(_) | ParamKind::Text | ParamKind::File
+            )
+            | (FieldType::Matrix, ParamKind::Matrix { .. })
+    );
+    let default = matches!(
+        (t, spec.default),
+        (FieldType::Int, Default::Int(_))
+            | (FieldType::Float, Default::Float(_))
+            | (FieldType::Bool, Default::Bool(_))
+            | (FieldType::Str, Default::Str(_))
+            | (FieldType::Matrix, Default::Matrix(_))
+    );
+    kind && default
+}
+
+/// `a == b`, in a const.
+#[doc(hidden)]
+pub const fn same_name(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Declares an experiment's parameters once: a struct with a typed field per parameter, its
+/// `SPECS` and `from_params` (see the module docs).
+///
+/// ```ignore
+/// params! {
+///     /// Parameters of `mnist.compare`.
+///     pub struct CompareParams {
+///         epochs: i64 = 5, Int { min: 1, max: 30 }, "passes over the training images";
+///         net: String = "nets/lesson3_cnn.toml", File, "the network file";
+///         /// Shared with the other experiments of the lesson.
+///         seed: i64 = SEED_PARAM;
+///     }
+/// }
+/// ```
+macro_rules! params {
+    // Munching: one declared parameter.
+    (@munch [$($head:tt)*] $Name:ident [$($fields:tt)*] [$($specs:tt)*] [$($reads:tt)*]
+        $(#[$fm:meta])* $f:ident : $t:ident = $d:expr,
+        $k:ident $({ $($kb:tt)* })? $(( $($ka:tt)* ))?, $doc:literal;
+        $($rest:tt)*
+    ) => {
+        $crate::experiments::kit::params!(@munch [$($head)*] $Name
+            [$($fields)* $(#[$fm])* #[doc = $doc] pub $f: $crate::experiments::kit::params!(@type $t),]
+            [$($specs)* ($t, $crate::experiments::kit::ParamSpec {
+                name: stringify!($f),
+                kind: $crate::experiments::kit::ParamKind::$k $({ $($kb)* })? $(( $($ka)* ))?,
+                default: $crate::experiments::kit::params!(@default $t $d),
+                doc: $doc,
+            }),]
+            [$($reads)* ($f, $t, stringify!($f)),]
+            $($rest)*
+        );
+    };
+    // Munching: a parameter declared elsewhere as a `ParamSpec` const.
+    (@munch [$($head:tt)*] $Name:ident [$($fields:tt)*] [$($specs:tt)*] [$($reads:tt)*]
+        $(#[$fm:meta])* $f:ident : $t:ident = $shared:path;
+        $($rest:tt)*
+    ) => {
+        const _: () = assert!(
+            $crate::experiments::kit::same_name($shared.name, stringify!($f)),
+            concat!("the shared parameter of field `", stringify!($f), "` has another name")
+        );
+        $crate::experiments::kit::params!(@munch [$($head)*] $Name
+            [$($fields)* $(#[$fm])* pub $f: $crate::experiments::kit::params!(@type $t),]
+            [$($specs)* ($t, $shared),]
+            [$($reads)* ($f, $t, $shared.name),]
+            $($rest)*
+        );
+    };
+    // Done: the struct, its specs, and the checks that every kind and default fit their field.
+    (@munch [$($head:tt)*] $Name:ident [$($fields:tt)*] [$(($t:ident, $spec:expr),)*] [$(($rf:ident, $rt:ident, $rname:expr),)*]) => {
+        #[derive(Debug, Clone, PartialEq)]
+        $($head)* { $($fields)* }
+
+        impl $Name {
+            /// The parameters' runtime form, in declaration order.
+            pub const SPECS: &'static [$crate::experiments::kit::ParamSpec] = &[$($spec),*];
+
+            /// Reads every field from resolved values.
+            pub fn from_params(p: &$crate::experiments::kit::Params) -> anyhow::Result<Self> {
+                Ok(Self {
+                    $($rf: $crate::experiments::kit::params!(@read $rt p $rname),)*
+                })
+            }
+        }
+
+        impl $crate::experiments::kit::ParamSet for $Name {
+            const SPECS: &'static [$crate::experiments::kit::ParamSpec] = $Name::SPECS;
+            fn from_params(p: &$crate::experiments::kit::Params) -> anyhow::Result<Self> {
+                $Name::from_params(p)
+            }
+        }
+
+        const _: () = {
+            let types = [$($crate::experiments::kit::params!(@field_type $t)),*];
+            let mut i = 0;
+            while i < types.len() {
+                assert!(
+                    $crate::experiments::kit::fits(types[i], &$Name::SPECS[i]),
+                    concat!("a parameter of `", stringify!($Name), "` has a kind or default its field's type cannot hold")
+                );
+                i += 1;
+            }
+        };
+    };
+    (@type i64) => { i64 };
+    (@type f64) => { f64 };
+    (@type bool) => { bool };
+    (@type String) => { ::std::string::String };
+    (@type Matrix) => { $crate::experiments::kit::Matrix };
+    (@field_type i64) => { $crate::experiments::kit::FieldType::Int };
+    (@field_type f64) => { $crate::experiments::kit::FieldType::Float };
+    (@field_type bool) => { $crate::experiments::kit::FieldType::Bool };
+    (@field_type String) => { $crate::experiments::kit::FieldType::Str };
+    (@field_type Matrix) => { $crate::experiments::kit::FieldType::Matrix };
+    (@default i64 $d:expr) => { $crate::experiments::kit::Default::Int($d) };
+    (@default f64 $d:expr) => { $crate::experiments::kit::Default::Float($d) };
+    (@default bool $d:expr) => { $crate::experiments::kit::Default::Bool($d) };
+    (@default String $d:expr) => { $crate::experiments::kit::Default::Str($d) };
+    (@default Matrix $d:expr) => { $crate::experiments::kit::Default::Matrix($d) };
+    (@read i64 $p:ident $name:expr) => { $p.int($name)? };
+    (@read f64 $p:ident $name:expr) => { $p.float($name)? };
+    (@read bool $p:ident $name:expr) => { $p.bool($name)? };
+    (@read String $p:ident $name:expr) => { $p.str($name)?.to_string() };
+    (@read Matrix $p:ident $name:expr) => { $p.matrix($name)?.to_vec() };
+    // The entry point.
+    ($(#[$m:meta])* $vis:vis struct $Name:ident { $($body:tt)* }) => {
+        $crate::experiments::kit::params!(@munch [$(#[$m])* $vis struct $Name] $Name [] [] [] $($body)*);
+    };
+}
+pub(crate) use params;
+
+/// Declares the metrics an experiment reports once: an enum whose variants carry their
+/// snake_case names, and `NAMES` for [`Experiment::metrics`].
+///
+/// ```ignore
+/// metrics! {
+///     /// What `conv.layer` reports.
+///     pub enum LayerMetric {
+///         OutChannels = "out_channels",
+///         OutSize = "out_size",
+///     }
+/// }
+/// ```
+macro_rules! metrics {
+    ($(#[$m:meta])* $vis:vis enum $Name:ident { $($(#[$vm:meta])* $V:ident = $s:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $Name {
+            $($(#[$vm])* #[doc = concat!("`", $s, "`")] $V),*
+        }
+
+        impl $Name {
+            /// Every metric's name, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($s),*];
+        }
+
+        impl $crate::experiments::kit::Metric for $Name {
+            const NAMES: &'static [&'static str] = $Name::NAMES;
+            fn name(self) -> &'static str {
+                match self {
+                    $($Name::$V => $s),*
+                }
+            }
+        }
+    };
+}
+pub(crate) use metrics;
+
+/// True when `declared` has `name`, or `name` is a declared metric measured again at another
+/// setting and recorded as `name_N` (see [`Emit::emit_at`]).
+pub fn declares(declared: &[&str], name: &str) -> bool {
+    declared.contains(&name)
+        || name.rsplit_once('_').is_some_and(|(base, n)| {
+            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && declared.contains(&base)
+        })
+}
+
+/// The context an experiment's body reports to: forwards to the runner's context, and records
+/// only the metrics of `M`.
+pub struct Emit<'a, M> {
+    inner: &'a mut dyn Ctx,
+    undeclared: Vec<String>,
+    metric: std::marker::PhantomData<M>,
+}
+
+impl<M: Metric> Emit<'_, M> {
+    /// Records metric `m`.
+    pub fn emit(&mut self, m: M, value: f64) {
+        self.inner.metric(m.name(), value);
+    }
+
+    /// Records metric `m` measured again at another setting `n` (a second label budget, say),
+    /// as `name_n`. Only the base name is declared, so an exercise goal cannot name it.
+    pub fn emit_at(&mut self, m: M, n: usize, value: f64) {
+        self.inner.metric(&format!("{}_{n}", m.name()), value);
+    }
+}
+
+impl<M: Metric> Ctx for Emit<'_, M> {
+    fn show(&mut self, key: &str, output: Output) {
+        self.inner.show(key, output);
+    }
+    /// A name from a helper that only knows `&mut dyn Ctx`: recorded when `M` declares it,
+    /// otherwise kept back and reported by [`typed`] as a failed run.
+    fn metric(&mut self, name: &str, value: f64) {
+        if declares(M::NAMES, name) {
+            self.inner.metric(name, value);
+        } else {
+            self.undeclared.push(name.to_string());
+        }
+    }
+    fn progress(&mut self, done: usize, total: usize, what: &str) {
+        self.inner.progress(done, total, what);
+    }
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled()
+    }
+}
+
+/// Runs an experiment's typed body: what every [`Experiment::run`] calls, as
+/// `run: |p, ctx| kit::typed(&THIS, p, ctx, body)`.
+///
+/// Fails before the body when `exp` does not declare exactly the parameters of `P` and the
+/// metrics of `M` (so its `params` and `metrics` fields cannot drift from the types), and
+/// returns [`Cancelled`] without running it when the context is already cancelled (so a test
+/// can check a long experiment's declaration without training). Fails after the body when it
+/// emitted a metric `M` does not declare.
+pub fn typed<P: ParamSet, M: Metric>(
+    exp: &Experiment,
+    params: &Params,
+    ctx: &mut dyn Ctx,
+    body: impl FnOnce(P, &mut Emit<'_, M>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let names = |specs: &[ParamSpec]| specs.iter().map(|s| s.name).collect::<Vec<_>>();
+    anyhow::ensure!(
+        names(exp.params) == names(P::SPECS) && exp.metrics == M::NAMES,
+        "internal: `{}` declares parameters {:?} and metrics {:?}, but its body takes {:?} and reports {:?}",
+        exp.name,
+        names(exp.params),
+        exp.metrics,
+        names(P::SPECS),
+        M::NAMES
+    );
+    let p = P::from_params(params)?;
+    check_cancel(ctx)?;
+    let mut emit = Emit {
+        inner: ctx,
+        undeclared: Vec::new(),
+        metric: std::marker::PhantomData,
+    };
+    body(p, &mut emit)?;
+    anyhow::ensure!(
+        emit.undeclared.is_empty(),
+        "internal: `{}` reported metrics it does not declare: {}",
+        exp.name,
+        emit.undeclared.join(", ")
+    );
+    Ok(())
+}
+
 /// Runs `e` with the given values (the rest at their defaults) and keeps what it reports:
 /// for tests of experiments.
 pub fn run_recorded(e: &Experiment, given: &[(&str, Value)]) -> anyhow::Result<Recorder> {
@@ -399,5 +732,93 @@ mod tests {
         };
         let e = coerce(&m, Value::Str("1 2 3; 4 5; 7 8 9".into())).unwrap_err();
         assert_eq!(e, "row 2 has 2 numbers, expected 3");
+    }
+
+    params! {
+        /// A test's parameters.
+        struct TestParams {
+            n: i64 = 2, Int { min: 0, max: 9 }, "a count";
+            x: f64 = 0.5, Float { min: 0.0, max: 1.0 }, "a share";
+            on: bool = true, Bool, "a switch";
+            k: Matrix = &[&[1.0, 2.0]], Matrix { rows: 1, cols: 2 }, "weights";
+            word: String = SHARED;
+        }
+    }
+
+    const SHARED: ParamSpec = ParamSpec {
+        name: "word",
+        kind: ParamKind::Choice(&["a", "b"]),
+        default: Default::Str("b"),
+        doc: "a word",
+    };
+
+    metrics! {
+        /// A test's metrics.
+        enum TestMetric {
+            Sum = "sum",
+            Share = "share",
+        }
+    }
+
+    fn body(p: TestParams, ctx: &mut Emit<'_, TestMetric>) -> anyhow::Result<()> {
+        ctx.emit(TestMetric::Sum, p.n as f64 + p.k[0].iter().sum::<f64>());
+        ctx.emit_at(TestMetric::Share, 7, if p.on { p.x } else { 0.0 });
+        // A helper that only knows `&mut dyn Ctx`.
+        let helper: &mut dyn Ctx = ctx;
+        helper.metric(if p.word == "a" { "share" } else { "typo" }, 1.0);
+        Ok(())
+    }
+
+    static GOOD: Experiment = Experiment {
+        name: "test.good",
+        summary: "",
+        params: TestParams::SPECS,
+        metrics: TestMetric::NAMES,
+        long: false,
+        run: |p, ctx| typed(&GOOD, p, ctx, body),
+    };
+
+    static DRIFTED: Experiment = Experiment {
+        name: "test.drifted",
+        summary: "",
+        params: TestParams::SPECS,
+        metrics: &["sum"],
+        long: false,
+        run: |p, ctx| typed(&DRIFTED, p, ctx, body),
+    };
+
+    #[test]
+    fn params_are_declared_once_and_read_typed() {
+        let names: Vec<&str> = TestParams::SPECS.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["n", "x", "on", "k", "word"]);
+        assert_eq!(TestParams::SPECS[0].doc, "a count");
+        assert!(matches!(TestParams::SPECS[4].kind, ParamKind::Choice(_)));
+        let p = GOOD
+            .params_from(&BTreeMap::from([("x".to_string(), Value::Int(1))]))
+            .unwrap();
+        assert_eq!(
+            TestParams::from_params(&p).unwrap(),
+            TestParams {
+                n: 2,
+                x: 1.0,
+                on: true,
+                k: vec![vec![1.0, 2.0]],
+                word: "b".into()
+            }
+        );
+    }
+
+    #[test]
+    fn typed_runs_check_what_is_declared_and_emitted() {
+        let r = run_recorded(&GOOD, &[("word", Value::Str("a".into()))]).unwrap();
+        let emitted: Vec<(&str, f64)> = r.metrics.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(emitted, [("share", 1.0), ("share_7", 0.5), ("sum", 5.0)]);
+        let e = run_recorded(&GOOD, &[]).unwrap_err().to_string();
+        assert!(e.contains("does not declare: typo"), "{e}");
+        let e = run_recorded(&DRIFTED, &[]).unwrap_err().to_string();
+        assert!(e.contains("`test.drifted` declares"), "{e}");
+        assert!(
+            declares(&["a_b"], "a_b_12") && !declares(&["a"], "a_") && !declares(&["a"], "b_1")
+        );
     }
 }

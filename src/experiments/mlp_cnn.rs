@@ -6,9 +6,9 @@ use image::{Rgb, RgbImage};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::common::{self, Budget, Live, Prepared};
+use super::common::{self, Budget, Live, LrMetric, Prepared};
 use crate::data::{self, Dataset};
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::output::{Output, Picture, Table};
 use crate::train::{self, Model, TrainConfig};
 
@@ -18,33 +18,31 @@ const VAL_FRACTION: f64 = 0.1;
 const MLP_COST: usize = 1;
 const CNN_COST: usize = 8;
 
+params! {
+    /// Parameters of `mnist.samples`.
+    pub struct SamplesParams {
+        count: i64 = 10, Int { min: 1, max: 30 }, "how many images";
+        seed: i64 = 0, Int { min: 0, max: 9999 }, "which random images";
+        dataset: String = "mnist", Choice(&["mnist", "fashion"]), "digits or clothing";
+    }
+}
+
+metrics! {
+    /// What `mnist.samples` reports.
+    pub enum SamplesMetric {
+        TrainImages = "train_images",
+        TestImages = "test_images",
+    }
+}
+
 /// A few training digits with their labels.
 pub static SAMPLES: Experiment = Experiment {
     name: "mnist.samples",
     summary: "Random training images with their labels",
-    params: &[
-        ParamSpec {
-            name: "count",
-            kind: ParamKind::Int { min: 1, max: 30 },
-            default: Default::Int(10),
-            doc: "how many images",
-        },
-        ParamSpec {
-            name: "seed",
-            kind: ParamKind::Int { min: 0, max: 9999 },
-            default: Default::Int(0),
-            doc: "which random images",
-        },
-        ParamSpec {
-            name: "dataset",
-            kind: ParamKind::Choice(&["mnist", "fashion"]),
-            default: Default::Str("mnist"),
-            doc: "digits or clothing",
-        },
-    ],
-    metrics: &["train_images", "test_images"],
+    params: SamplesParams::SPECS,
+    metrics: SamplesMetric::NAMES,
     long: false,
-    run: samples,
+    run: |p, ctx| kit::typed(&SAMPLES, p, ctx, samples),
 };
 
 fn load(name: &str, split: data::Split) -> anyhow::Result<Dataset> {
@@ -63,16 +61,16 @@ pub fn digit_picture(d: &Dataset, i: usize) -> RgbImage {
     })
 }
 
-fn samples(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let name = p.str("dataset")?;
+fn samples(p: SamplesParams, ctx: &mut Emit<'_, SamplesMetric>) -> anyhow::Result<()> {
+    let name = p.dataset.as_str();
     let train = load(name, data::Split::Train)?;
     let test = load(name, data::Split::Test)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(p.int("seed")? as u64);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(p.seed as u64);
     let mut idx: Vec<usize> = (0..train.n).collect();
     idx.shuffle(&mut rng);
     let pics = idx
         .iter()
-        .take(p.int("count")? as usize)
+        .take(p.count as usize)
         .map(|&i| Picture {
             caption: train.class_name(i).to_string(),
             image: digit_picture(&train, i),
@@ -96,45 +94,38 @@ fn samples(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 .join(", ")
         )),
     );
-    ctx.metric("train_images", train.n as f64);
-    ctx.metric("test_images", test.n as f64);
+    ctx.emit(SamplesMetric::TrainImages, train.n as f64);
+    ctx.emit(SamplesMetric::TestImages, test.n as f64);
     Ok(())
 }
 
-const NET_PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "net",
-        kind: ParamKind::File,
-        default: Default::Str("nets/lesson3_cnn.toml"),
-        doc: "the network to test",
-    },
-    ParamSpec {
-        name: "seed",
-        kind: ParamKind::Int { min: 0, max: 9999 },
-        default: Default::Int(1),
-        doc: "seed for weights and batches",
-    },
-];
+params! {
+    /// Parameters of `mnist.lr_find`.
+    pub struct LrFindParams {
+        net: String = "nets/lesson3_cnn.toml", File, "the network to test";
+        seed: i64 = 1, Int { min: 0, max: 9999 }, "seed for weights and batches";
+    }
+}
 
 /// The learning-rate range test on a network.
 pub static LR_FIND: Experiment = Experiment {
     name: "mnist.lr_find",
     summary: "Learning-rate range test (fastai's lr_find) on MNIST",
-    params: NET_PARAMS,
-    metrics: &["lr_valley", "lr_steep", "lr_minimum_tenth"],
+    params: LrFindParams::SPECS,
+    metrics: LrMetric::NAMES,
     long: true,
-    run: lr_find,
+    run: |p, ctx| kit::typed(&LR_FIND, p, ctx, lr_find),
 };
 
-fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
+fn lr_find(p: LrFindParams, ctx: &mut Emit<'_, LrMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
     let data = Prepared::new(
         &data::mnist(data::Split::Train)?,
         &data::mnist(data::Split::Test)?,
         VAL_FRACTION,
         seed,
     )?;
-    let mut model = common::classifier(std::path::Path::new(p.str("net")?), seed, 1e-3)?;
+    let mut model = common::classifier(std::path::Path::new(&p.net), seed, 1e-3)?;
     let mut budget = Budget {
         done: 0,
         total: train::lr_find::NUM_IT,
@@ -155,79 +146,46 @@ fn lr_find(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     )
 }
 
+params! {
+    /// Parameters of `mnist.compare`.
+    pub struct CompareParams {
+        mlp: String = "nets/lesson3_mlp.toml", File, "the MLP's network file";
+        cnn: String = "nets/lesson3_cnn.toml", File, "the CNN's network file";
+        epochs: i64 = 5, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 12000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        mlp_lr: f64 = 1e-3, Float { min: 1e-6, max: 1.0 }, "the MLP's Adam learning rate";
+        cnn_lr: f64 = 0.0, Float { min: 0.0, max: 1.0 },
+            "the CNN's learning rate; 0 = the range test's valley suggestion";
+        shift: i64 = 3, Int { min: 0, max: 8 },
+            "pixels the test digits are moved (left, right, up, down)";
+        seed: i64 = 1, Int { min: 0, max: 9999 }, "seed for weights, split and batches";
+    }
+}
+
+metrics! {
+    /// What `mnist.compare` reports.
+    pub enum CompareMetric {
+        MlpParams = "mlp_params",
+        CnnParams = "cnn_params",
+        MlpTestAccuracy = "mlp_test_accuracy",
+        CnnTestAccuracy = "cnn_test_accuracy",
+        MlpShiftedAccuracy = "mlp_shifted_accuracy",
+        CnnShiftedAccuracy = "cnn_shifted_accuracy",
+        LrSuggestion = "lr_suggestion",
+        MlpSeconds = "mlp_seconds",
+        CnnSeconds = "cnn_seconds",
+    }
+}
+
 /// The race: MLP vs CNN.
 pub static COMPARE: Experiment = Experiment {
     name: "mnist.compare",
     summary: "Train an MLP and a CNN on the same digits; test accuracy, confusion, shifted digits",
-    params: &[
-        ParamSpec {
-            name: "mlp",
-            kind: ParamKind::File,
-            default: Default::Str("nets/lesson3_mlp.toml"),
-            doc: "the MLP's network file",
-        },
-        ParamSpec {
-            name: "cnn",
-            kind: ParamKind::File,
-            default: Default::Str("nets/lesson3_cnn.toml"),
-            doc: "the CNN's network file",
-        },
-        ParamSpec {
-            name: "epochs",
-            kind: ParamKind::Int { min: 1, max: 30 },
-            default: Default::Int(5),
-            doc: "passes over the training images",
-        },
-        ParamSpec {
-            name: "train_size",
-            kind: ParamKind::Int {
-                min: 500,
-                max: 12000,
-            },
-            default: Default::Int(12000),
-            doc: "training images used (10% of them validate)",
-        },
-        ParamSpec {
-            name: "mlp_lr",
-            kind: ParamKind::Float {
-                min: 1e-6,
-                max: 1.0,
-            },
-            default: Default::Float(1e-3),
-            doc: "the MLP's Adam learning rate",
-        },
-        ParamSpec {
-            name: "cnn_lr",
-            kind: ParamKind::Float { min: 0.0, max: 1.0 },
-            default: Default::Float(0.0),
-            doc: "the CNN's learning rate; 0 = the range test's valley suggestion",
-        },
-        ParamSpec {
-            name: "shift",
-            kind: ParamKind::Int { min: 0, max: 8 },
-            default: Default::Int(3),
-            doc: "pixels the test digits are moved (left, right, up, down)",
-        },
-        ParamSpec {
-            name: "seed",
-            kind: ParamKind::Int { min: 0, max: 9999 },
-            default: Default::Int(1),
-            doc: "seed for weights, split and batches",
-        },
-    ],
-    metrics: &[
-        "mlp_params",
-        "cnn_params",
-        "mlp_test_accuracy",
-        "cnn_test_accuracy",
-        "mlp_shifted_accuracy",
-        "cnn_shifted_accuracy",
-        "lr_suggestion",
-        "mlp_seconds",
-        "cnn_seconds",
-    ],
+    params: CompareParams::SPECS,
+    metrics: CompareMetric::NAMES,
     long: true,
-    run: compare,
+    run: |p, ctx| kit::typed(&COMPARE, p, ctx, compare),
 };
 
 /// Accuracy on the test set moved `shift` pixels in each of four directions, averaged.
@@ -247,12 +205,12 @@ fn shifted_accuracy(
     Ok(sum / moves.len() as f64)
 }
 
-fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let shift = p.int("shift")? as i32;
+fn compare(p: CompareParams, ctx: &mut Emit<'_, CompareMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let shift = p.shift as i32;
     let full = data::mnist(data::Split::Train)?;
-    let train_size = (p.int("train_size")? as usize).min(full.n);
+    let train_size = (p.train_size as usize).min(full.n);
     let raw_train = if train_size < full.n {
         full.subset(train_size, seed)?
     } else {
@@ -261,7 +219,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let raw_test = data::mnist(data::Split::Test)?;
     let data = Prepared::new(&raw_train, &raw_test, VAL_FRACTION, seed)?;
     let batches = data.train.n.div_ceil(64);
-    let cnn_lr_given = p.float("cnn_lr")?;
+    let cnn_lr_given = p.cnn_lr;
     let finder_units = if cnn_lr_given > 0.0 {
         0
     } else {
@@ -272,8 +230,8 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         total: finder_units + batches * epochs * (MLP_COST + CNN_COST),
     };
 
-    let mut mlp = common::classifier(std::path::Path::new(p.str("mlp")?), seed, 1e-3)?;
-    let mut cnn = common::classifier(std::path::Path::new(p.str("cnn")?), seed, 1e-3)?;
+    let mut mlp = common::classifier(std::path::Path::new(&p.mlp), seed, 1e-3)?;
+    let mut cnn = common::classifier(std::path::Path::new(&p.cnn), seed, 1e-3)?;
     let (mlp_params, _) = mlp.net.param_counts();
     let (cnn_params, _) = cnn.net.param_counts();
     ctx.show(
@@ -297,12 +255,12 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             .map(|s| s.valley)
             .ok_or_else(|| anyhow::anyhow!("the range test found no learning rate"))?
     };
-    ctx.metric("lr_suggestion", cnn_lr);
+    ctx.emit(CompareMetric::LrSuggestion, cnn_lr);
 
     let mut plot = common::loss_plot("Loss per epoch: MLP vs CNN", epochs, "cross-entropy");
     let mlp_cfg = TrainConfig {
         epochs,
-        lr: p.float("mlp_lr")?,
+        lr: p.mlp_lr,
         seed,
         ..TrainConfig::default()
     };
@@ -351,10 +309,17 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     for (name, test, shifted, secs, h) in &results {
-        let params = if *name == "MLP" {
-            mlp_params
+        use CompareMetric as M;
+        let (params, [m_test, m_shifted, m_secs]) = if *name == "MLP" {
+            (
+                mlp_params,
+                [M::MlpTestAccuracy, M::MlpShiftedAccuracy, M::MlpSeconds],
+            )
         } else {
-            cnn_params
+            (
+                cnn_params,
+                [M::CnnTestAccuracy, M::CnnShiftedAccuracy, M::CnnSeconds],
+            )
         };
         rows.push(vec![
             name.to_string(),
@@ -368,10 +333,9 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             format!("{}", h.best_epoch),
             format!("{secs:.1} s"),
         ]);
-        let key = name.to_lowercase();
-        ctx.metric(&format!("{key}_test_accuracy"), *test);
-        ctx.metric(&format!("{key}_shifted_accuracy"), *shifted);
-        ctx.metric(&format!("{key}_seconds"), *secs);
+        ctx.emit(m_test, *test);
+        ctx.emit(m_shifted, *shifted);
+        ctx.emit(m_secs, *secs);
     }
     ctx.show(
         "results",
@@ -392,7 +356,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             rows,
         }),
     );
-    ctx.metric("mlp_params", mlp_params as f64);
-    ctx.metric("cnn_params", cnn_params as f64);
+    ctx.emit(CompareMetric::MlpParams, mlp_params as f64);
+    ctx.emit(CompareMetric::CnnParams, cnn_params as f64);
     Ok(())
 }

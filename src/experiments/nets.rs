@@ -1,26 +1,36 @@
 //! Network files as a lesson shows them: the layer-by-layer summary `tutor inspect` prints.
 
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::nn::spec::NetSpec;
 use crate::output::{Output, Table};
+
+params! {
+    /// Parameters of `nets.inspect`.
+    pub struct InspectParams {
+        net: String = "nets/lesson3_cnn.toml", File, "the network file (relative to the lesson)";
+    }
+}
+
+metrics! {
+    /// What `nets.inspect` reports.
+    pub enum InspectMetric {
+        Params = "params",
+        OutputSize = "output_size",
+    }
+}
 
 /// Shows a network's shapes and parameter counts, computed from its file.
 pub static INSPECT: Experiment = Experiment {
     name: "nets.inspect",
     summary: "Each layer's output shape and parameter count for a network file",
-    params: &[ParamSpec {
-        name: "net",
-        kind: ParamKind::File,
-        default: Default::Str("nets/lesson3_cnn.toml"),
-        doc: "the network file (relative to the lesson)",
-    }],
-    metrics: &["params", "output_size"],
+    params: InspectParams::SPECS,
+    metrics: InspectMetric::NAMES,
     long: false,
-    run: inspect,
+    run: |p, ctx| kit::typed(&INSPECT, p, ctx, inspect),
 };
 
-fn inspect(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let spec = NetSpec::load(p.str("net")?)?;
+fn inspect(p: InspectParams, ctx: &mut Emit<'_, InspectMetric>) -> anyhow::Result<()> {
+    let spec = NetSpec::load(&p.net)?;
     let s = spec.summary(None)?;
     let rows = s
         .rows
@@ -54,7 +64,10 @@ fn inspect(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             rows,
         }),
     );
-    ctx.metric("params", s.total_params as f64);
-    ctx.metric("output_size", s.output.iter().product::<usize>() as f64);
+    ctx.emit(InspectMetric::Params, s.total_params as f64);
+    ctx.emit(
+        InspectMetric::OutputSize,
+        s.output.iter().product::<usize>() as f64,
+    );
     Ok(())
 }

@@ -10,9 +10,11 @@ use std::time::Instant;
 
 use image::{Rgb, RgbImage};
 
-use super::common::{self, Budget, FinderProgress};
+use super::common::{self, Budget, FinderProgress, LrMetric};
 use crate::data::{self, Dataset};
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{
+    self, metrics, params, Ctx, Default, Emit, Experiment, ParamKind, ParamSpec,
+};
 use crate::nn::summary::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
@@ -41,8 +43,24 @@ const SEED_PARAM: ParamSpec = ParamSpec {
     doc: "seed for the labelled images, the new head and the batches",
 };
 
-fn pretrained(p: &Params) -> anyhow::Result<Pretrained> {
-    Pretrained::load(Path::new(p.str("pretrained")?))
+/// The pretrained model the `pretrained` parameter names.
+fn pretrained(meta: &str) -> anyhow::Result<Pretrained> {
+    Pretrained::load(Path::new(meta))
+}
+
+params! {
+    /// Parameters of `transfer.source`.
+    pub struct SourceParams {
+        pretrained: String = META_PARAM;
+    }
+}
+
+metrics! {
+    /// What `transfer.source` reports.
+    pub enum SourceMetric {
+        SourceAccuracy = "source_accuracy",
+        SourceRecordedAccuracy = "source_recorded_accuracy",
+    }
 }
 
 /// The pretrained model: what it was trained on, its accuracy measured again now, and the
@@ -51,14 +69,14 @@ pub static SOURCE: Experiment = Experiment {
     name: "transfer.source",
     summary:
         "The pretrained model: source data and task, its accuracy measured now, first-layer kernels",
-    params: &[META_PARAM],
-    metrics: &["source_accuracy", "source_recorded_accuracy"],
+    params: SourceParams::SPECS,
+    metrics: SourceMetric::NAMES,
     long: false,
-    run: source,
+    run: |p, ctx| kit::typed(&SOURCE, p, ctx, source),
 };
 
-fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let pre = pretrained(p)?;
+fn source(p: SourceParams, ctx: &mut Emit<'_, SourceMetric>) -> anyhow::Result<()> {
+    let pre = pretrained(&p.pretrained)?;
     let m = &pre.meta;
     let test = pre.norm().applied(&pre.source_data(data::Split::Test)?);
     let mut model = NetModel::new(pre.source_network()?, Optimizer::adam(1e-3));
@@ -98,8 +116,8 @@ fn source(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     }
     ctx.show("about", Output::Text(text));
     ctx.show("kernels", Output::Pictures(first_kernels(&model.net)?));
-    ctx.metric("source_accuracy", acc);
-    ctx.metric("source_recorded_accuracy", m.source_test_accuracy);
+    ctx.emit(SourceMetric::SourceAccuracy, acc);
+    ctx.emit(SourceMetric::SourceRecordedAccuracy, m.source_test_accuracy);
     Ok(())
 }
 
@@ -157,33 +175,39 @@ fn first_kernels(net: &Network) -> anyhow::Result<Vec<Picture>> {
         .collect())
 }
 
+params! {
+    /// Parameters of `transfer.layers`.
+    pub struct LayersParams {
+        pretrained: String = META_PARAM;
+        freeze_through: String = "features", Text,
+            "freeze every layer up to this one; `none` trains everything";
+    }
+}
+
+metrics! {
+    /// What `transfer.layers` reports.
+    pub enum LayersMetric {
+        TrainableParams = "trainable_params",
+        FrozenParams = "frozen_params",
+        TrainableLayers = "trainable_layers",
+        FrozenLayers = "frozen_layers",
+    }
+}
+
 /// The layers of the pretrained network with a new head, frozen as asked.
 pub static LAYERS: Experiment = Experiment {
     name: "transfer.layers",
     summary: "The network's layers with parameter counts and which are frozen",
-    params: &[
-        META_PARAM,
-        ParamSpec {
-            name: "freeze_through",
-            kind: ParamKind::Text,
-            default: Default::Str("features"),
-            doc: "freeze every layer up to this one; `none` trains everything",
-        },
-    ],
-    metrics: &[
-        "trainable_params",
-        "frozen_params",
-        "trainable_layers",
-        "frozen_layers",
-    ],
+    params: LayersParams::SPECS,
+    metrics: LayersMetric::NAMES,
     long: false,
-    run: layers,
+    run: |p, ctx| kit::typed(&LAYERS, p, ctx, layers),
 };
 
-fn layers(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let pre = pretrained(p)?;
+fn layers(p: LayersParams, ctx: &mut Emit<'_, LayersMetric>) -> anyhow::Result<()> {
+    let pre = pretrained(&p.pretrained)?;
     let mut net = pre.network(pre.target().1.len(), 0)?;
-    let through = p.str("freeze_through")?.trim();
+    let through = p.freeze_through.trim();
     if through != "none" {
         net.freeze_through(through).map_err(|_| {
             let names: Vec<&str> = pre.spec.layers.iter().map(|l| l.name.as_str()).collect();
@@ -248,11 +272,11 @@ fn layers(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     );
     let with_params = s.rows.iter().filter(|r| r.params > 0);
     let trained_layers = with_params.clone().filter(|r| r.trainable).count();
-    ctx.metric("trainable_params", s.trainable_params as f64);
-    ctx.metric("frozen_params", s.non_trainable_params() as f64);
-    ctx.metric("trainable_layers", trained_layers as f64);
-    ctx.metric(
-        "frozen_layers",
+    ctx.emit(LayersMetric::TrainableParams, s.trainable_params as f64);
+    ctx.emit(LayersMetric::FrozenParams, s.non_trainable_params() as f64);
+    ctx.emit(LayersMetric::TrainableLayers, trained_layers as f64);
+    ctx.emit(
+        LayersMetric::FrozenLayers,
         (with_params.count() - trained_layers) as f64,
     );
     Ok(())
@@ -299,34 +323,39 @@ fn target_data(pre: &Pretrained, per_class: usize, seed: u64) -> anyhow::Result<
     })
 }
 
+params! {
+    /// Parameters of `transfer.batchnorm`.
+    pub struct BatchnormParams {
+        pretrained: String = META_PARAM;
+        steps: i64 = 20, Int { min: 1, max: 200 }, "training steps on digits";
+        seed: i64 = SEED_PARAM;
+    }
+}
+
+metrics! {
+    /// What `transfer.batchnorm` reports.
+    pub enum BatchnormMetric {
+        BnWeightChange = "bn_weight_change",
+        BnStatsChangeTrainMode = "bn_stats_change_train_mode",
+        BnStatsChangeEvalMode = "bn_stats_change_eval_mode",
+    }
+}
+
 /// Batch norm's running statistics while the backbone is frozen: updated in training mode,
 /// kept in evaluation mode.
 pub static BATCHNORM: Experiment = Experiment {
     name: "transfer.batchnorm",
     summary: "A frozen backbone's batch-norm statistics: training mode moves them, evaluation mode keeps them",
-    params: &[
-        META_PARAM,
-        ParamSpec {
-            name: "steps",
-            kind: ParamKind::Int { min: 1, max: 200 },
-            default: Default::Int(20),
-            doc: "training steps on digits",
-        },
-        SEED_PARAM,
-    ],
-    metrics: &[
-        "bn_weight_change",
-        "bn_stats_change_train_mode",
-        "bn_stats_change_eval_mode",
-    ],
+    params: BatchnormParams::SPECS,
+    metrics: BatchnormMetric::NAMES,
     long: false,
-    run: batchnorm,
+    run: |p, ctx| kit::typed(&BATCHNORM, p, ctx, batchnorm),
 };
 
-fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let pre = pretrained(p)?;
-    let seed = p.int("seed")? as u64;
-    let steps = p.int("steps")? as usize;
+fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow::Result<()> {
+    let pre = pretrained(&p.pretrained)?;
+    let seed = p.seed as u64;
+    let steps = p.steps as usize;
     let data = target_data(&pre, 10, seed)?;
     let bn_layers: Vec<String> = pre
         .spec
@@ -426,35 +455,35 @@ fn batchnorm(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             "Running statistics moved by up to {change_train:.4} in training mode and {change_eval:.4} in evaluation mode; the frozen scales γ by {weight_change:.4}."
         )),
     );
-    ctx.metric("bn_weight_change", weight_change);
-    ctx.metric("bn_stats_change_train_mode", change_train);
-    ctx.metric("bn_stats_change_eval_mode", change_eval);
+    ctx.emit(BatchnormMetric::BnWeightChange, weight_change);
+    ctx.emit(BatchnormMetric::BnStatsChangeTrainMode, change_train);
+    ctx.emit(BatchnormMetric::BnStatsChangeEvalMode, change_eval);
     Ok(())
+}
+
+params! {
+    /// Parameters of `transfer.head_lr`.
+    pub struct HeadLrParams {
+        pretrained: String = META_PARAM;
+        labels_per_class: i64 = 3, Int { min: 1, max: 500 }, "labelled digits per class";
+        seed: i64 = SEED_PARAM;
+    }
 }
 
 /// The range test on the new head, over the frozen backbone's cached features.
 pub static HEAD_LR: Experiment = Experiment {
     name: "transfer.head_lr",
     summary: "Learning-rate range test on the new head (frozen backbone, cached features)",
-    params: &[
-        META_PARAM,
-        ParamSpec {
-            name: "labels_per_class",
-            kind: ParamKind::Int { min: 1, max: 500 },
-            default: Default::Int(3),
-            doc: "labelled digits per class",
-        },
-        SEED_PARAM,
-    ],
-    metrics: &["lr_valley", "lr_steep", "lr_minimum_tenth"],
+    params: HeadLrParams::SPECS,
+    metrics: LrMetric::NAMES,
     long: true,
-    run: head_lr,
+    run: |p, ctx| kit::typed(&HEAD_LR, p, ctx, head_lr),
 };
 
-fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let pre = pretrained(p)?;
-    let seed = p.int("seed")? as u64;
-    let data = target_data(&pre, p.int("labels_per_class")? as usize, seed)?;
+fn head_lr(p: HeadLrParams, ctx: &mut Emit<'_, LrMetric>) -> anyhow::Result<()> {
+    let pre = pretrained(&p.pretrained)?;
+    let seed = p.seed as u64;
+    let data = target_data(&pre, p.labels_per_class as usize, seed)?;
     let feats = pretrain::features(&mut pre.backbone()?, &data.train)?;
     let mut head = NetModel::new(
         Network::new(&pre.head_spec(data.classes())?, seed)?,
@@ -495,80 +524,53 @@ fn head_lr(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     )
 }
 
+params! {
+    /// Parameters of `transfer.compare`.
+    pub struct CompareParams {
+        pretrained: String = META_PARAM;
+        labels_per_class: i64 = 3, Int { min: 1, max: 400 },
+            "labelled digits per class: the headline budget";
+        draws: i64 = 3, Int { min: 1, max: 5 },
+            "labelled sets drawn at the headline budget (results averaged)";
+        more_labels: i64 = 100, Int { min: 0, max: 400 },
+            "a second budget run after the first (0: none)";
+        epochs: i64 = 20, Int { min: 2, max: 100 }, "epochs for every strategy";
+        head_epochs: i64 = 10, Int { min: 1, max: 99 },
+            "of those, the epochs a new head trains on the frozen backbone before the frozen and the fine-tuned model part ways";
+        lr: f64 = 3e-3, Float { min: 1e-5, max: 0.1 },
+            "Adam learning rate from scratch and for the head";
+        finetune_divisor: f64 = 10.0, Float { min: 1.0, max: 100.0 },
+            "when fine-tuning, the backbone learns at lr divided by this";
+        bn_eval: bool = true, Bool,
+            "keep the backbone's batch norm in evaluation mode while fine-tuning";
+        seed: i64 = SEED_PARAM;
+    }
+}
+
+metrics! {
+    /// What `transfer.compare` reports. The strategies' accuracy and seconds at the second
+    /// label budget (`more_labels`) are recorded with [`Emit::emit_at`], e.g.
+    /// `finetune_accuracy_100`.
+    pub enum CompareMetric {
+        SourceAccuracy = "source_accuracy",
+        LabelsPerClass = "labels_per_class",
+        ScratchAccuracy = "scratch_accuracy",
+        FrozenAccuracy = "frozen_accuracy",
+        FinetuneAccuracy = "finetune_accuracy",
+        ScratchSeconds = "scratch_seconds",
+        FrozenSeconds = "frozen_seconds",
+        FinetuneSeconds = "finetune_seconds",
+    }
+}
+
 /// The centre of the lesson: three strategies on the same labelled digits.
 pub static COMPARE: Experiment = Experiment {
     name: "transfer.compare",
     summary: "From scratch vs frozen pretrained backbone vs fine-tuned, on a few labels per class",
-    params: &[
-        META_PARAM,
-        ParamSpec {
-            name: "labels_per_class",
-            kind: ParamKind::Int { min: 1, max: 400 },
-            default: Default::Int(3),
-            doc: "labelled digits per class: the headline budget",
-        },
-        ParamSpec {
-            name: "draws",
-            kind: ParamKind::Int { min: 1, max: 5 },
-            default: Default::Int(3),
-            doc: "labelled sets drawn at the headline budget (results averaged)",
-        },
-        ParamSpec {
-            name: "more_labels",
-            kind: ParamKind::Int { min: 0, max: 400 },
-            default: Default::Int(100),
-            doc: "a second budget run after the first (0: none)",
-        },
-        ParamSpec {
-            name: "epochs",
-            kind: ParamKind::Int { min: 2, max: 100 },
-            default: Default::Int(20),
-            doc: "epochs for every strategy",
-        },
-        ParamSpec {
-            name: "head_epochs",
-            kind: ParamKind::Int { min: 1, max: 99 },
-            default: Default::Int(10),
-            doc: "of those, the epochs a new head trains on the frozen backbone before the frozen and the fine-tuned model part ways",
-        },
-        ParamSpec {
-            name: "lr",
-            kind: ParamKind::Float {
-                min: 1e-5,
-                max: 0.1,
-            },
-            default: Default::Float(3e-3),
-            doc: "Adam learning rate from scratch and for the head",
-        },
-        ParamSpec {
-            name: "finetune_divisor",
-            kind: ParamKind::Float {
-                min: 1.0,
-                max: 100.0,
-            },
-            default: Default::Float(10.0),
-            doc: "when fine-tuning, the backbone learns at lr divided by this",
-        },
-        ParamSpec {
-            name: "bn_eval",
-            kind: ParamKind::Bool,
-            default: Default::Bool(true),
-            doc: "keep the backbone's batch norm in evaluation mode while fine-tuning",
-        },
-        SEED_PARAM,
-    ],
-    metrics: &[
-        "source_accuracy",
-        "labels_per_class",
-        "scratch_accuracy",
-        "frozen_accuracy",
-        "finetune_accuracy",
-        "scratch_seconds",
-        "frozen_seconds",
-        "finetune_seconds",
-    ],
+    params: CompareParams::SPECS,
+    metrics: CompareMetric::NAMES,
     long: true,
-    run: compare,
+    run: |p, ctx| kit::typed(&COMPARE, p, ctx, compare),
 };
 
 /// Collects one strategy's validation accuracy per epoch into the shared plot.
@@ -605,8 +607,8 @@ impl Observer for Curve<'_> {
 /// One strategy's outcome.
 struct Outcome {
     name: &'static str,
-    /// The stem of its metrics: `scratch`, `frozen`, `finetune`.
-    metric: &'static str,
+    /// Its metrics: accuracy and seconds.
+    metric: (CompareMetric, CompareMetric),
     test: f64,
     val: f64,
     trained: usize,
@@ -775,16 +777,16 @@ fn run_budget(
     pre: &Pretrained,
     per_class: usize,
     seed: u64,
-    p: &Params,
+    p: &CompareParams,
     ctx: &mut dyn Ctx,
     budget: &mut Budget,
     plot: &mut Plot,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let epochs = p.int("epochs")? as usize;
-    let head_epochs = (p.int("head_epochs")? as usize).min(epochs - 1);
-    let lr = p.float("lr")?;
-    let divisor = p.float("finetune_divisor")?;
-    let bn_eval = p.bool("bn_eval")?;
+    let epochs = p.epochs as usize;
+    let head_epochs = (p.head_epochs as usize).min(epochs - 1);
+    let lr = p.lr;
+    let divisor = p.finetune_divisor;
+    let bn_eval = p.bn_eval;
     let data = target_data(pre, per_class, seed)?;
     let series = |plot: &mut Plot, name: &str| {
         plot.series.push(Series {
@@ -898,7 +900,10 @@ fn run_budget(
     budget.done += data.test.n;
     out.push(Outcome {
         name: "from scratch",
-        metric: "scratch",
+        metric: (
+            CompareMetric::ScratchAccuracy,
+            CompareMetric::ScratchSeconds,
+        ),
         kept_head: false,
         test,
         val: scratch.best_val_accuracy,
@@ -911,7 +916,7 @@ fn run_budget(
     let (_, test, _) = train::evaluate(&mut head.model, common::split(&feats.test), 256)?;
     out.push(Outcome {
         name: "frozen backbone",
-        metric: "frozen",
+        metric: (CompareMetric::FrozenAccuracy, CompareMetric::FrozenSeconds),
         kept_head: false,
         test,
         val: head.best_val_accuracy,
@@ -927,7 +932,10 @@ fn run_budget(
     budget.done += data.test.n;
     out.push(Outcome {
         name: "fine-tuned",
-        metric: "finetune",
+        metric: (
+            CompareMetric::FinetuneAccuracy,
+            CompareMetric::FinetuneSeconds,
+        ),
         kept_head: !ft.improved,
         test,
         val: ft.best_val_accuracy.max(shared.1),
@@ -972,14 +980,14 @@ fn mean_plot(plots: &[Plot], title: String) -> Plot {
     out
 }
 
-fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let pre = pretrained(p)?;
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let head_epochs = (p.int("head_epochs")? as usize).min(epochs - 1);
-    let first = p.int("labels_per_class")? as usize;
-    let draws = p.int("draws")? as usize;
-    let more = p.int("more_labels")? as usize;
+fn compare(p: CompareParams, ctx: &mut Emit<'_, CompareMetric>) -> anyhow::Result<()> {
+    let pre = pretrained(&p.pretrained)?;
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let head_epochs = (p.head_epochs as usize).min(epochs - 1);
+    let first = p.labels_per_class as usize;
+    let draws = p.draws as usize;
+    let more = p.more_labels as usize;
     // (labels per class, draws)
     let mut budgets = vec![(first, draws)];
     if more > 0 && more != first {
@@ -1044,7 +1052,7 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 &pre,
                 k,
                 seed + d as u64,
-                p,
+                &p,
                 &mut keyed,
                 &mut budget,
                 &mut plot,
@@ -1060,19 +1068,20 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 )),
             );
         }
-        let suffix = if i == 0 {
-            String::new()
-        } else {
-            format!("_{k}")
-        };
         for (s, first_draw) in outcomes[0].iter().enumerate() {
             let tests: Vec<f64> = outcomes.iter().map(|o| o[s].test).collect();
             let vals: Vec<f64> = outcomes.iter().map(|o| o[s].val).collect();
             let secs: Vec<f64> = outcomes.iter().map(|o| o[s].seconds).collect();
             let (test, lo, hi) = spread(&tests);
-            let metric = first_draw.metric;
-            ctx.metric(&format!("{metric}_accuracy{suffix}"), test);
-            ctx.metric(&format!("{metric}_seconds{suffix}"), spread(&secs).0);
+            let (accuracy, seconds) = first_draw.metric;
+            // The second budget's figures are the same metrics at another setting.
+            for (m, v) in [(accuracy, test), (seconds, spread(&secs).0)] {
+                if i == 0 {
+                    ctx.emit(m, v);
+                } else {
+                    ctx.emit_at(m, k, v);
+                }
+            }
             let kept = outcomes.iter().filter(|o| o[s].kept_head).count();
             rows.push(vec![
                 k.to_string(),
@@ -1128,8 +1137,8 @@ fn compare(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         }),
     );
     ctx.show("how", Output::Text(notes.join("\n")));
-    ctx.metric("labels_per_class", first as f64);
-    ctx.metric("source_accuracy", pre.meta.source_test_accuracy);
+    ctx.emit(CompareMetric::LabelsPerClass, first as f64);
+    ctx.emit(CompareMetric::SourceAccuracy, pre.meta.source_test_accuracy);
     Ok(())
 }
 
