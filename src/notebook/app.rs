@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::course::exercise::{self, InputError};
 use crate::course::lesson::{CellBody, Lesson, QuizKind};
 use crate::course::progress::Store;
 use crate::course::quiz::{self, Verdict};
@@ -655,13 +656,13 @@ impl App {
             }
             (CellBody::Exercise(ex), CellState::Exercise(st)) => {
                 let text = st.input.text().to_string();
-                let resolved = match ex.experiment.param(&ex.input) {
-                    None => Err(format!("internal: no parameter `{}`", ex.input)),
-                    Some(spec) => cells::typed_value(spec, &text).and_then(|v| {
-                        let mut given = ex.params.clone();
-                        given.insert(ex.input.clone(), v);
-                        ex.experiment.params_from(&given).map_err(|e| e.to_string())
-                    }),
+                let resolved = if text.trim().is_empty() {
+                    Err(cells::EMPTY_INPUT.to_string())
+                } else {
+                    exercise::params(ex, text.trim()).map_err(|e| match e {
+                        InputError::NoParameter(_) => format!("internal: {e}"),
+                        e => e.to_string(),
+                    })
                 };
                 match resolved {
                     Err(m) => st.feedback = Some(Feedback::Invalid(m)),
@@ -1001,18 +1002,9 @@ impl App {
         let answer = st.submitted.clone().unwrap_or_default();
         match &st.result.status {
             RunStatus::Done { .. } => {
-                let met: Vec<bool> = ex
-                    .goals
-                    .iter()
-                    .map(|g| {
-                        st.result
-                            .metrics
-                            .get(&g.metric)
-                            .is_some_and(|&v| g.holds(v))
-                    })
-                    .collect();
-                let all = met.iter().all(|&m| m);
-                st.goals_met = Some(met);
+                let checks = exercise::check_goals(&ex.goals, &st.result.metrics);
+                let all = exercise::all_met(&checks);
+                st.goals_met = Some(checks.iter().map(|c| c.met).collect());
                 let counted = st.status != TaskStatus::Revealed;
                 st.feedback = Some(if all {
                     Feedback::Correct(if counted {
