@@ -1,9 +1,12 @@
 //! The course as content: the lesson format and its loading ([`lesson`]), the content lint
-//! `tutor check` runs ([`check`]), quiz checking ([`quiz`]) with its calculator ([`calc`]), and
-//! the learner's saved progress ([`progress`]). Lessons name experiments; nothing here trains.
+//! `tutor check` runs ([`check`]), quiz checking ([`quiz`]) with its calculator ([`calc`]),
+//! exercise checking ([`exercise`]: input to parameters, metrics to goals met), and the
+//! learner's saved progress ([`progress`]). Lessons name experiments; nothing here trains
+//! except an exercise run, which goes through the experiment it names.
 
 pub mod calc;
 pub mod check;
+pub mod exercise;
 pub mod lesson;
 pub mod progress;
 pub mod quiz;

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 
+use crate::course::exercise;
 use crate::course::lesson::{CellBody, Lesson, QuizKind};
 use crate::course::quiz;
 use crate::experiments::{Ctx, Value};
@@ -231,18 +232,8 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                             cell.id
                         );
                         let _ = writeln!(report, "Run with the solution `{sol}`:\n");
-                        let mut given = ex.params.clone();
-                        let spec = ex.experiment.param(&ex.input);
-                        let v = spec
-                            .ok_or_else(|| format!("no parameter `{}`", ex.input))
-                            .and_then(|s| crate::experiments::coerce(s, Value::Str(sol.clone())));
-                        let outcome = match v {
-                            Ok(v) => {
-                                given.insert(ex.input.clone(), v);
-                                run_experiment(ex.experiment, &given, &cell.id)
-                            }
-                            Err(e) => Err(anyhow::anyhow!(e)),
-                        };
+                        let mut ctx = HeadlessCtx::new(&cell.id);
+                        let outcome = exercise::run(ex, sol, &mut ctx).map(|()| ctx);
                         finish_run(
                             outcome,
                             &cell.id,
@@ -252,14 +243,12 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                             &mut result,
                         )?;
                         if result.ok {
-                            let failed: Vec<String> = ex
-                                .goals
-                                .iter()
-                                .filter(|g| {
-                                    !result.metrics.get(&g.metric).is_some_and(|v| g.holds(*v))
-                                })
-                                .map(|g| g.to_string())
-                                .collect();
+                            let failed: Vec<String> =
+                                exercise::check_goals(&ex.goals, &result.metrics)
+                                    .iter()
+                                    .filter(|g| !g.met)
+                                    .map(|g| g.goal.to_string())
+                                    .collect();
                             if !failed.is_empty() {
                                 result.ok = false;
                                 let msg = format!("solution misses: {}", failed.join("; "));

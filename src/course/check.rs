@@ -5,12 +5,13 @@
 //! computation, placeholders are matched to variables, exercise solutions are run against their
 //! goals, and ids and numbers are checked to be unique across the folder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::exercise;
 use super::lesson::{Cell, CellBody, Diagnostic, Lesson, QuizKind};
-use crate::course::quiz;
-use crate::experiments::{self, Recorder, Value};
+use super::quiz;
+use crate::experiments::Recorder;
 
 /// How many drill draws are tried per quiz.
 const DRILL_SAMPLES: u32 = 25;
@@ -230,54 +231,32 @@ fn check_exercise(l: &Lesson, c: &Cell, out: &mut Vec<Diagnostic>) {
     if ex.experiment.long {
         return;
     }
-    match run_exercise(ex, solution, l.dir()) {
-        Ok((_, failed)) if failed.is_empty() => {}
-        Ok((_, failed)) => out.push(at(
-            &l.path,
-            c.line,
-            format!(
-                "exercise `{}`: the solution does not meet: {}",
-                c.id,
-                failed.join("; ")
-            ),
-        )),
+    let mut rec = Recorder::default();
+    match exercise::run(ex, solution, &mut rec) {
+        Ok(()) => {
+            let failed: Vec<String> = exercise::check_goals(&ex.goals, &rec.metrics)
+                .iter()
+                .filter(|g| !g.met)
+                .map(|g| g.message())
+                .collect();
+            if !failed.is_empty() {
+                out.push(at(
+                    &l.path,
+                    c.line,
+                    format!(
+                        "exercise `{}`: the solution does not meet: {}",
+                        c.id,
+                        failed.join("; ")
+                    ),
+                ));
+            }
+        }
         Err(e) => out.push(at(
             &l.path,
             c.line,
             format!("exercise `{}`: the solution fails: {e:#}", c.id),
         )),
     }
-}
-
-/// Runs an exercise with `input` and returns the recorded run and the goals it misses.
-pub fn run_exercise(
-    ex: &super::lesson::Exercise,
-    input: &str,
-    _dir: &Path,
-) -> anyhow::Result<(Recorder, Vec<String>)> {
-    let mut given: BTreeMap<String, Value> = ex.params.clone();
-    let spec = ex
-        .experiment
-        .param(&ex.input)
-        .ok_or_else(|| anyhow::anyhow!("no parameter `{}`", ex.input))?;
-    let v = experiments::coerce(spec, Value::Str(input.to_string())).map_err(anyhow::Error::msg)?;
-    given.insert(ex.input.clone(), v);
-    let params = ex.experiment.params_from(&given)?;
-    let mut rec = Recorder::default();
-    (ex.experiment.run)(&params, &mut rec)?;
-    let failed = ex
-        .goals
-        .iter()
-        .filter(|g| !rec.metrics.get(&g.metric).is_some_and(|v| g.holds(*v)))
-        .map(|g| {
-            let got = rec
-                .metrics
-                .get(&g.metric)
-                .map_or("not reported".to_string(), |v| quiz::format_number(*v));
-            format!("{g} (got {got})")
-        })
-        .collect();
-    Ok((rec, failed))
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! The lesson format: one TOML file per lesson, an ordered list of cells.
 //!
 //! A file is read in two passes. [`raw`] deserializes it as written, keeping the position of
-//! every value; [`load`] turns that into a typed [`Lesson`], so that every mistake a teacher can
+//! every value; [`load`](mod@load) turns that into a typed [`Lesson`], so that every mistake a teacher can
 //! make is reported as `file:line:col: message`. Content checks that need to compute something
-//! (quiz answers, experiment parameters) live in [`check`]. The format is documented for
+//! (quiz answers, experiment parameters) live in [`check`](crate::course::check). The format is documented for
 //! teachers in `lessons/README.md`.
 
 pub mod load;

@@ -40,12 +40,6 @@ pub enum Verdict {
     Invalid(String),
 }
 
-impl Verdict {
-    pub fn is_correct(&self) -> bool {
-        matches!(self, Verdict::Correct)
-    }
-}
-
 /// A stable seed for a learner's question: the same inputs give the same question on every
 /// machine and every run (unlike `std`'s randomly keyed hasher).
 pub fn seed(learner: &str, lesson: &str, cell: &str, round: u32) -> u64 {

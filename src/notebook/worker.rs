@@ -211,6 +211,12 @@ mod tests {
         Ok(())
     }
 
+    fn where_am_i(_: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+        let named = std::thread::current().name() == Some(THREAD_NAME);
+        ctx.metric("on_worker_thread", f64::from(u8::from(named)));
+        Ok(())
+    }
+
     fn boom(_: &Params, _: &mut dyn Ctx) -> anyhow::Result<()> {
         panic!("kaboom")
     }
@@ -235,6 +241,14 @@ mod tests {
         metrics: &[],
         long: false,
         run: chatty,
+    };
+    static WHERE: Experiment = Experiment {
+        name: "test.where",
+        summary: "",
+        params: &[],
+        metrics: &["on_worker_thread"],
+        long: false,
+        run: where_am_i,
     };
     static BOOM: Experiment = Experiment {
         name: "test.boom",
@@ -327,20 +341,62 @@ mod tests {
         }
     }
 
+    /// Every event a worker thread sends, until it ends and drops the sender.
+    fn drain(rx: &mpsc::Receiver<Event>) -> Vec<RunEventKind> {
+        let mut out = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Event::Run(r)) => {
+                    assert_eq!(r.job, 7);
+                    out.push(r.kind);
+                }
+                Ok(other) => panic!("unexpected {other:?}"),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("no event for 10 s: {out:?}"),
+            }
+        }
+    }
+
+    fn is_end(k: &RunEventKind) -> bool {
+        matches!(
+            k,
+            RunEventKind::Finished { .. } | RunEventKind::Cancelled | RunEventKind::Failed(_)
+        )
+    }
+
     #[test]
     fn worker_thread_runs_one_job() {
-        let (tx, rx) = mpsc::channel();
         let mut w = Worker::default();
+        let (tx, rx) = mpsc::channel();
         w.start(job(&SLOW, false), tx).unwrap();
-        let last = loop {
-            match rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-                Event::Run(RunEvent {
-                    kind: k @ RunEventKind::Finished { .. },
-                    ..
-                }) => break k,
-                _ => continue,
-            }
-        };
-        assert!(matches!(last, RunEventKind::Finished { .. }));
+        let k = drain(&rx);
+        // The run's metric arrives, then exactly one end event, last.
+        assert!(
+            k.iter().any(|k| matches!(
+                k,
+                RunEventKind::Metric { name, value } if name == "steps" && *value == 1000.0
+            )),
+            "{k:?}"
+        );
+        assert!(
+            matches!(k.last(), Some(RunEventKind::Finished { .. })),
+            "{k:?}"
+        );
+        assert_eq!(k.iter().filter(|k| is_end(k)).count(), 1, "{k:?}");
+        w.wait(Duration::from_secs(10));
+        assert!(!w.busy());
+
+        // The same worker takes the next job, on a thread with the name the panic hook knows.
+        let (tx, rx) = mpsc::channel();
+        w.start(job(&WHERE, false), tx).unwrap();
+        let k = drain(&rx);
+        assert!(
+            matches!(
+                k.as_slice(),
+                [RunEventKind::Metric { name, value }, RunEventKind::Finished { .. }]
+                    if name == "on_worker_thread" && *value == 1.0
+            ),
+            "{k:?}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! A lesson file as written: every field optional and spanned, so that the typed pass in
-//! [`super::load`] can say exactly which line is wrong. Unknown fields are rejected here.
+//! [`load`](mod@super::load) can say exactly which line is wrong. Unknown fields are rejected here.
 
 use std::collections::BTreeMap;
 

@@ -264,12 +264,15 @@ impl Default for ExerciseState {
     }
 }
 
+/// What a learner is told on submitting an empty input.
+pub const EMPTY_INPUT: &str = "type something first";
+
 /// The learner's typed text as a value for `spec`, checked and converted (a typed matrix like
 /// `1 0 -1; 2 0 -2; 1 0 -1` is parsed by [`coerce`]).
 pub fn typed_value(spec: &ParamSpec, text: &str) -> Result<Value, String> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("type something first".into());
+        return Err(EMPTY_INPUT.into());
     }
     // `coerce` parses typed text as the parameter's kind asks (numbers, booleans, matrices).
     coerce(spec, Value::Str(t.to_string()))

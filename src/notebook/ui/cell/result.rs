@@ -1,0 +1,279 @@
+//! A run's state and outputs as cell pieces: the status line or progress bar, text wrapped
+//! for a monospace screen, tables, and the pictures, charts and matrices an experiment shows.
+//! Run cells and exercise cells both show their run this way.
+
+use std::time::Duration;
+
+use ratatui::style::{Style, Stylize};
+use ratatui::text::{Line, Span};
+use unicode_width::UnicodeWidthStr;
+
+use super::style::{ACCENT, DIM, ERROR, WARN};
+use super::view::Piece;
+use crate::notebook::app::{RunResult, RunStatus};
+use crate::notebook::ui::markdown::{self, truncate_line};
+use crate::output::{Output, Table};
+
+/// "1m 05s", "12s".
+pub fn fmt_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else if s < 10 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// `" 25% · ETA 30s"` (or `starting…`) for a running status; `None` otherwise.
+pub fn progress_label(status: &RunStatus) -> Option<String> {
+    if !matches!(status, RunStatus::Running { .. }) {
+        return None;
+    }
+    Some(match status.eta() {
+        Some((ratio, eta)) => {
+            let mut label = format!("{:>3.0}%", ratio * 100.0);
+            if let Some(eta) = eta {
+                label.push_str(&format!(" · ETA {}", fmt_duration(eta)));
+            }
+            label
+        }
+        None => "starting…".to_string(),
+    })
+}
+
+pub(super) fn status_lines(
+    status: &RunStatus,
+    long: bool,
+    focused: bool,
+    width: usize,
+) -> Vec<Line<'static>> {
+    match status {
+        RunStatus::Idle => vec![Line::styled(
+            if focused {
+                "Not run yet: press Enter to run."
+            } else {
+                "Not run yet."
+            },
+            DIM,
+        )],
+        RunStatus::Queued => vec![Line::styled("Waiting for the run before it…", DIM)],
+        RunStatus::Running { what, .. } => {
+            let (ratio, _) = status.eta().unwrap_or((0.0, None));
+            let mut label = format!(" {}", progress_label(status).unwrap_or_default());
+            if !what.is_empty() {
+                label.push_str(&format!(" · {what}"));
+            }
+            let bar_w = width.saturating_sub(label.width() + 2).clamp(10, 40);
+            let filled = ((ratio * bar_w as f64).round() as usize).min(bar_w);
+            let line = Line::from(vec![
+                Span::styled("█".repeat(filled), Style::new().fg(ACCENT)),
+                Span::styled("░".repeat(bar_w - filled), DIM),
+                Span::raw(label),
+            ]);
+            vec![truncate_line(line, width)]
+        }
+        RunStatus::Cancelling => vec![Line::styled("Stopping…", WARN)],
+        RunStatus::Done { elapsed } => {
+            if long {
+                vec![Line::styled(
+                    format!("Done in {}.", fmt_duration(*elapsed)),
+                    DIM,
+                )]
+            } else {
+                Vec::new()
+            }
+        }
+        RunStatus::Cancelled => vec![Line::styled("Cancelled.", WARN)],
+        RunStatus::Failed(m) => markdown::wrap(&[(format!("Error: {m}"), ERROR)], width, "", "  "),
+    }
+}
+
+/// The pieces that show a run's outputs.
+pub(super) fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
+    for (k, (_, out)) in res.outputs.iter().enumerate() {
+        if k > 0 {
+            // A blank line between outputs, so a chart's axis labels do not run into the
+            // next picture's top.
+            pieces.push(Piece::Lines(vec![Line::default()]));
+        }
+        match out {
+            Output::Text(t) => pieces.push(Piece::Lines(
+                t.lines()
+                    .flat_map(|l| hard_wrap(&l.replace('\t', "    "), width))
+                    .map(Line::from)
+                    .collect(),
+            )),
+            Output::Table(t) => pieces.push(Piece::Lines(table_lines(t, width))),
+            Output::Pictures(p) => pieces.push(Piece::Pictures(p)),
+            Output::Plot(p) => {
+                if !p.title.is_empty() {
+                    pieces.push(Piece::Lines(vec![Line::from(p.title.clone()).bold()]));
+                }
+                pieces.push(Piece::Plot(p));
+            }
+            Output::Matrix(m) => pieces.push(Piece::Matrix(m)),
+            Output::File(f) => pieces.push(Piece::Lines(
+                hard_wrap(
+                    &format!("{}: {} (tutor exec writes this file)", f.path, f.summary),
+                    width,
+                )
+                .into_iter()
+                .map(|l| Line::from(l).italic())
+                .collect(),
+            )),
+        }
+    }
+}
+
+/// Splits a monospace line longer than `width`, at a space in its second half when there is
+/// one; spacing is kept, so aligned text that fits is untouched.
+pub fn hard_wrap(line: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    let mut rest: Vec<char> = line.chars().collect();
+    loop {
+        let mut used = 0;
+        let mut cut = rest.len();
+        for (i, c) in rest.iter().enumerate() {
+            used += c.to_string().width();
+            if used > width {
+                cut = i;
+                break;
+            }
+        }
+        if cut == rest.len() {
+            out.push(rest.iter().collect());
+            return out;
+        }
+        if rest[cut] != ' ' {
+            if let Some(sp) = rest[..cut]
+                .iter()
+                .rposition(|c| *c == ' ')
+                .filter(|&p| p > cut / 2)
+            {
+                cut = sp + 1;
+            }
+        }
+        out.push(
+            rest[..cut]
+                .iter()
+                .collect::<String>()
+                .trim_end()
+                .to_string(),
+        );
+        let tail: Vec<char> = rest[cut..]
+            .iter()
+            .skip_while(|c| **c == ' ')
+            .copied()
+            .collect();
+        // Continuation lines are indented so they read as one.
+        rest = "  ".chars().chain(tail).collect();
+    }
+}
+
+/// A table with aligned columns; numbers are right-aligned.
+pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
+    let ncols = t
+        .rows
+        .iter()
+        .map(Vec::len)
+        .chain([t.header.len()])
+        .max()
+        .unwrap_or(0);
+    let mut widths = vec![0usize; ncols];
+    for row in t.rows.iter().chain([&t.header]) {
+        for (j, c) in row.iter().enumerate() {
+            widths[j] = widths[j].max(c.width());
+        }
+    }
+    // A column is right-aligned when every entry below the header is a number.
+    let numeric: Vec<bool> = (0..ncols)
+        .map(|j| {
+            t.rows.iter().all(|r| {
+                r.get(j)
+                    .is_none_or(|c| c.trim().is_empty() || c.trim().parse::<f64>().is_ok())
+            })
+        })
+        .collect();
+    let fmt_row = |row: &[String], style: Style| -> Line<'static> {
+        let mut spans = Vec::new();
+        for (j, w) in widths.iter().enumerate() {
+            if j > 0 {
+                spans.push(Span::styled("  ", style));
+            }
+            let c = row.get(j).map(String::as_str).unwrap_or("");
+            let pad = " ".repeat(w.saturating_sub(c.width()));
+            let text = if numeric[j] {
+                format!("{pad}{c}")
+            } else {
+                format!("{c}{pad}")
+            };
+            spans.push(Span::styled(text, style));
+        }
+        truncate_line(Line::from(spans), width)
+    };
+    let mut out = Vec::new();
+    if let Some(title) = &t.title {
+        out.push(Line::from(title.clone()).bold());
+    }
+    if !t.header.is_empty() {
+        out.push(fmt_row(&t.header, Style::new().bold()));
+        let total: usize = widths.iter().sum::<usize>() + 2 * ncols.saturating_sub(1);
+        out.push(Line::styled("─".repeat(total.min(width)), DIM));
+    }
+    for r in &t.rows {
+        out.push(fmt_row(r, Style::new()));
+    }
+    out
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_text_lines_wrap_keeping_spacing() {
+        assert_eq!(hard_wrap("a  b", 10), ["a  b"]);
+        assert_eq!(
+            hard_wrap("input (3, 32, 32) -> output (16, 30, 30)", 20),
+            ["input (3, 32, 32) ->", "  output (16, 30,", "  30)"]
+        );
+        assert_eq!(hard_wrap("abcdefghijkl", 8), ["abcdefgh", "  ijkl"]);
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_millis(2500)), "2.5s");
+        assert_eq!(fmt_duration(Duration::from_secs(42)), "42s");
+        assert_eq!(fmt_duration(Duration::from_secs(65)), "1m 05s");
+        assert_eq!(fmt_duration(Duration::from_secs(3720)), "1h 02m");
+    }
+
+    #[test]
+    fn tables_align_and_right_align_numbers() {
+        let t = Table {
+            title: None,
+            header: vec!["layer".into(), "params".into()],
+            rows: vec![
+                vec!["conv1".into(), "448".into()],
+                vec!["fc".into(), "10250".into()],
+            ],
+        };
+        let l: Vec<String> = table_lines(&t, 80)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(
+            l,
+            [
+                "layer  params",
+                "─────────────",
+                "conv1     448",
+                "fc      10250"
+            ]
+        );
+    }
+}
