@@ -12,7 +12,7 @@
 //! hands a finished exercise run to `answers` to grade). Calls only go that way.
 
 mod answers;
-pub mod cells;
+pub mod cell_state;
 mod focus;
 pub mod input;
 mod keys;
@@ -28,7 +28,7 @@ use crate::course::quiz;
 use crate::experiments::Params;
 use crate::notebook::event::Event;
 
-pub use cells::{
+pub use cell_state::{
     CellState, ExerciseState, Feedback, QuizState, RunResult, RunState, RunStatus, TaskStatus,
 };
 

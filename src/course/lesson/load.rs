@@ -5,9 +5,9 @@
 //! exercises), and `fields` knows which fields belong in which kind of cell. Those import
 //! nothing from one another.
 
-mod experiment;
 mod fields;
-mod quiz;
+mod questions;
+mod runnable;
 
 use std::collections::HashSet;
 use std::ops::Range;
@@ -18,7 +18,7 @@ use toml::Spanned;
 use super::raw::{RawCell, RawLesson};
 use super::*;
 
-pub use experiment::toml_to_value;
+pub use runnable::toml_to_value;
 
 /// Reads and loads the lesson at `path`.
 pub fn load(path: &Path) -> Result<Lesson, LessonError> {

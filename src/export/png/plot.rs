@@ -10,10 +10,10 @@
 //! `axis`, `data` and `style`; `data` uses `style`.
 
 mod axis;
-mod chart;
-mod data;
 mod legend;
-mod style;
+mod mesh;
+mod palette;
+mod prepare;
 
 use anyhow::{ensure, Result};
 use image::RgbImage;
@@ -26,10 +26,10 @@ use super::text::{fit_text, text_size};
 use super::{drawing_error, ensure_fonts, white_canvas, FAMILY};
 use crate::output::Plot;
 use axis::{Axes, Axis, Ticks};
-use chart::draw_chart;
-use data::Prepared;
 use legend::{draw_legend, draw_title};
-use style::FAINT_TEXT;
+use mesh::draw_chart;
+use palette::FAINT_TEXT;
+use prepare::Prepared;
 
 /// Draws `plot` on a `width` x `height` white image.
 ///

@@ -3,7 +3,9 @@
 //! share), grading the run when it ends, hints, giving up, and new drill draws. Every counted
 //! attempt is recorded in the learner's progress.
 
-use super::{cells, App, CellState, Feedback, Message, Mode, QuizState, RunStatus, TaskStatus};
+use super::{
+    cell_state, App, CellState, Feedback, Message, Mode, QuizState, RunStatus, TaskStatus,
+};
 use crate::course::exercise::{self, InputError};
 use crate::course::lesson::{CellBody, QuizKind};
 use crate::course::quiz::{self, Verdict};
@@ -67,7 +69,7 @@ impl App {
             (CellBody::Exercise(ex), CellState::Exercise(st)) => {
                 let text = st.input.text().to_string();
                 let resolved = if text.trim().is_empty() {
-                    Err(cells::EMPTY_INPUT.to_string())
+                    Err(cell_state::EMPTY_INPUT.to_string())
                 } else {
                     exercise::params(ex, text.trim()).map_err(|e| match e {
                         InputError::NoParameter(_) => format!("internal: {e}"),

@@ -4,7 +4,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::{cells, App, CellState, Message, Mode};
+use super::{cell_state, App, CellState, Message, Mode};
 use crate::course::lesson::{CellBody, QuizKind};
 
 impl App {
@@ -213,7 +213,7 @@ impl App {
                     });
                     return;
                 };
-                let current = st.values.get(name).map(cells::show_value);
+                let current = st.values.get(name).map(cell_state::show_value);
                 st.edit.set(&current.unwrap_or_default());
                 st.edit_error = None;
                 self.mode = Mode::Typing;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::{cells, App, CellState, Message, Mode, RunResult, RunStatus, Running};
+use super::{cell_state, App, CellState, Message, Mode, RunResult, RunStatus, Running};
 use crate::course::lesson::CellBody;
 use crate::experiments::{ParamKind, Value};
 use crate::notebook::event::{RunEvent, RunEventKind};
@@ -46,7 +46,7 @@ impl App {
         let Some(v) = st.values.get(name) else {
             return;
         };
-        match cells::step(spec, v, up) {
+        match cell_state::step(spec, v, up) {
             Some(next) => {
                 st.values.insert(name.clone(), next);
                 if !run.experiment.long {
@@ -83,7 +83,7 @@ impl App {
         else {
             return;
         };
-        match cells::typed_value(spec, st.edit.text()) {
+        match cell_state::typed_value(spec, st.edit.text()) {
             Ok(v) => {
                 st.values.insert(name, v);
                 st.edit_error = None;

@@ -7,11 +7,11 @@
 //! `result` (a run's status and outputs), which with `view` (the pieces and their layout) and
 //! `style` (the colours) import nothing from the cell kinds.
 
-mod exercise;
+mod exercise_view;
 mod parts;
-mod quiz;
+mod question_view;
 mod result;
-mod run;
+mod run_view;
 mod style;
 mod view;
 
@@ -60,10 +60,12 @@ pub fn build(app: &App, i: usize, width: u16) -> CellView<'_> {
                 pieces,
             }
         }
-        (CellBody::Run(run), CellState::Run(st)) => run::view(run, st, focused, typing, width),
-        (CellBody::Quiz(q), CellState::Quiz(st)) => quiz::view(q, st, focused, typing, width),
+        (CellBody::Run(run), CellState::Run(st)) => run_view::view(run, st, focused, typing, width),
+        (CellBody::Quiz(q), CellState::Quiz(st)) => {
+            question_view::view(q, st, focused, typing, width)
+        }
         (CellBody::Exercise(ex), CellState::Exercise(st)) => {
-            exercise::view(ex, st, focused, typing, width)
+            exercise_view::view(ex, st, focused, typing, width)
         }
         _ => CellView {
             title: None,

@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::data::Drawn;
-use super::style::TEXT;
+use super::palette::TEXT;
+use super::prepare::Drawn;
 use crate::export::png::text::{fit_text, text_size};
 use crate::export::png::{drawing_error, FAMILY};
 use crate::output::SeriesStyle;

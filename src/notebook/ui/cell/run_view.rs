@@ -10,7 +10,7 @@ use super::result::{outputs, status_lines};
 use super::style::{ACCENT, DIM, WARN};
 use super::view::{CellView, Piece};
 use crate::course::lesson::Run;
-use crate::notebook::app::{cells::show_value, RunState};
+use crate::notebook::app::{cell_state::show_value, RunState};
 use crate::notebook::ui::markdown;
 
 /// The view of a run cell `width` columns wide.

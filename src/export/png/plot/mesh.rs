@@ -6,8 +6,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::axis::{Axes, Axis, Ticks};
-use super::data::Prepared;
-use super::style::{FAINT_TEXT, GRID, MARK, MINOR_GRID, TEXT};
+use super::palette::{FAINT_TEXT, GRID, MARK, MINOR_GRID, TEXT};
+use super::prepare::Prepared;
 use crate::export::png::text::{fit_text, text_size};
 use crate::export::png::{drawing_error, FAMILY};
 use crate::output::SeriesStyle;

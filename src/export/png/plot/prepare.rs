@@ -4,7 +4,7 @@
 
 use plotters::style::RGBColor;
 
-use super::style::PALETTE;
+use super::palette::PALETTE;
 use crate::output::{Plot, Series, SeriesStyle};
 
 /// One series ready to draw: its colour and its points cut into runs of drawable points.
