@@ -10,7 +10,7 @@
 pub mod detection;
 pub mod lr_find;
 pub mod metrics;
-pub mod net;
+pub mod model;
 pub mod split;
 
 use std::time::Instant;
@@ -23,6 +23,7 @@ pub use crate::nn::Schedule;
 use crate::nn::{Batch, Targets};
 use crate::util::cancel::Cancelled;
 pub use metrics::{Metric, MetricKind};
+pub use model::NetModel;
 pub use split::{Split, TargetData};
 
 /// A model the loop can train: one optimizer step on a batch, and evaluation.

@@ -3,7 +3,7 @@
 
 use tutor::data::{self, Normalization, Split as DataSplit};
 use tutor::nn::{NetSpec, Network, Optimizer};
-use tutor::train::net::NetModel;
+use tutor::train::NetModel;
 use tutor::train::{self, Model, Quiet, Split, TrainConfig};
 
 const MLP: &str = r#"

@@ -4,7 +4,7 @@
 
 use tutor::data::{self, scenes, SceneConfig, SceneKinds, Split as DataSplit};
 use tutor::nn::{LossKind, NetSpec, Network, Objective, Optimizer};
-use tutor::train::net::NetModel;
+use tutor::train::NetModel;
 use tutor::train::{self, MetricKind, Model, Quiet, Split, TargetData, TrainConfig};
 
 fn model(text: &str, objective: Objective, lr: f64) -> NetModel {

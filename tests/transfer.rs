@@ -11,7 +11,7 @@ use tutor::experiments::transfer::pretrain::{self, PretrainConfig, Pretrained};
 use tutor::experiments::transfer::{BATCHNORM, COMPARE, LAYERS};
 use tutor::experiments::{run_recorded, Value};
 use tutor::nn::{Batch, LossKind, NetSpec, Network, Optimizer, Target};
-use tutor::train::net::NetModel;
+use tutor::train::NetModel;
 use tutor::train::{self, Quiet, Split};
 
 fn root() -> PathBuf {

@@ -8,7 +8,7 @@ use crate::data::{Dataset, Normalization};
 use crate::experiments::kit::{metrics, Ctx, Emit};
 use crate::nn::{NetSpec, Network, Optimizer};
 use crate::output::{Mark, Matrix, Output, Plot, Series, SeriesStyle};
-use crate::train::net::NetModel;
+use crate::train::NetModel;
 use crate::train::{self, EpochStats, LrFind, Observer, Split};
 
 /// Training, validation and test sets, normalised with the training set's statistics.

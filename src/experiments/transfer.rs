@@ -19,7 +19,7 @@ use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::nn::summary::{fmt_count, fmt_shape};
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Picture, Table};
-use crate::train::net::NetModel;
+use crate::train::NetModel;
 use crate::train::{self, Model};
 use setup::{pretrained, target_data, BATCH, META_PARAM, SEED_PARAM};
 

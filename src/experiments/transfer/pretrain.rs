@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{self, Dataset, Normalization};
 use crate::nn::summary::fmt_shape;
 use crate::nn::{Batch, LayerKind, NetSpec, Network, Optimizer, Schedule};
-use crate::train::net::NetModel;
+use crate::train::NetModel;
 use crate::train::{self, History, Observer, Split, TrainConfig};
 
 /// The `format` field of a metadata file this version reads.

@@ -11,7 +11,7 @@ use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::nn::summary::fmt_count;
 use crate::nn::{LayerKind, Network, Optimizer};
 use crate::output::{Output, Plot, Series, SeriesStyle, Table};
-use crate::train::net::NetModel;
+use crate::train::NetModel;
 use crate::train::{self, EpochStats, Model, Observer, Snapshot, TrainConfig};
 
 params! {
