@@ -5,6 +5,7 @@
 //! Adding an experiment: write it in its topic's module, add one line to [`ALL`], name it in a
 //! lesson file; `lessons/README.md`'s table is generated from here (a test keeps them equal).
 
+pub mod autoencoders;
 pub mod common;
 pub mod conv_size;
 pub mod filters;
@@ -37,6 +38,11 @@ pub static ALL: &[&Experiment] = &[
     &transfer::BATCHNORM,
     &transfer::HEAD_LR,
     &transfer::COMPARE,
+    &autoencoders::LINEAR,
+    &autoencoders::anomaly::ANOMALY,
+    &autoencoders::CONV,
+    &autoencoders::denoise::DENOISE,
+    &autoencoders::embedding::EMBEDDING_SPACE,
 ];
 
 /// Every experiment the tutor knows, in lesson order.
