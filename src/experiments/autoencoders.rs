@@ -258,6 +258,11 @@ const LR: ParamSpec = ParamSpec {
     default: Default::Float(3e-3),
     doc: "Adam learning rate",
 };
+/// The conv autoencoders settle into a flat grey output at 3e-3 more often.
+const CONV_LR: ParamSpec = ParamSpec {
+    default: Default::Float(1e-3),
+    ..LR
+};
 const SEED: ParamSpec = int("seed", 0, 9999, 1, "seed for weights, images and batches");
 
 /// The linear autoencoder on digits.
@@ -382,10 +387,10 @@ pub static CONV: Experiment = Experiment {
             "train_size",
             500,
             12000,
-            4000,
+            3000,
             "training images used (10% of them validate)",
         ),
-        LR,
+        CONV_LR,
         SEED,
     ],
     metrics: &[

@@ -20,7 +20,7 @@ pub static DENOISE: Experiment = Experiment {
     params: &[
         file(
             "net",
-            "nets/lesson5_upsample.toml",
+            "nets/lesson5_conv.toml",
             "the autoencoder's network file",
         ),
         ParamSpec {
@@ -29,12 +29,12 @@ pub static DENOISE: Experiment = Experiment {
             default: Default::Float(0.4),
             doc: "standard deviation of the Gaussian noise added to every pixel (then clipped to 0..1)",
         },
-        int("epochs", 1, 30, 4, "passes over the training images"),
+        int("epochs", 1, 30, 8, "passes over the training images"),
         int(
             "train_size",
             500,
             12000,
-            4000,
+            3000,
             "training images used (10% of them validate)",
         ),
         LR,
