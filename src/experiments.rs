@@ -10,6 +10,7 @@
 //! against its body and run every quick one to compare the metrics it emits with the ones it
 //! declares.
 
+pub mod autoencoders;
 pub mod common;
 pub mod conv_size;
 pub mod filters;
@@ -42,6 +43,11 @@ pub static ALL: &[&Experiment] = &[
     &transfer::BATCHNORM,
     &transfer::HEAD_LR,
     &transfer::COMPARE,
+    &autoencoders::LINEAR,
+    &autoencoders::anomaly::ANOMALY,
+    &autoencoders::CONV,
+    &autoencoders::denoise::DENOISE,
+    &autoencoders::embedding::EMBEDDING_SPACE,
 ];
 
 /// Every experiment the tutor knows, in lesson order.

@@ -11,6 +11,7 @@ pub mod detection;
 pub mod lr_find;
 pub mod metrics;
 pub mod model;
+pub mod roc;
 pub mod split;
 
 use std::time::Instant;
