@@ -16,6 +16,7 @@ pub mod filters;
 pub mod kit;
 pub mod mlp_cnn;
 pub mod nets;
+pub mod segmentation;
 pub mod transfer;
 
 pub use kit::{
@@ -42,6 +43,10 @@ pub static ALL: &[&Experiment] = &[
     &transfer::BATCHNORM,
     &transfer::HEAD_LR,
     &transfer::COMPARE,
+    &segmentation::TASKS,
+    &segmentation::SCENES,
+    &segmentation::THRESHOLD,
+    &segmentation::COMPARE,
 ];
 
 /// Every experiment the tutor knows, in lesson order.

@@ -11,6 +11,7 @@ pub mod detection;
 pub mod lr_find;
 pub mod metrics;
 pub mod net;
+pub mod segmentation;
 pub mod split;
 
 use std::time::Instant;
