@@ -237,7 +237,7 @@ fn scenes_shown(p: ScenesParams, ctx: &mut Emit<'_, ScenesMetric>) -> anyhow::Re
 params! {
     /// Parameters of `seg.threshold`.
     pub struct ThresholdParams {
-        threshold: f64 = 0.5, Float { min: 0.0, max: 1.0 },
+        threshold: f64 = 0.3, Float { min: 0.0, max: 1.0 },
             "pixels brighter than this are called foreground";
         noise: f64 = 0.2, Float { min: 0.0, max: 0.5 },
             "standard deviation of the Gaussian noise added to the scenes";
@@ -320,10 +320,10 @@ params! {
         unet: String = "nets/lesson7_unet.toml", File, "the U-Net's network file";
         noskip: String = "nets/lesson7_noskip.toml", File,
             "the same network without its skip connections";
-        epochs: i64 = 6, Int { min: 1, max: 30 }, "passes over the training scenes";
-        train_size: i64 = 200, Int { min: 32, max: 2000 }, "training scenes";
+        epochs: i64 = 10, Int { min: 1, max: 30 }, "passes over the training scenes";
+        train_size: i64 = 160, Int { min: 32, max: 2000 }, "training scenes";
         test_size: i64 = 40, Int { min: 4, max: 200 }, "test scenes scored and exported";
-        lr: f64 = 5e-3, Float { min: 1e-5, max: 0.1 }, "Adam learning rate";
+        lr: f64 = 8e-3, Float { min: 1e-5, max: 0.1 }, "Adam learning rate";
         dice_weight: f64 = 1.0, Float { min: 0.0, max: 10.0 },
             "weight of the soft Dice loss next to cross-entropy (weight 1)";
         seed: i64 = 1, Int { min: 0, max: 9999 }, "seed for scenes, weights and batches";
