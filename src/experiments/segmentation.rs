@@ -14,7 +14,7 @@ use super::common::{self, Budget, Live};
 use crate::data::{scenes, SceneConfig, SceneKinds, SceneSet};
 use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::nn::{LossKind, NetSpec, Network, Objective, Optimizer};
-use crate::output::{DataFile, Output, Picture, Plot, Series, SeriesStyle, Table};
+use crate::output::{Output, Picture, Plot, Series, SeriesStyle, Table};
 use crate::train::net::NetModel;
 use crate::train::segmentation::{image_scores, scores, Scores};
 use crate::train::{self, EpochStats, MetricKind, Observer, Split, TargetData, TrainConfig};
@@ -590,7 +590,7 @@ fn compare(p: CompareParams, ctx: &mut Emit<'_, CompareMetric>) -> anyhow::Resul
             bg.dice
         )),
     );
-    export_masks(ctx, &test_set, &results[0].4)?;
+    picture::export_masks(ctx, &test_set, &results[0].4)?;
     use CompareMetric as M;
     for ((_, _, _, secs, _, s), [d, j, a, t]) in results.iter().zip([
         [
@@ -651,43 +651,6 @@ fn show_overlays(ctx: &mut dyn Ctx, set: &SceneSet, unet: &[u8], noskip: &[u8], 
         ];
         ctx.show(&format!("overlay-{i}"), Output::Pictures(pics));
     }
-}
-
-/// The test scenes, their true masks and the U-Net's predictions as 8-bit PNGs
-/// (pixel value = class index) under `segmentation/`.
-fn export_masks(ctx: &mut dyn Ctx, set: &SceneSet, pred: &[u8]) -> anyhow::Result<()> {
-    for i in 0..set.len() {
-        let r = i * PIXELS..(i + 1) * PIXELS;
-        let files = [
-            (
-                "scene",
-                picture::gray_bytes(&set.images()[r.clone()]),
-                "the test scene, 8-bit gray",
-            ),
-            (
-                "true",
-                set.masks()[r.clone()].to_vec(),
-                "its true mask, pixel value = class index",
-            ),
-            (
-                "pred",
-                pred[r].to_vec(),
-                "the U-Net's predicted mask, pixel value = class index",
-            ),
-        ];
-        for (kind, bytes, what) in files {
-            let path = format!("segmentation/{kind}-{i:03}.png");
-            ctx.show(
-                &path,
-                Output::File(DataFile {
-                    bytes: picture::gray_png(&bytes, SIZE)?,
-                    summary: format!("test scene {i}: {what}"),
-                    path: path.clone(),
-                }),
-            );
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

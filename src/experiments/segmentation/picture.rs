@@ -3,8 +3,10 @@
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 
-use crate::data::SceneBox;
-use crate::output::Table;
+use super::{PIXELS, SIZE};
+use crate::data::{SceneBox, SceneSet};
+use crate::experiments::kit::Ctx;
+use crate::output::{DataFile, Output, Table};
 
 /// Colours by class; class 0 (background) is left as the image's gray.
 const COLOURS: [[u8; 3]; 8] = [
@@ -145,6 +147,43 @@ pub fn gray_png(pixels: &[u8], size: usize) -> anyhow::Result<Vec<u8>> {
 /// A 0..1 image as 8-bit gray bytes.
 pub fn gray_bytes(image: &[f32]) -> Vec<u8> {
     image.iter().map(|&v| gray(v)).collect()
+}
+
+/// The test scenes, their true masks and the U-Net's predictions as 8-bit PNGs
+/// (pixel value = class index) under `segmentation/`.
+pub fn export_masks(ctx: &mut dyn Ctx, set: &SceneSet, pred: &[u8]) -> anyhow::Result<()> {
+    for i in 0..set.len() {
+        let r = i * PIXELS..(i + 1) * PIXELS;
+        let files = [
+            (
+                "scene",
+                gray_bytes(&set.images()[r.clone()]),
+                "the test scene, 8-bit gray",
+            ),
+            (
+                "true",
+                set.masks()[r.clone()].to_vec(),
+                "its true mask, pixel value = class index",
+            ),
+            (
+                "pred",
+                pred[r].to_vec(),
+                "the U-Net's predicted mask, pixel value = class index",
+            ),
+        ];
+        for (kind, bytes, what) in files {
+            let path = format!("segmentation/{kind}-{i:03}.png");
+            ctx.show(
+                &path,
+                Output::File(DataFile {
+                    bytes: gray_png(&bytes, SIZE)?,
+                    summary: format!("test scene {i}: {what}"),
+                    path: path.clone(),
+                }),
+            );
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
