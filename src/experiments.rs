@@ -17,6 +17,7 @@ pub mod filters;
 pub mod kit;
 pub mod mlp_cnn;
 pub mod nets;
+pub mod segmentation;
 pub mod transfer;
 
 pub use kit::{
@@ -48,6 +49,10 @@ pub static ALL: &[&Experiment] = &[
     &autoencoders::CONV,
     &autoencoders::denoise::DENOISE,
     &autoencoders::embedding::EMBEDDING_SPACE,
+    &segmentation::TASKS,
+    &segmentation::SCENES,
+    &segmentation::THRESHOLD,
+    &segmentation::COMPARE,
 ];
 
 /// Every experiment the tutor knows, in lesson order.

@@ -12,6 +12,7 @@ pub mod lr_find;
 pub mod metrics;
 pub mod model;
 pub mod roc;
+pub mod segmentation;
 pub mod split;
 
 use std::time::Instant;

@@ -92,14 +92,22 @@ pub(super) fn status_lines(
     }
 }
 
-/// The pieces that show a run's outputs.
+/// The pieces that show a run's outputs. Data files are listed together after the rest: one
+/// line each when there are a few, one line per folder when a run writes many.
 pub(super) fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Piece<'a>>) {
-    for (k, (_, out)) in res.outputs.iter().enumerate() {
-        if k > 0 {
+    let mut files = Vec::new();
+    let mut shown = 0;
+    for (_, out) in &res.outputs {
+        if let Output::File(f) = out {
+            files.push(f);
+            continue;
+        }
+        if shown > 0 {
             // A blank line between outputs, so a chart's axis labels do not run into the
             // next picture's top.
             pieces.push(Piece::Lines(vec![Line::default()]));
         }
+        shown += 1;
         match out {
             Output::Text(t) => pieces.push(Piece::Lines(
                 t.lines()
@@ -116,16 +124,91 @@ pub(super) fn outputs<'a>(res: &'a RunResult, width: usize, pieces: &mut Vec<Pie
                 pieces.push(Piece::Plot(p));
             }
             Output::Matrix(m) => pieces.push(Piece::Matrix(m)),
-            Output::File(f) => pieces.push(Piece::Lines(
-                hard_wrap(
-                    &format!("{}: {} (tutor exec writes this file)", f.path, f.summary),
-                    width,
-                )
-                .into_iter()
-                .map(|l| Line::from(l).italic())
-                .collect(),
-            )),
+            Output::File(_) => unreachable!("files are listed below"),
         }
+    }
+    if files.is_empty() {
+        return;
+    }
+    if shown > 0 {
+        pieces.push(Piece::Lines(vec![Line::default()]));
+    }
+    pieces.push(Piece::Lines(
+        file_lines(&files)
+            .iter()
+            .flat_map(|l| hard_wrap(l, width))
+            .map(|l| Line::from(l).italic())
+            .collect(),
+    ));
+}
+
+/// What the data files of a run are, for the notebook: each file when there are at most four,
+/// else a count per folder.
+pub fn file_lines(files: &[&crate::output::DataFile]) -> Vec<String> {
+    if files.len() <= 4 {
+        return files
+            .iter()
+            .map(|f| format!("{}: {} (tutor exec writes this file)", f.path, f.summary))
+            .collect();
+    }
+    let mut folders: Vec<(String, usize)> = Vec::new();
+    for f in files {
+        let folder = f
+            .path
+            .rsplit_once('/')
+            .map_or(String::new(), |(d, _)| format!("{d}/"));
+        match folders.iter_mut().find(|(d, _)| *d == folder) {
+            Some((_, n)) => *n += 1,
+            None => folders.push((folder, 1)),
+        }
+    }
+    folders
+        .iter()
+        .map(|(d, n)| {
+            let place = if d.is_empty() {
+                "the output folder".to_string()
+            } else {
+                d.clone()
+            };
+            let noun = if *n == 1 { "file" } else { "files" };
+            format!("{n} {noun} under {place} (tutor exec writes them)")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+    use crate::output::DataFile;
+
+    fn file(path: &str) -> DataFile {
+        DataFile {
+            path: path.into(),
+            summary: "s".into(),
+            bytes: vec![],
+        }
+    }
+
+    #[test]
+    fn many_files_fold_into_one_line_per_folder() {
+        let few = [file("scores.csv")];
+        let refs: Vec<&DataFile> = few.iter().collect();
+        assert_eq!(
+            file_lines(&refs),
+            ["scores.csv: s (tutor exec writes this file)"]
+        );
+        let many: Vec<DataFile> = (0..120)
+            .map(|i| file(&format!("segmentation/pred-{i:03}.png")))
+            .chain([file("a.csv")])
+            .collect();
+        let refs: Vec<&DataFile> = many.iter().collect();
+        assert_eq!(
+            file_lines(&refs),
+            [
+                "120 files under segmentation/ (tutor exec writes them)",
+                "1 file under the output folder (tutor exec writes them)"
+            ]
+        );
     }
 }
 
