@@ -7,6 +7,8 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{
     autoencoder, mean, outputs, per_image_mse, pictures, train_live, Digits, Job, IMAGE, LR, SEED,
@@ -81,9 +83,42 @@ struct Case {
     digits: Dataset,
 }
 
-/// What one training run leaves behind: the scored cases.
+/// What one training run leaves behind: the loss curves and the scored cases.
 struct Trained {
+    curves: Plot,
     cases: Vec<Case>,
+}
+
+/// What the scores depend on: every parameter but the threshold, and the network file's text
+/// (a learner may edit it between runs).
+#[derive(PartialEq)]
+struct Key {
+    params: AnomalyParams,
+    net_file: Vec<u8>,
+}
+
+impl Key {
+    fn of(p: &AnomalyParams) -> Key {
+        Key {
+            params: AnomalyParams {
+                threshold: 0.0,
+                ..p.clone()
+            },
+            net_file: std::fs::read(&p.net).unwrap_or_default(),
+        }
+    }
+}
+
+/// The last run's scores: moving only the threshold redraws from them without training.
+static CACHE: Mutex<Option<(Key, Arc<Trained>)>> = Mutex::new(None);
+
+/// How many times `ae.anomaly` has trained its autoencoders (once per run that found no
+/// cached scores): for tests.
+static TRAININGS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many runs of [`ANOMALY`] have trained (the others reused the scores of the last run).
+pub fn trainings() -> usize {
+    TRAININGS.load(Ordering::SeqCst)
 }
 
 /// One case's scores with the threshold in force (given or automatic).
@@ -100,7 +135,29 @@ impl std::ops::Deref for Scored<'_> {
 }
 
 fn anomaly(p: AnomalyParams, ctx: &mut Emit<'_, AnomalyMetric>) -> anyhow::Result<()> {
-    let trained = train_cases(&p, ctx)?;
+    let key = Key::of(&p);
+    let cached = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| Arc::clone(t))
+    };
+    let trained = match cached {
+        Some(t) => {
+            ctx.show("curves", Output::Plot(t.curves.clone()));
+            for case in &t.cases {
+                report(ctx, &scored(case, p.threshold))?;
+            }
+            t
+        }
+        None => {
+            // Not kept locked while training: that takes minutes.
+            let t = Arc::new(train_cases(&p, ctx)?);
+            *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&t)));
+            t
+        }
+    };
     let mut csv = String::from("index,kind,label,score\n");
     for case in &trained.cases {
         for (i, (sc, &l)) in case.scores.iter().zip(&case.labels).enumerate() {
@@ -133,6 +190,7 @@ fn scored(case: &Case, given: f64) -> Scored<'_> {
 /// Trains an autoencoder for every case asked for and scores its test images, reporting each
 /// case as soon as it is scored.
 fn train_cases(p: &AnomalyParams, ctx: &mut Emit<'_, AnomalyMetric>) -> anyhow::Result<Trained> {
+    TRAININGS.fetch_add(1, Ordering::SeqCst);
     let seed = p.seed as u64;
     let epochs = p.epochs as usize;
     let train_size = p.train_size as usize;
@@ -220,7 +278,10 @@ fn train_cases(p: &AnomalyParams, ctx: &mut Emit<'_, AnomalyMetric>) -> anyhow::
         report(ctx, &scored(&case, p.threshold))?;
         done.push(case);
     }
-    Ok(Trained { cases: done })
+    Ok(Trained {
+        curves: plot,
+        cases: done,
+    })
 }
 
 /// The `q` quantile of `v` (linear interpolation between order statistics, NumPy's default).
