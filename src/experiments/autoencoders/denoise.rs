@@ -11,6 +11,10 @@ use crate::experiments::common::{self, Budget};
 use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::output::{Output, Table};
 
+/// Digits shown per row of noisy / denoised / clean / wrong-target pictures: 7 fit the PNG
+/// gallery's row width (1280 px at 140 px a digit), 8 wrapped as 7 + 1.
+const SHOWN: usize = 7;
+
 params! {
     /// Parameters of `ae.denoise`.
     pub struct DenoiseParams {
@@ -103,7 +107,10 @@ fn denoise(p: DenoiseParams, ctx: &mut Emit<'_, DenoiseMetric>) -> anyhow::Resul
         )?;
         results.push(outputs(&mut model, &noisy_test, IMAGE)?);
     }
-    let shown: Vec<usize> = super::one_per_class(&d.test).into_iter().take(8).collect();
+    let shown: Vec<usize> = super::one_per_class(&d.test)
+        .into_iter()
+        .take(SHOWN)
+        .collect();
     ctx.show(
         "noisy",
         pictures(&noisy_test, &shown, |_| "noisy in".into()),
