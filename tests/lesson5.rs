@@ -30,17 +30,27 @@ fn pairwise_auc(rows: &[(bool, f64)]) -> f64 {
     sum / pairs
 }
 
-#[test]
-fn reported_auc_equals_the_one_recomputed_from_the_csv() {
-    let r = run_recorded(
+/// The small seeded anomaly settings both anomaly tests use, at `threshold`.
+fn anomaly_run(threshold: f64) -> tutor::experiments::Recorder {
+    run_recorded(
         &autoencoders::anomaly::ANOMALY,
         &[
             ("net", net("lesson5_linear.toml")),
             ("train_size", Value::Int(1500)),
             ("epochs", Value::Int(3)),
+            ("threshold", Value::Float(threshold)),
         ],
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// The only test here that runs `ae.anomaly`, so no other run can replace its cached scores
+/// between its two runs.
+#[test]
+fn reported_auc_equals_the_one_recomputed_from_the_csv_and_moving_the_threshold_does_not_retrain() {
+    let trained_before = autoencoders::anomaly::trainings();
+    let r = anomaly_run(0.0);
+    assert_eq!(autoencoders::anomaly::trainings(), trained_before + 1);
     let csv = r
         .outputs
         .iter()
@@ -79,6 +89,30 @@ fn reported_auc_equals_the_one_recomputed_from_the_csv() {
         "{}",
         r.metrics["anomaly_auc"]
     );
+
+    // Only the threshold moves: the cached scores are redrawn, nothing is trained again.
+    let moved = r.metrics["threshold"] * 0.5;
+    let again = anomaly_run(moved);
+    assert_eq!(
+        autoencoders::anomaly::trainings(),
+        trained_before + 1,
+        "a run with only the threshold changed trained again"
+    );
+    assert_eq!(again.metrics["threshold"], moved);
+    for m in ["anomaly_auc", "anomaly_auc_unseen_digit"] {
+        assert_eq!(again.metrics[m], r.metrics[m], "{m}");
+    }
+    assert!(
+        again.metrics["recall"] >= r.metrics["recall"]
+            && again.metrics["specificity"] < r.metrics["specificity"],
+        "halving the threshold flags more: {:?} then {:?}",
+        r.metrics,
+        again.metrics
+    );
+    let keys = |r: &tutor::experiments::Recorder| {
+        r.outputs.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(keys(&again), keys(&r), "the rerun shows the same outputs");
 }
 
 #[test]

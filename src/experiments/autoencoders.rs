@@ -17,7 +17,9 @@ use image::{Rgb, RgbImage};
 
 use super::common::{self, Budget, Live};
 use crate::data::{self, Dataset};
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{
+    self, metrics, params, Ctx, Default, Emit, Experiment, ParamKind, ParamSpec,
+};
 use crate::nn::{LossKind, NetSpec, Network, Objective, Optimizer};
 use crate::output::{Output, Picture, Plot, Table};
 use crate::train::NetModel;
@@ -231,24 +233,6 @@ pub fn one_per_class(d: &Dataset) -> Vec<usize> {
         .collect()
 }
 
-const fn int(name: &'static str, min: i64, max: i64, default: i64, doc: &'static str) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind: ParamKind::Int { min, max },
-        default: Default::Int(default),
-        doc,
-    }
-}
-
-const fn file(name: &'static str, default: &'static str, doc: &'static str) -> ParamSpec {
-    ParamSpec {
-        name,
-        kind: ParamKind::File,
-        default: Default::Str(default),
-        doc,
-    }
-}
-
 const LR: ParamSpec = ParamSpec {
     name: "lr",
     kind: ParamKind::Float {
@@ -263,39 +247,49 @@ const CONV_LR: ParamSpec = ParamSpec {
     default: Default::Float(1e-3),
     ..LR
 };
-const SEED: ParamSpec = int("seed", 0, 9999, 1, "seed for weights, images and batches");
+const SEED: ParamSpec = ParamSpec {
+    name: "seed",
+    kind: ParamKind::Int { min: 0, max: 9999 },
+    default: Default::Int(1),
+    doc: "seed for weights, images and batches",
+};
+
+params! {
+    /// Parameters of `ae.linear`.
+    pub struct LinearParams {
+        net: String = "nets/lesson5_linear.toml", File, "the autoencoder's network file";
+        epochs: i64 = 6, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 6000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        lr: f64 = LR;
+        seed: i64 = SEED;
+    }
+}
+
+metrics! {
+    /// What `ae.linear` reports.
+    pub enum LinearMetric {
+        ReconMseLinear = "recon_mse_linear",
+        ReconPsnrLinear = "recon_psnr_linear",
+        EmbeddingSize = "embedding_size",
+    }
+}
 
 /// The linear autoencoder on digits.
 pub static LINEAR: Experiment = Experiment {
     name: "ae.linear",
     summary: "A linear autoencoder on digits: reconstruction MSE per epoch, originals above reconstructions",
-    params: &[
-        file(
-            "net",
-            "nets/lesson5_linear.toml",
-            "the autoencoder's network file",
-        ),
-        int("epochs", 1, 30, 6, "passes over the training images"),
-        int(
-            "train_size",
-            500,
-            12000,
-            6000,
-            "training images used (10% of them validate)",
-        ),
-        LR,
-        SEED,
-    ],
-    metrics: &["recon_mse_linear", "recon_psnr_linear", "embedding_size"],
+    params: LinearParams::SPECS,
+    metrics: LinearMetric::NAMES,
     long: true,
-    run: linear,
+    run: |p, ctx| kit::typed(&LINEAR, p, ctx, linear),
 };
 
-fn linear(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let d = Digits::load(p.int("train_size")? as usize, seed)?;
-    let mut model = autoencoder(Path::new(p.str("net")?), seed, p.float("lr")?)?;
+fn linear(p: LinearParams, ctx: &mut Emit<'_, LinearMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let d = Digits::load(p.train_size as usize, seed)?;
+    let mut model = autoencoder(Path::new(&p.net), seed, p.lr)?;
     let job = Job {
         name: "linear AE",
         x_train: &d.train.images,
@@ -303,7 +297,7 @@ fn linear(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         x_val: &d.val.images,
         y_val: &d.val.images,
         epochs,
-        lr: p.float("lr")?,
+        lr: p.lr,
         seed,
         cost: 1,
     };
@@ -351,9 +345,9 @@ fn linear(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
              numbers per {PIXELS}-pixel image."
         )),
     );
-    ctx.metric("recon_mse_linear", mse);
-    ctx.metric("recon_psnr_linear", psnr);
-    ctx.metric("embedding_size", embedding as f64);
+    ctx.emit(LinearMetric::ReconMseLinear, mse);
+    ctx.emit(LinearMetric::ReconPsnrLinear, psnr);
+    ctx.emit(LinearMetric::EmbeddingSize, embedding as f64);
     Ok(())
 }
 
@@ -367,50 +361,61 @@ pub fn psnr_mean(test: &[f32], truth: &[f32]) -> f64 {
     mean(&v)
 }
 
+params! {
+    /// Parameters of `ae.conv`.
+    pub struct ConvParams {
+        conv: String = "nets/lesson5_conv.toml", File,
+            "the autoencoder whose decoder uses transposed convolutions";
+        upsample: String = "nets/lesson5_upsample.toml", File,
+            "the autoencoder whose decoder uses upsampling + convolution";
+        epochs: i64 = 4, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 3000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        lr: f64 = CONV_LR;
+        seed: i64 = SEED;
+    }
+}
+
+metrics! {
+    /// What `ae.conv` reports.
+    pub enum ConvMetric {
+        ReconMseConv = "recon_mse_conv",
+        ReconMseUpsample = "recon_mse_upsample",
+        ReconPsnrConv = "recon_psnr_conv",
+        ReconPsnrUpsample = "recon_psnr_upsample",
+    }
+}
+
 /// Two convolutional autoencoders, transposed conv vs upsample + conv.
 pub static CONV: Experiment = Experiment {
     name: "ae.conv",
     summary: "Two conv autoencoders, transposed conv vs nearest upsampling + conv: curves, reconstructions, the checkerboard",
-    params: &[
-        file(
-            "conv",
-            "nets/lesson5_conv.toml",
-            "the autoencoder whose decoder uses transposed convolutions",
-        ),
-        file(
-            "upsample",
-            "nets/lesson5_upsample.toml",
-            "the autoencoder whose decoder uses upsampling + convolution",
-        ),
-        int("epochs", 1, 30, 4, "passes over the training images"),
-        int(
-            "train_size",
-            500,
-            12000,
-            3000,
-            "training images used (10% of them validate)",
-        ),
-        CONV_LR,
-        SEED,
-    ],
-    metrics: &[
-        "recon_mse_conv",
-        "recon_mse_upsample",
-        "recon_psnr_conv",
-        "recon_psnr_upsample",
-    ],
+    params: ConvParams::SPECS,
+    metrics: ConvMetric::NAMES,
     long: true,
-    run: conv,
+    run: |p, ctx| kit::typed(&CONV, p, ctx, conv),
 };
 
-fn conv(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let lr = p.float("lr")?;
-    let d = Digits::load(p.int("train_size")? as usize, seed)?;
+fn conv(p: ConvParams, ctx: &mut Emit<'_, ConvMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let lr = p.lr;
+    let d = Digits::load(p.train_size as usize, seed)?;
     let nets = [
-        ("transposed conv", "conv", p.str("conv")?),
-        ("upsample + conv", "upsample", p.str("upsample")?),
+        (
+            "transposed conv",
+            "conv",
+            p.conv.as_str(),
+            ConvMetric::ReconMseConv,
+            ConvMetric::ReconPsnrConv,
+        ),
+        (
+            "upsample + conv",
+            "upsample",
+            p.upsample.as_str(),
+            ConvMetric::ReconMseUpsample,
+            ConvMetric::ReconPsnrUpsample,
+        ),
     ];
     let batches = d.train.n.div_ceil(BATCH);
     let mut budget = Budget {
@@ -428,7 +433,7 @@ fn conv(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     let blank = vec![0.0f32; PIXELS];
     let mut rows = Vec::new();
     let mut blanks = Vec::new();
-    for (label, key, path) in nets {
+    for (label, key, path, mse_metric, psnr_metric) in nets {
         let mut model = autoencoder(Path::new(path), seed, lr)?;
         let job = Job {
             name: label,
@@ -463,8 +468,8 @@ fn conv(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         });
         let mse = mean(&per_image_mse(&recon, &d.test.images));
         let psnr = psnr_mean(&recon, &d.test.images);
-        ctx.metric(&format!("recon_mse_{key}"), mse);
-        ctx.metric(&format!("recon_psnr_{key}"), psnr);
+        ctx.emit(mse_metric, mse);
+        ctx.emit(psnr_metric, psnr);
         let (params, _) = model.net.param_counts();
         rows.push(vec![
             label.to_string(),

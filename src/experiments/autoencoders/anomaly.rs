@@ -7,14 +7,15 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::{
-    autoencoder, file, int, mean, outputs, per_image_mse, pictures, train_live, Digits, Job, IMAGE,
-    LR, SEED,
+    autoencoder, mean, outputs, per_image_mse, pictures, train_live, Digits, Job, IMAGE, LR, SEED,
 };
 use crate::data::{self, Dataset};
 use crate::experiments::common::{self, Budget};
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::output::{DataFile, Mark, Matrix, Output, Plot, Series, SeriesStyle, Table};
 use crate::train::roc::{self, Confusion};
 
@@ -24,77 +25,178 @@ const CLOTHING: usize = 400;
 const AUTO_QUANTILE: f64 = 0.95;
 const BINS: usize = 30;
 
+params! {
+    /// Parameters of `ae.anomaly`.
+    pub struct AnomalyParams {
+        net: String = "nets/lesson5_linear.toml", File, "the autoencoder's network file";
+        threshold: f64 = 0.0, Float { min: 0.0, max: 1.0 },
+            "flag images whose reconstruction MSE is at least this; 0 = the 95th percentile of the normal validation images' scores";
+        case: String = "both", Choice(&["both", "clothing", "digit"]),
+            "clothing among digits, a digit never seen in training, or both";
+        unseen: i64 = 7, Int { min: 0, max: 9 }, "the digit left out of training in the second case";
+        epochs: i64 = 5, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 5000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        lr: f64 = LR;
+        seed: i64 = SEED;
+    }
+}
+
+metrics! {
+    /// What `ae.anomaly` reports.
+    pub enum AnomalyMetric {
+        AnomalyAuc = "anomaly_auc",
+        AnomalyAucUnseenDigit = "anomaly_auc_unseen_digit",
+        Threshold = "threshold",
+        Precision = "precision",
+        Recall = "recall",
+        Specificity = "specificity",
+        F1 = "f1",
+        Fpr = "fpr",
+        PrecisionUnseenDigit = "precision_unseen_digit",
+        RecallUnseenDigit = "recall_unseen_digit",
+    }
+}
+
 /// Anomaly detection with a threshold the learner moves.
 pub static ANOMALY: Experiment = Experiment {
     name: "ae.anomaly",
     summary: "Reconstruction error as an anomaly score: histograms, threshold, confusion matrix, ROC and AUC, for clothing among digits and an unseen digit",
-    params: &[
-        file(
-            "net",
-            "nets/lesson5_linear.toml",
-            "the autoencoder's network file",
-        ),
-        ParamSpec {
-            name: "threshold",
-            kind: ParamKind::Float { min: 0.0, max: 1.0 },
-            default: Default::Float(0.0),
-            doc: "flag images whose reconstruction MSE is at least this; 0 = the 95th percentile of the normal validation images' scores",
-        },
-        ParamSpec {
-            name: "case",
-            kind: ParamKind::Choice(&["both", "clothing", "digit"]),
-            default: Default::Str("both"),
-            doc: "clothing among digits, a digit never seen in training, or both",
-        },
-        int("unseen", 0, 9, 7, "the digit left out of training in the second case"),
-        int("epochs", 1, 30, 5, "passes over the training images"),
-        int(
-            "train_size",
-            500,
-            12000,
-            5000,
-            "training images used (10% of them validate)",
-        ),
-        LR,
-        SEED,
-    ],
-    metrics: &[
-        "anomaly_auc",
-        "anomaly_auc_unseen_digit",
-        "threshold",
-        "precision",
-        "recall",
-        "specificity",
-        "f1",
-        "fpr",
-        "precision_unseen_digit",
-        "recall_unseen_digit",
-    ],
+    params: AnomalyParams::SPECS,
+    metrics: AnomalyMetric::NAMES,
     long: true,
-    run: anomaly,
+    run: |p, ctx| kit::typed(&ANOMALY, p, ctx, anomaly),
 };
 
-/// One case's scored test images.
-struct Scored {
+/// One case's scored test images, as trained: everything a report needs but the threshold.
+struct Case {
     /// `clothing` or `unseen-digit`, as in the CSV.
     kind: &'static str,
     /// What the anomalies are, for titles.
     what: String,
     scores: Vec<f64>,
     labels: Vec<bool>,
-    /// The threshold in force (given or automatic).
+    /// The automatic threshold, from the normal validation images' scores.
+    auto_threshold: f64,
+    /// The scored test images, and the test digits among them (first) for captions.
+    images: Vec<f32>,
+    digits: Dataset,
+}
+
+/// What one training run leaves behind: the loss curves and the scored cases.
+struct Trained {
+    curves: Plot,
+    cases: Vec<Case>,
+}
+
+/// What the scores depend on: every parameter but the threshold, and the network file's text
+/// (a learner may edit it between runs).
+#[derive(PartialEq)]
+struct Key {
+    params: AnomalyParams,
+    net_file: Vec<u8>,
+}
+
+impl Key {
+    fn of(p: &AnomalyParams) -> Key {
+        Key {
+            params: AnomalyParams {
+                threshold: 0.0,
+                ..p.clone()
+            },
+            net_file: std::fs::read(&p.net).unwrap_or_default(),
+        }
+    }
+}
+
+/// The last run's scores: moving only the threshold redraws from them without training.
+static CACHE: Mutex<Option<(Key, Arc<Trained>)>> = Mutex::new(None);
+
+/// How many times `ae.anomaly` has trained its autoencoders (once per run that found no
+/// cached scores): for tests.
+static TRAININGS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many runs of [`ANOMALY`] have trained (the others reused the scores of the last run).
+pub fn trainings() -> usize {
+    TRAININGS.load(Ordering::SeqCst)
+}
+
+/// One case's scores with the threshold in force (given or automatic).
+struct Scored<'a> {
+    case: &'a Case,
     threshold: f64,
 }
 
-fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let train_size = p.int("train_size")? as usize;
-    let case = p.str("case")?;
-    let unseen = p.int("unseen")? as u8;
-    let given = p.float("threshold")?;
-    let net = Path::new(p.str("net")?);
-    let cases: Vec<&str> = match case {
+impl std::ops::Deref for Scored<'_> {
+    type Target = Case;
+    fn deref(&self) -> &Case {
+        self.case
+    }
+}
+
+fn anomaly(p: AnomalyParams, ctx: &mut Emit<'_, AnomalyMetric>) -> anyhow::Result<()> {
+    let key = Key::of(&p);
+    let cached = {
+        let cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        cache
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| Arc::clone(t))
+    };
+    let trained = match cached {
+        Some(t) => {
+            ctx.show("curves", Output::Plot(t.curves.clone()));
+            for case in &t.cases {
+                report(ctx, &scored(case, p.threshold))?;
+            }
+            t
+        }
+        None => {
+            // Not kept locked while training: that takes minutes.
+            let t = Arc::new(train_cases(&p, ctx)?);
+            *CACHE.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Arc::clone(&t)));
+            t
+        }
+    };
+    let mut csv = String::from("index,kind,label,score\n");
+    for case in &trained.cases {
+        for (i, (sc, &l)) in case.scores.iter().zip(&case.labels).enumerate() {
+            let _ = writeln!(csv, "{i},{},{},{sc}", case.kind, u8::from(l));
+        }
+    }
+    ctx.show(
+        "csv",
+        Output::File(DataFile {
+            path: "anomaly-scores.csv".into(),
+            summary: "every scored test image: index, kind (which case), label (1 = anomaly), score (reconstruction MSE)".into(),
+            bytes: csv.into_bytes(),
+        }),
+    );
+    Ok(())
+}
+
+/// `case` at the threshold given, or its automatic one when that is 0.
+fn scored(case: &Case, given: f64) -> Scored<'_> {
+    Scored {
+        case,
+        threshold: if given > 0.0 {
+            given
+        } else {
+            case.auto_threshold
+        },
+    }
+}
+
+/// Trains an autoencoder for every case asked for and scores its test images, reporting each
+/// case as soon as it is scored.
+fn train_cases(p: &AnomalyParams, ctx: &mut Emit<'_, AnomalyMetric>) -> anyhow::Result<Trained> {
+    TRAININGS.fetch_add(1, Ordering::SeqCst);
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let train_size = p.train_size as usize;
+    let unseen = p.unseen as u8;
+    let net = Path::new(&p.net);
+    let cases: Vec<&str> = match p.case.as_str() {
         "both" => vec!["clothing", "digit"],
         c => vec![c],
     };
@@ -107,7 +209,7 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         epochs,
         "MSE",
     );
-    let mut csv = String::from("index,kind,label,score\n");
+    let mut done = Vec::new();
     for c in cases {
         let full = data::mnist(data::Split::Train)?;
         let train_set = if c == "clothing" {
@@ -117,7 +219,7 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             full.only_classes(&keep)?
         };
         let d = Digits::from(&train_set, train_size, seed)?;
-        let mut model = autoencoder(net, seed, p.float("lr")?)?;
+        let mut model = autoencoder(net, seed, p.lr)?;
         let job = Job {
             name: if c == "clothing" {
                 "all digits"
@@ -129,7 +231,7 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             x_val: &d.val.images,
             y_val: &d.val.images,
             epochs,
-            lr: p.float("lr")?,
+            lr: p.lr,
             seed,
             cost: 1,
         };
@@ -144,12 +246,7 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         )?;
         // Normal validation images fix the automatic threshold: no test image is looked at.
         let val_scores = per_image_mse(&outputs(&mut model, &d.val.images, IMAGE)?, &d.val.images);
-        let threshold = if given > 0.0 {
-            given
-        } else {
-            quantile(&val_scores, AUTO_QUANTILE)
-        };
-        let (test, labels, what) = if c == "clothing" {
+        let (images, labels, what) = if c == "clothing" {
             let clothes = data::fashion(data::Split::Test)?.subset(CLOTHING, seed)?;
             let mut images = d.test.images.clone();
             images.extend_from_slice(&clothes.images);
@@ -164,8 +261,8 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
                 format!("the unseen digit {unseen}"),
             )
         };
-        let scores = per_image_mse(&outputs(&mut model, &test, IMAGE)?, &test);
-        let s = Scored {
+        let scores = per_image_mse(&outputs(&mut model, &images, IMAGE)?, &images);
+        let case = Case {
             kind: if c == "clothing" {
                 "clothing"
             } else {
@@ -174,22 +271,17 @@ fn anomaly(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             what,
             scores,
             labels,
-            threshold,
+            auto_threshold: quantile(&val_scores, AUTO_QUANTILE),
+            images,
+            digits: d.test,
         };
-        for (i, (sc, &l)) in s.scores.iter().zip(&s.labels).enumerate() {
-            let _ = writeln!(csv, "{i},{},{},{sc}", s.kind, u8::from(l));
-        }
-        report(ctx, &s, &test, &d.test, c == "clothing")?;
+        report(ctx, &scored(&case, p.threshold))?;
+        done.push(case);
     }
-    ctx.show(
-        "csv",
-        Output::File(DataFile {
-            path: "anomaly-scores.csv".into(),
-            summary: "every scored test image: index, kind (which case), label (1 = anomaly), score (reconstruction MSE)".into(),
-            bytes: csv.into_bytes(),
-        }),
-    );
-    Ok(())
+    Ok(Trained {
+        curves: plot,
+        cases: done,
+    })
 }
 
 /// The `q` quantile of `v` (linear interpolation between order statistics, NumPy's default).
@@ -205,15 +297,10 @@ pub fn quantile(v: &[f64], q: f64) -> f64 {
 }
 
 /// Histograms, confusion, rates and ROC for one case, and its metrics.
-fn report(
-    ctx: &mut dyn Ctx,
-    s: &Scored,
-    images: &[f32],
-    digits: &Dataset,
-    clothing: bool,
-) -> anyhow::Result<()> {
+fn report(ctx: &mut Emit<'_, AnomalyMetric>, s: &Scored) -> anyhow::Result<()> {
     let key = s.kind;
-    let suffix = if clothing { "" } else { "_unseen_digit" };
+    let clothing = key == "clothing";
+    let (images, digits) = (&s.images, &s.digits);
     let auc = roc::auc(&s.scores, &s.labels);
     let c = Confusion::at(&s.scores, &s.labels, s.threshold);
     ctx.show(&format!("{key}-hist"), Output::Plot(histograms(s)));
@@ -288,14 +375,19 @@ fn report(
             format!("{who} {:.3}", s.scores[i])
         }),
     );
-    ctx.metric(&format!("anomaly_auc{suffix}"), auc);
-    ctx.metric(&format!("precision{suffix}"), c.precision());
-    ctx.metric(&format!("recall{suffix}"), c.recall());
+    use AnomalyMetric as M;
     if clothing {
-        ctx.metric("threshold", s.threshold);
-        ctx.metric("specificity", c.specificity());
-        ctx.metric("f1", c.f1());
-        ctx.metric("fpr", c.fpr());
+        ctx.emit(M::AnomalyAuc, auc);
+        ctx.emit(M::Precision, c.precision());
+        ctx.emit(M::Recall, c.recall());
+        ctx.emit(M::Threshold, s.threshold);
+        ctx.emit(M::Specificity, c.specificity());
+        ctx.emit(M::F1, c.f1());
+        ctx.emit(M::Fpr, c.fpr());
+    } else {
+        ctx.emit(M::AnomalyAucUnseenDigit, auc);
+        ctx.emit(M::PrecisionUnseenDigit, c.precision());
+        ctx.emit(M::RecallUnseenDigit, c.recall());
     }
     let normal_mean = mean(&normal.iter().map(|&i| s.scores[i]).collect::<Vec<_>>());
     let odd_mean = mean(&odd.iter().map(|&i| s.scores[i]).collect::<Vec<_>>());

@@ -5,64 +5,63 @@
 
 use std::path::Path;
 
-use super::{
-    autoencoder, file, int, outputs, pictures, psnr_mean, train_live, Digits, Job, IMAGE, LR, SEED,
-};
+use super::{autoencoder, outputs, pictures, psnr_mean, train_live, Digits, Job, IMAGE, LR, SEED};
 use crate::data::transforms::Transform;
 use crate::experiments::common::{self, Budget};
-use crate::experiments::kit::{Ctx, Default, Experiment, ParamKind, ParamSpec, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::output::{Output, Table};
+
+/// Digits shown per row of noisy / denoised / clean / wrong-target pictures: 7 fit the PNG
+/// gallery's row width (1280 px at 140 px a digit), 8 wrapped as 7 + 1.
+const SHOWN: usize = 7;
+
+params! {
+    /// Parameters of `ae.denoise`.
+    pub struct DenoiseParams {
+        net: String = "nets/lesson5_conv.toml", File, "the autoencoder's network file";
+        noise: f64 = 0.4, Float { min: 0.0, max: 1.0 },
+            "standard deviation of the Gaussian noise added to every pixel (then clipped to 0..1)";
+        epochs: i64 = 8, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 3000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        lr: f64 = LR;
+        seed: i64 = SEED;
+    }
+}
+
+metrics! {
+    /// What `ae.denoise` reports.
+    pub enum DenoiseMetric {
+        DenoisePsnrNoisy = "denoise_psnr_noisy",
+        DenoisePsnrOut = "denoise_psnr_out",
+        DenoisePsnrWrongTarget = "denoise_psnr_wrong_target",
+    }
+}
 
 /// Denoising with the right and the wrong target.
 pub static DENOISE: Experiment = Experiment {
     name: "ae.denoise",
     summary: "A conv autoencoder learns to remove noise (noisy input, clean target), and the same net trained with the noisy image as target; PSNR of each",
-    params: &[
-        file(
-            "net",
-            "nets/lesson5_conv.toml",
-            "the autoencoder's network file",
-        ),
-        ParamSpec {
-            name: "noise",
-            kind: ParamKind::Float { min: 0.0, max: 1.0 },
-            default: Default::Float(0.4),
-            doc: "standard deviation of the Gaussian noise added to every pixel (then clipped to 0..1)",
-        },
-        int("epochs", 1, 30, 8, "passes over the training images"),
-        int(
-            "train_size",
-            500,
-            12000,
-            3000,
-            "training images used (10% of them validate)",
-        ),
-        LR,
-        SEED,
-    ],
-    metrics: &[
-        "denoise_psnr_noisy",
-        "denoise_psnr_out",
-        "denoise_psnr_wrong_target",
-    ],
+    params: DenoiseParams::SPECS,
+    metrics: DenoiseMetric::NAMES,
     long: true,
-    run: denoise,
+    run: |p, ctx| kit::typed(&DENOISE, p, ctx, denoise),
 };
 
-fn denoise(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let lr = p.float("lr")?;
+fn denoise(p: DenoiseParams, ctx: &mut Emit<'_, DenoiseMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let lr = p.lr;
     let noise = Transform::GaussianNoise {
-        std: p.float("noise")? as f32,
+        std: p.noise as f32,
         clip: true,
     };
-    let d = Digits::load(p.int("train_size")? as usize, seed)?;
+    let d = Digits::load(p.train_size as usize, seed)?;
     // Three different noise seeds: training, validation and test never share a pattern.
     let noisy_train = noise.applied(&d.train.images, 28, 28, seed)?;
     let noisy_val = noise.applied(&d.val.images, 28, 28, seed + 1)?;
     let noisy_test = noise.applied(&d.test.images, 28, 28, seed + 2)?;
-    let net = Path::new(p.str("net")?);
+    let net = Path::new(&p.net);
     ctx.show(
         "data",
         Output::Text(format!(
@@ -108,7 +107,10 @@ fn denoise(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         )?;
         results.push(outputs(&mut model, &noisy_test, IMAGE)?);
     }
-    let shown: Vec<usize> = super::one_per_class(&d.test).into_iter().take(8).collect();
+    let shown: Vec<usize> = super::one_per_class(&d.test)
+        .into_iter()
+        .take(SHOWN)
+        .collect();
     ctx.show(
         "noisy",
         pictures(&noisy_test, &shown, |_| "noisy in".into()),
@@ -153,8 +155,8 @@ fn denoise(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
             ],
         }),
     );
-    ctx.metric("denoise_psnr_noisy", noisy);
-    ctx.metric("denoise_psnr_out", out);
-    ctx.metric("denoise_psnr_wrong_target", wrong);
+    ctx.emit(DenoiseMetric::DenoisePsnrNoisy, noisy);
+    ctx.emit(DenoiseMetric::DenoisePsnrOut, out);
+    ctx.emit(DenoiseMetric::DenoisePsnrWrongTarget, wrong);
     Ok(())
 }

@@ -7,11 +7,9 @@
 use std::path::Path;
 
 use super::pca::Pca;
-use super::{
-    autoencoder, file, int, outputs, train_live, Digits, Job, EMBEDDING, LR, PIXELS, SEED,
-};
+use super::{autoencoder, outputs, train_live, Digits, Job, EMBEDDING, LR, PIXELS, SEED};
 use crate::experiments::common::{self, Budget};
-use crate::experiments::kit::{Ctx, Experiment, Params};
+use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::nn::spec::LayerKind;
 use crate::nn::{Batch, NetSpec, Network};
 use crate::output::{Output, Picture, Plot, Series, SeriesStyle};
@@ -21,32 +19,36 @@ const SCATTER: usize = 1000;
 /// Points decoded along the line, ends included.
 const STEPS: usize = 9;
 
+params! {
+    /// Parameters of `ae.embedding`.
+    pub struct EmbeddingParams {
+        net: String = "nets/lesson5_linear.toml", File, "the autoencoder's network file";
+        from: i64 = 1, Int { min: 0, max: 9 }, "the digit the walk starts at";
+        to: i64 = 7, Int { min: 0, max: 9 }, "the digit the walk ends at";
+        epochs: i64 = 6, Int { min: 1, max: 30 }, "passes over the training images";
+        train_size: i64 = 6000, Int { min: 500, max: 12000 },
+            "training images used (10% of them validate)";
+        lr: f64 = LR;
+        seed: i64 = SEED;
+    }
+}
+
+metrics! {
+    /// What `ae.embedding` reports.
+    pub enum EmbeddingMetric {
+        PcaVariance2d = "pca_variance_2d",
+        EmbeddingSize = "embedding_size",
+    }
+}
+
 /// Embeddings in 2-D and a walk between two digits.
 pub static EMBEDDING_SPACE: Experiment = Experiment {
     name: "ae.embedding",
     summary: "Test digits' embeddings projected to 2-D by PCA, coloured by digit, and decoded points on the line between two digits",
-    params: &[
-        file(
-            "net",
-            "nets/lesson5_linear.toml",
-            "the autoencoder's network file",
-        ),
-        int("from", 0, 9, 1, "the digit the walk starts at"),
-        int("to", 0, 9, 7, "the digit the walk ends at"),
-        int("epochs", 1, 30, 6, "passes over the training images"),
-        int(
-            "train_size",
-            500,
-            12000,
-            6000,
-            "training images used (10% of them validate)",
-        ),
-        LR,
-        SEED,
-    ],
-    metrics: &["pca_variance_2d", "embedding_size"],
+    params: EmbeddingParams::SPECS,
+    metrics: EmbeddingMetric::NAMES,
     long: true,
-    run: embedding,
+    run: |p, ctx| kit::typed(&EMBEDDING_SPACE, p, ctx, embedding),
 };
 
 /// The layers after the `embedding` output as a network of their own, with `model`'s weights.
@@ -73,12 +75,12 @@ fn decoder(spec: &NetSpec, net: &Network, dim: Vec<usize>) -> anyhow::Result<Net
     Ok(dec)
 }
 
-fn embedding(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-    let seed = p.int("seed")? as u64;
-    let epochs = p.int("epochs")? as usize;
-    let lr = p.float("lr")?;
-    let path = Path::new(p.str("net")?);
-    let d = Digits::load(p.int("train_size")? as usize, seed)?;
+fn embedding(p: EmbeddingParams, ctx: &mut Emit<'_, EmbeddingMetric>) -> anyhow::Result<()> {
+    let seed = p.seed as u64;
+    let epochs = p.epochs as usize;
+    let lr = p.lr;
+    let path = Path::new(&p.net);
+    let d = Digits::load(p.train_size as usize, seed)?;
     let mut model = autoencoder(path, seed, lr)?;
     let job = Job {
         name: "autoencoder",
@@ -139,7 +141,7 @@ fn embedding(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
     );
 
     // The walk: decode points on the straight line between two test digits' embeddings.
-    let (a, b) = (p.int("from")? as u8, p.int("to")? as u8);
+    let (a, b) = (p.from as u8, p.to as u8);
     let first = |c: u8| {
         d.test
             .labels
@@ -182,8 +184,8 @@ fn embedding(p: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
         image: super::gray(d.test.image(ib)),
     });
     ctx.show("walk", Output::Pictures(strip));
-    ctx.metric("pca_variance_2d", share);
-    ctx.metric("embedding_size", dim as f64);
+    ctx.emit(EmbeddingMetric::PcaVariance2d, share);
+    ctx.emit(EmbeddingMetric::EmbeddingSize, dim as f64);
     Ok(())
 }
 
