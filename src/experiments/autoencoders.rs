@@ -463,7 +463,7 @@ fn conv(p: ConvParams, ctx: &mut Emit<'_, ConvMetric>) -> anyhow::Result<()> {
             pictures(&recon, &shown, |_| label.to_string()),
         );
         blanks.push(Picture {
-            caption: format!("{label}: blank in"),
+            caption: label.to_string(),
             image: stretched(&outputs(&mut model, &blank, IMAGE)?),
         });
         let mse = mean(&per_image_mse(&recon, &d.test.images));
@@ -479,6 +479,10 @@ fn conv(p: ConvParams, ctx: &mut Emit<'_, ConvMetric>) -> anyhow::Result<()> {
             format!("{secs:.1} s"),
         ]);
     }
+    ctx.show(
+        "blank-title",
+        Output::Text("Each decoder's answer to an all-black input, contrast-stretched:".into()),
+    );
     ctx.show("blank", Output::Pictures(blanks));
     ctx.show(
         "results",
