@@ -13,6 +13,7 @@
 pub mod autoencoders;
 pub mod common;
 pub mod conv_size;
+pub mod detection;
 pub mod filters;
 pub mod kit;
 pub mod mlp_cnn;
@@ -49,6 +50,11 @@ pub static ALL: &[&Experiment] = &[
     &autoencoders::CONV,
     &autoencoders::denoise::DENOISE,
     &autoencoders::embedding::EMBEDDING_SPACE,
+    &detection::BOXES,
+    &detection::localize::LOCALIZE,
+    &detection::ANCHORS,
+    &detection::detector::DETECT,
+    &detection::detector::TUNE,
     &segmentation::TASKS,
     &segmentation::SCENES,
     &segmentation::THRESHOLD,

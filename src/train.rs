@@ -7,6 +7,7 @@
 //! chose. Seeded batches, validation after every epoch, early stopping with the best weights
 //! restored, cancellation, progress: written once, here.
 
+pub mod anchors;
 pub mod detection;
 pub mod lr_find;
 pub mod metrics;

@@ -54,6 +54,14 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
         "net_size",
         "net_size(\"net.toml\", \"layer\"?): number of values after a layer (flattened size)",
     ),
+    (
+        "box_iou",
+        "box_iou(x0, y0, x1, y1, x0', y0', x1', y1'): IoU of two corner-format boxes",
+    ),
+    (
+        "anchor_count",
+        "anchor_count(image, stride, sizes, ratios): anchors on a square image's grid",
+    ),
 ];
 
 fn ints(
@@ -159,6 +167,7 @@ fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         &mut ctx,
     );
     register_nets(&mut ctx, dir);
+    register_boxes(&mut ctx);
     ctx
 }
 
@@ -235,6 +244,64 @@ fn register_nets(ctx: &mut HashMapContext<DefaultNumericTypes>, dir: &Path) {
             let (file, layer) = args(a, "net_size")?;
             let shape = lookup(&d, &file, layer.as_deref())?.0;
             Ok(Value::Int(shape.iter().product::<usize>() as i64))
+        }),
+    );
+}
+
+/// `box_iou` and `anchor_count`: the detection lesson's box arithmetic, computed by the same
+/// code the detector is scored and trained with.
+fn register_boxes(ctx: &mut HashMapContext<DefaultNumericTypes>) {
+    use crate::train::anchors::AnchorConfig;
+    use crate::train::detection::{iou, Rect};
+    let _ = ctx.set_function(
+        "box_iou".into(),
+        Function::new(|a: &V| -> R {
+            let items: Vec<V> = match a {
+                Value::Tuple(t) => t.clone(),
+                v => vec![v.clone()],
+            };
+            let v: Vec<f64> = items
+                .iter()
+                .map(|x| match x {
+                    Value::Int(i) => Ok(*i as f64),
+                    Value::Float(f) if f.is_finite() => Ok(*f),
+                    other => Err(custom(format!("box_iou: `{other}` is not a number"))),
+                })
+                .collect::<Result<_, _>>()?;
+            if v.len() != 8 {
+                return Err(custom(format!(
+                    "box_iou takes 8 numbers (two boxes as x0, y0, x1, y1), got {}",
+                    v.len()
+                )));
+            }
+            if v[2] < v[0] || v[3] < v[1] || v[6] < v[4] || v[7] < v[5] {
+                return Err(custom("box_iou: a box needs x0 <= x1 and y0 <= y1"));
+            }
+            let r = |o: usize| Rect::new(v[o], v[o + 1], v[o + 2], v[o + 3]);
+            Ok(Value::Float(iou(&r(0), &r(4))))
+        }),
+    );
+    let _ = ctx.set_function(
+        "anchor_count".into(),
+        Function::new(|a: &V| -> R {
+            let v = ints(a, "anchor_count", 4, 4)?;
+            let (image, stride, sizes, ratios) = (v[0], v[1], v[2], v[3]);
+            if !(1..=100_000).contains(&image) || stride < 1 || image % stride != 0 || !(1..=64).contains(&sizes)
+                || !(1..=64).contains(&ratios)
+            {
+                return Err(custom(
+                    "anchor_count: the image side must be 1 to 100000 and divisible by the stride, sizes and ratios 1 to 64",
+                ));
+            }
+            let cfg = AnchorConfig {
+                image: image as usize,
+                grid: (image / stride) as usize,
+                sizes: vec![1.0; sizes as usize],
+                ratios: vec![1.0; ratios as usize],
+            };
+            i64::try_from(cfg.count())
+                .map(Value::Int)
+                .map_err(|_| custom("anchor_count: too many anchors"))
         }),
     );
 }
@@ -346,5 +413,32 @@ mod tests {
         let p = Path::new(".");
         assert_eq!(eval_numbers("conv_out(i, k, 2, 1)", &d, p), Ok(vec![32.0]));
         assert_eq!(eval_bool("conv_out(i, k) >= 1", &d, p), Ok(true));
+    }
+
+    #[test]
+    fn box_functions() {
+        let d = Draw::new();
+        let p = Path::new(".");
+        // 2x2 squares overlapping in a 1x2 strip: 2 / 6.
+        let v = eval_numbers("box_iou(0, 0, 2, 2, 1, 0, 3, 2)", &d, p).unwrap();
+        assert!((v[0] - 1.0 / 3.0).abs() < 1e-12);
+        // Touching boxes and two empty boxes give 0.
+        assert_eq!(
+            eval_numbers("box_iou(0, 0, 1, 1, 1, 0, 2, 1)", &d, p),
+            Ok(vec![0.0])
+        );
+        assert_eq!(
+            eval_numbers("box_iou(0, 0, 0, 0, 0, 0, 0, 0)", &d, p),
+            Ok(vec![0.0])
+        );
+        assert!(eval_numbers("box_iou(2, 0, 0, 2, 1, 0, 3, 2)", &d, p).is_err());
+        assert!(eval_numbers("box_iou(0, 0, 2, 2)", &d, p).is_err());
+        // A 96-px image with 8-px cells: 12 x 12 cells, 4 sizes x 3 ratios each.
+        assert_eq!(
+            eval_numbers("anchor_count(96, 8, 4, 3)", &d, p),
+            Ok(vec![1728.0])
+        );
+        assert!(eval_numbers("anchor_count(96, 7, 4, 3)", &d, p).is_err());
+        assert!(eval_numbers("anchor_count(1000000000, 1, 64, 64)", &d, p).is_err());
     }
 }

@@ -19,7 +19,7 @@ use crate::train::segmentation::{image_scores, scores, Scores};
 use crate::train::NetModel;
 use crate::train::{self, EpochStats, MetricKind, Observer, Split, TargetData, TrainConfig};
 
-pub use picture::{colour, overlay};
+pub use picture::{colour, gray_bytes, gray_png, overlay};
 
 /// Canvas side of every scene in the lesson.
 const SIZE: usize = 64;

@@ -77,6 +77,91 @@ pub struct Truth {
 /// The number of recall points COCO samples precision at (0, 0.01, ..., 1).
 const RECALL_POINTS: usize = 101;
 
+/// One class's detections in COCO's order, each marked true or false positive at one IoU
+/// threshold, with the number of ground-truth boxes; `None` when the class has none.
+///
+/// COCO's order: per image, the detections sorted by score (stable) and cut to the best
+/// `max_dets`, matched greedily to the unmatched ground truth of highest IoU (IoU ≥ threshold;
+/// on equal IoU the later box); then all images' detections sorted by score with a stable sort,
+/// so ties keep image order. Pass detections image by image, as a results file lists them.
+pub fn ranked(
+    dets: &[Detection],
+    truths: &[Truth],
+    class: usize,
+    iou_threshold: f64,
+    max_dets: usize,
+) -> Option<(Vec<(f64, bool)>, usize)> {
+    let gts: Vec<&Truth> = truths.iter().filter(|t| t.class == class).collect();
+    if gts.is_empty() {
+        return None;
+    }
+    // Image by image, in the order images first appear, each image's detections by score.
+    let mut images: Vec<usize> = Vec::new();
+    for d in dets.iter().filter(|d| d.class == class) {
+        if !images.contains(&d.image) {
+            images.push(d.image);
+        }
+    }
+    images.sort_unstable();
+    let mut matched = vec![false; gts.len()];
+    let mut out: Vec<(f64, bool)> = Vec::new();
+    for &image in &images {
+        let mut ds: Vec<&Detection> = dets
+            .iter()
+            .filter(|d| d.class == class && d.image == image)
+            .collect();
+        ds.sort_by(|a, b| b.score.total_cmp(&a.score));
+        ds.truncate(max_dets);
+        for d in ds {
+            // pycocotools starts from min(t, 1 - 1e-10), so IoU = t matches.
+            let mut best: Option<usize> = None;
+            let mut bar = iou_threshold.min(1.0 - 1e-10);
+            for (g, t) in gts.iter().enumerate() {
+                if matched[g] || t.image != image {
+                    continue;
+                }
+                let v = iou(&d.rect, &t.rect);
+                if v >= bar {
+                    bar = v;
+                    best = Some(g);
+                }
+            }
+            if let Some(g) = best {
+                matched[g] = true;
+            }
+            out.push((d.score, best.is_some()));
+        }
+    }
+    out.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Some((out, gts.len()))
+}
+
+/// The precision-recall curve of one class at one IoU threshold: `(recall, precision)` after
+/// each detection in COCO's order (see [`ranked`]), before the envelope; `None` without
+/// ground truth.
+pub fn pr_curve(
+    dets: &[Detection],
+    truths: &[Truth],
+    class: usize,
+    iou_threshold: f64,
+    max_dets: usize,
+) -> Option<Vec<(f64, f64)>> {
+    let (tp, n_gt) = ranked(dets, truths, class, iou_threshold, max_dets)?;
+    let (mut tps, mut fps) = (0.0, 0.0);
+    Some(
+        tp.iter()
+            .map(|&(_, t)| {
+                if t {
+                    tps += 1.0;
+                } else {
+                    fps += 1.0;
+                }
+                (tps / n_gt as f64, tps / (tps + fps))
+            })
+            .collect(),
+    )
+}
+
 /// Average precision of one class at one IoU threshold; `None` when the class has no ground
 /// truth (COCO's -1). At most `max_dets` detections per image count, the highest-scoring.
 pub fn average_precision(
@@ -86,56 +171,9 @@ pub fn average_precision(
     iou_threshold: f64,
     max_dets: usize,
 ) -> Option<f64> {
-    let gts: Vec<&Truth> = truths.iter().filter(|t| t.class == class).collect();
-    if gts.is_empty() {
-        return None;
-    }
-    // Per image, its best `max_dets` detections of this class.
-    let mut ds: Vec<&Detection> = dets.iter().filter(|d| d.class == class).collect();
-    ds.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut per_image: std::collections::HashMap<usize, usize> = Default::default();
-    ds.retain(|d| {
-        let c = per_image.entry(d.image).or_default();
-        *c += 1;
-        *c <= max_dets
-    });
-    let mut matched = vec![false; gts.len()];
-    let mut tp = Vec::with_capacity(ds.len());
-    for d in &ds {
-        // The unmatched ground truth of this image with the highest IoU at or above the
-        // threshold (pycocotools starts from min(t, 1 - 1e-10), so IoU = t matches).
-        let mut best: Option<(usize, f64)> = None;
-        let mut bar = iou_threshold.min(1.0 - 1e-10);
-        for (g, t) in gts.iter().enumerate() {
-            if matched[g] || t.image != d.image {
-                continue;
-            }
-            let v = iou(&d.rect, &t.rect);
-            if v >= bar {
-                bar = v;
-                best = Some((g, v));
-            }
-        }
-        match best {
-            Some((g, _)) => {
-                matched[g] = true;
-                tp.push(true);
-            }
-            None => tp.push(false),
-        }
-    }
-    let n_gt = gts.len() as f64;
-    let (mut precision, mut recall) = (Vec::new(), Vec::new());
-    let (mut tps, mut fps) = (0.0, 0.0);
-    for &t in &tp {
-        if t {
-            tps += 1.0;
-        } else {
-            fps += 1.0;
-        }
-        recall.push(tps / n_gt);
-        precision.push(tps / (tps + fps));
-    }
+    let curve = pr_curve(dets, truths, class, iou_threshold, max_dets)?;
+    let recall: Vec<f64> = curve.iter().map(|p| p.0).collect();
+    let mut precision: Vec<f64> = curve.iter().map(|p| p.1).collect();
     // The precision envelope: the best precision at this recall or any higher one.
     for i in (0..precision.len().saturating_sub(1)).rev() {
         precision[i] = precision[i].max(precision[i + 1]);
@@ -150,6 +188,50 @@ pub fn average_precision(
     }
     Some(sum / RECALL_POINTS as f64)
 }
+
+/// The share of one class's ground-truth boxes matched at one IoU threshold by the best
+/// `max_dets` detections per image; `None` without ground truth.
+pub fn recall(
+    dets: &[Detection],
+    truths: &[Truth],
+    class: usize,
+    iou_threshold: f64,
+    max_dets: usize,
+) -> Option<f64> {
+    let (tp, n_gt) = ranked(dets, truths, class, iou_threshold, max_dets)?;
+    Some(tp.iter().filter(|t| t.1).count() as f64 / n_gt as f64)
+}
+
+/// COCO's average recall of one class: its [`recall`] averaged over the IoU thresholds 0.50,
+/// 0.55, ..., 0.95 (`max_dets` per image, 100 in COCO's AR@100).
+pub fn average_recall(
+    dets: &[Detection],
+    truths: &[Truth],
+    class: usize,
+    max_dets: usize,
+) -> Option<f64> {
+    let rs: Vec<f64> = COCO_IOUS
+        .iter()
+        .filter_map(|&t| recall(dets, truths, class, t, max_dets))
+        .collect();
+    (!rs.is_empty()).then(|| rs.iter().sum::<f64>() / rs.len() as f64)
+}
+
+/// The mean of [`average_recall`] over the classes `0..classes` that have ground truth.
+pub fn mean_average_recall(
+    dets: &[Detection],
+    truths: &[Truth],
+    classes: usize,
+    max_dets: usize,
+) -> Option<f64> {
+    let ars: Vec<f64> = (0..classes)
+        .filter_map(|c| average_recall(dets, truths, c, max_dets))
+        .collect();
+    (!ars.is_empty()).then(|| ars.iter().sum::<f64>() / ars.len() as f64)
+}
+
+/// COCO's ten IoU thresholds, 0.50 to 0.95 in steps of 0.05 (`COCOeval`'s `iouThrs`).
+pub const COCO_IOUS: [f64; 10] = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
 
 /// The mean of [`average_precision`] over the classes `0..classes` that have ground truth;
 /// `None` when none has.
@@ -168,8 +250,9 @@ pub fn mean_average_precision(
 
 /// COCO's headline figure: mAP averaged over IoU thresholds 0.50, 0.55, ..., 0.95.
 pub fn coco_map(dets: &[Detection], truths: &[Truth], classes: usize) -> Option<f64> {
-    let maps: Vec<f64> = (0..10)
-        .filter_map(|i| mean_average_precision(dets, truths, classes, 0.5 + 0.05 * i as f64, 100))
+    let maps: Vec<f64> = COCO_IOUS
+        .iter()
+        .filter_map(|&t| mean_average_precision(dets, truths, classes, t, 100))
         .collect();
     (!maps.is_empty()).then(|| maps.iter().sum::<f64>() / maps.len() as f64)
 }
@@ -270,5 +353,61 @@ mod tests {
         let close = det(0, 0.9, r(0.0, 0.0, 10.0, 8.1));
         let m = coco_map(&[close], &gt, 1).unwrap();
         assert!((m - 0.7).abs() < 1e-12, "{m}");
+    }
+
+    #[test]
+    fn ap_score_ties_keep_image_order() {
+        // One object, in image 1. Two detections with the same score: a miss in image 0 and a
+        // hit in image 1. COCO's stable sort keeps image order, so the miss ranks first:
+        // precision 0 then 1/2 at recall 1, AP 0.5, whatever order the list comes in.
+        let gt = [truth(1, r(0.0, 0.0, 10.0, 10.0))];
+        let miss = det(0, 0.8, r(0.0, 0.0, 10.0, 10.0));
+        let hit = det(1, 0.8, r(0.0, 0.0, 10.0, 10.0));
+        for dets in [[miss, hit], [hit, miss]] {
+            let ap = average_precision(&dets, &gt, 0, 0.5, 100).unwrap();
+            assert!((ap - 0.5).abs() < 1e-12, "{ap}");
+            assert_eq!(
+                pr_curve(&dets, &gt, 0, 0.5, 100).unwrap(),
+                vec![(0.0, 0.0), (1.0, 0.5)]
+            );
+        }
+        // Within one image, equal scores keep the list's order.
+        let gt = [truth(0, r(0.0, 0.0, 10.0, 10.0))];
+        let a = det(0, 0.8, r(0.0, 0.0, 10.0, 10.0));
+        let b = det(0, 0.8, r(0.0, 0.0, 10.0, 9.0));
+        let (ra, _) = ranked(&[a, b], &gt, 0, 0.5, 100).unwrap();
+        assert_eq!(ra, vec![(0.8, true), (0.8, false)]);
+    }
+
+    #[test]
+    fn recall_and_average_recall() {
+        // Two objects; one found with IoU 0.81 (counts at 0.50..0.80: 7 of 10 thresholds).
+        let gt = [
+            truth(0, r(0.0, 0.0, 10.0, 10.0)),
+            truth(0, r(20.0, 20.0, 30.0, 30.0)),
+        ];
+        let close = det(0, 0.9, r(0.0, 0.0, 10.0, 8.1));
+        assert_eq!(recall(&[close], &gt, 0, 0.5, 100), Some(0.5));
+        assert_eq!(recall(&[close], &gt, 0, 0.85, 100), Some(0.0));
+        let ar = average_recall(&[close], &gt, 0, 100).unwrap();
+        assert!((ar - 0.35).abs() < 1e-12, "{ar}");
+        assert_eq!(mean_average_recall(&[close], &gt, 3, 100), Some(ar));
+        // max_dets: only the best detection of an image counts.
+        let far = det(0, 0.95, r(40.0, 40.0, 50.0, 50.0));
+        assert_eq!(recall(&[close, far], &gt, 0, 0.5, 1), Some(0.0));
+    }
+
+    #[test]
+    fn nms_ties_and_threshold_equality() {
+        // IoU exactly 1/3 at threshold 1/3 is not "greater": both kept (torchvision's rule).
+        let boxes = [r(0.0, 0.0, 2.0, 2.0), r(1.0, 0.0, 3.0, 2.0)];
+        let t = iou(&boxes[0], &boxes[1]);
+        assert_eq!(nms(&boxes, &[0.9, 0.8], t), vec![0, 1]);
+        assert_eq!(nms(&boxes, &[0.9, 0.8], t - 1e-9), vec![0]);
+        // Equal scores: the earlier box is kept.
+        let same = [r(0.0, 0.0, 2.0, 2.0), r(0.0, 0.0, 2.0, 2.0)];
+        assert_eq!(nms(&same, &[0.5, 0.5], 0.5), vec![0]);
+        // Touching boxes share an edge but no area: IoU 0.
+        assert_eq!(iou(&r(0.0, 0.0, 1.0, 1.0), &r(1.0, 0.0, 2.0, 1.0)), 0.0);
     }
 }
