@@ -13,6 +13,7 @@
 pub mod autoencoders;
 pub mod common;
 pub mod conv_size;
+pub mod craft;
 pub mod detection;
 pub mod filters;
 pub mod kit;
@@ -59,6 +60,15 @@ pub static ALL: &[&Experiment] = &[
     &segmentation::SCENES,
     &segmentation::THRESHOLD,
     &segmentation::COMPARE,
+    &craft::AUGMENT,
+    &craft::SHIFTED,
+    &craft::BATCHNORM,
+    &craft::REGULARIZE,
+    &craft::SCHEDULES,
+    &craft::search::SEARCH,
+    &craft::search::RUNS,
+    &craft::checkpoint::CHECKPOINT,
+    &craft::INIT,
 ];
 
 /// Every experiment the tutor knows, in lesson order.

@@ -21,6 +21,10 @@ fn main() -> ExitCode {
         std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
     }
     let cli = Cli::parse();
+    // Lessons keep per-learner files (a runs table, a checkpoint) under the learner's name.
+    if let Some(name) = &cli.learner {
+        std::env::set_var(tutor::util::home::LEARNER_ENV, name);
+    }
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

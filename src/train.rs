@@ -93,6 +93,23 @@ pub struct TrainConfig {
     pub seed: u64,
     /// What to measure after every epoch (accuracy on the only output unless chosen).
     pub metrics: Vec<MetricKind>,
+    /// Changes every training batch's inputs before the step (augmentation); validation and
+    /// evaluation never see it.
+    pub augment: Option<Augment>,
+}
+
+/// A seeded change of a training batch's inputs: called with the batch's inputs (`n`
+/// examples) and a seed that differs for every step, the same for the same run.
+#[derive(Clone)]
+pub struct Augment(pub std::sync::Arc<AugmentFn>);
+
+/// What an [`Augment`] calls: the batch's inputs, its number of examples, a seed.
+pub type AugmentFn = dyn Fn(&mut [f32], usize, u64) -> anyhow::Result<()> + Send + Sync;
+
+impl std::fmt::Debug for Augment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Augment(..)")
+    }
 }
 
 impl Default for TrainConfig {
@@ -105,6 +122,7 @@ impl Default for TrainConfig {
             patience: None,
             seed: 0,
             metrics: vec![MetricKind::accuracy()],
+            augment: None,
         }
     }
 }
@@ -274,6 +292,13 @@ pub fn fit<M: Model + ?Sized>(
                 return Err(Cancelled.into());
             }
             let targets = train.gather(chunk, &mut xb);
+            if let Some(a) = &cfg.augment {
+                (a.0)(
+                    &mut xb,
+                    chunk.len(),
+                    cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                )?;
+            }
             let lr = cfg.schedule.lr_at(cfg.lr, step);
             let loss = model.train_step(&xb, chunk.len(), &targets, lr)?;
             if !loss.total.is_finite() {

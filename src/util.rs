@@ -3,4 +3,5 @@
 
 pub mod atomic;
 pub mod cancel;
+pub mod home;
 pub mod parse;

@@ -36,6 +36,9 @@ pub enum Transform {
     RandomShift { max: usize },
     /// Mirror each image left to right with probability `p` (0..=1).
     RandomHFlip { p: f32 },
+    /// Rotate each image about its centre by a random angle in -degrees..=degrees and scale it
+    /// by a random factor in 1-scale..=1+scale (bilinear, zero fill).
+    RandomAffine { degrees: f32, scale: f32 },
 }
 
 impl Transform {
@@ -52,6 +55,9 @@ impl Transform {
             Transform::SaltAndPepper { amount } => salt_and_pepper(images, h, w, amount, seed),
             Transform::RandomShift { max } => random_shift(images, h, w, max, seed),
             Transform::RandomHFlip { p } => random_hflip(images, h, w, p, seed),
+            Transform::RandomAffine { degrees, scale } => {
+                random_affine(images, h, w, degrees, scale, seed)
+            }
         }
     }
 
@@ -79,6 +85,9 @@ impl fmt::Display for Transform {
             Transform::SaltAndPepper { amount } => write!(f, "salt-and-pepper noise {amount}"),
             Transform::RandomShift { max } => write!(f, "random shift up to {max} px"),
             Transform::RandomHFlip { p } => write!(f, "horizontal flip with p={p}"),
+            Transform::RandomAffine { degrees, scale } => {
+                write!(f, "rotation up to ±{degrees}° and scale 1±{scale}")
+            }
         }
     }
 }
@@ -186,6 +195,56 @@ pub fn random_shift(
             let moved = shift(img, h, w, dx, dy);
             img.copy_from_slice(&moved);
         }
+    }
+    Ok(())
+}
+
+/// Rotate each image about its centre by its own random angle in -degrees..=degrees and scale
+/// it by a random factor in `1 - scale..=1 + scale`, sampling bilinearly with zero fill
+/// (torchvision's `RandomAffine(degrees, scale=(1-s, 1+s))` with bilinear interpolation), in
+/// place.
+pub fn random_affine(
+    images: &mut [f32],
+    h: usize,
+    w: usize,
+    degrees: f32,
+    scale: f32,
+    seed: u64,
+) -> Result<(), DataError> {
+    let len = image_len(images, h, w)?;
+    if !(0.0..=180.0).contains(&degrees) || !(0.0..1.0).contains(&scale) {
+        return Err(DataError::Request(format!(
+            "a random affine needs degrees in 0..=180 and scale in 0..1, not {degrees} and {scale}"
+        )));
+    }
+    let (cy, cx) = ((h as f32 - 1.0) / 2.0, (w as f32 - 1.0) / 2.0);
+    let mut out = vec![0f32; len];
+    for (i, img) in images.chunks_exact_mut(len).enumerate() {
+        let mut rng = image_rng(seed, i);
+        let angle = rng.gen_range(-degrees..=degrees).to_radians();
+        let factor = rng.gen_range(1.0 - scale..=1.0 + scale);
+        // Each output pixel reads the input at the inverse transform of its position.
+        let (sin, cos) = angle.sin_cos();
+        let at = |y: isize, x: isize| {
+            if y < 0 || x < 0 || y as usize >= h || x as usize >= w {
+                0.0
+            } else {
+                img[y as usize * w + x as usize]
+            }
+        };
+        for (y, row) in out.chunks_exact_mut(w).enumerate() {
+            for (x, o) in row.iter_mut().enumerate() {
+                let (dx, dy) = (x as f32 - cx, y as f32 - cy);
+                let sx = (cos * dx + sin * dy) / factor + cx;
+                let sy = (-sin * dx + cos * dy) / factor + cy;
+                let (x0, y0) = (sx.floor(), sy.floor());
+                let (fx, fy) = (sx - x0, sy - y0);
+                let (x0, y0) = (x0 as isize, y0 as isize);
+                *o = (1.0 - fy) * ((1.0 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+                    + fy * ((1.0 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+            }
+        }
+        img.copy_from_slice(&out);
     }
     Ok(())
 }
@@ -443,5 +502,26 @@ mod tests {
         assert!(msg.contains("18 values"), "{msg}");
         assert!(ok.apply(&mut images, 0, 3, 0).is_err());
         assert!(ok.apply(&mut [], 3, 3, 0).is_ok());
+    }
+
+    #[test]
+    fn affine_without_rotation_or_scale_is_the_identity_and_rotation_moves_mass() {
+        let mut img = vec![0f32; 25];
+        img[7] = 1.0; // row 1, column 2
+        let mut same = img.clone();
+        random_affine(&mut same, 5, 5, 0.0, 0.0, 3).unwrap();
+        for (a, b) in same.iter().zip(&img) {
+            assert!((a - b).abs() < 1e-6);
+        }
+        // Up to 90 degrees: the seeds turn the dot away from where it was.
+        let moved_away = (0..8).filter(|&seed| {
+            let mut m = img.clone();
+            random_affine(&mut m, 5, 5, 90.0, 0.0, seed).unwrap();
+            m[7] < 0.5
+        });
+        assert!(moved_away.count() >= 4);
+        let mut moved = img.clone();
+        assert!(random_affine(&mut moved, 5, 5, 200.0, 0.0, 1).is_err());
+        assert!(random_affine(&mut moved, 5, 5, 10.0, 1.5, 1).is_err());
     }
 }
