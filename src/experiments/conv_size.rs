@@ -74,7 +74,7 @@ fn explorer(p: SizeParams, ctx: &mut Emit<'_, SizeMetric>) -> anyhow::Result<()>
             numer % s
         ));
     }
-    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true).map_err(|e| anyhow::anyhow!(e))?;
     text.push_str(&format!(
         "\nOutput: {c_out} x {o} x {o}.  Parameters: c_out·(c_in·k·k + 1) = {c_out}·({c_in}·{k}·{k} + 1) = {params}\n"
     ));
@@ -236,7 +236,7 @@ fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> 
     }
     let k = k.ok_or_else(|| anyhow::anyhow!("give the kernel size, e.g. k3"))?;
     let o = conv_out(h, k, s, pad, d).map_err(|e| anyhow::anyhow!(e))?;
-    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true).map_err(|e| anyhow::anyhow!(e))?;
     ctx.show(
         "result",
         Output::Text(format!(
