@@ -86,6 +86,43 @@ fn lessons_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
         .context("no lessons folder found: pass --lessons DIR or set TUTOR_LESSONS")
 }
 
+/// The built-in course's folder: `./lessons`, else the one beside the sources.
+fn builtin_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from("lessons"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+}
+
+/// The lessons to show: the pack's (`--lessons`) added to the built-in course, a pack lesson
+/// replacing the built-in one with its number or id; the pack alone with `--no-builtin`; the
+/// built-in course when there is no pack.
+fn course(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
+    let dir = lessons_dir(cli)?;
+    let mut lessons = load_lessons(&dir)?;
+    if cli.lessons.is_none() || cli.no_builtin {
+        return Ok(lessons);
+    }
+    let Some(builtin) = builtin_dir() else {
+        return Ok(lessons);
+    };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(&builtin, &dir) {
+        return Ok(lessons);
+    }
+    // The built-in course is not the user's to fix: its problems are `check`'s business.
+    let (more, _) = lesson::load_dir(&builtin)?;
+    for l in more {
+        if !lessons.iter().any(|p| p.number == l.number || p.id == l.id) {
+            lessons.push(l);
+        }
+    }
+    lessons.sort_by_key(|l| l.number);
+    Ok(lessons)
+}
+
 /// Loads every lesson. A broken file is reported on stderr and left out, so one lesson with a
 /// typo does not lock a class out of the others (`tutor check` lists every problem).
 fn load_lessons(dir: &Path) -> anyhow::Result<Vec<Lesson>> {
@@ -184,7 +221,7 @@ fn parse_shape(text: &str) -> anyhow::Result<Vec<usize>> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::List => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let (store, warning) = open_store(&cli)?;
             if let Some(w) = warning {
                 eprintln!("warning: {w}");
@@ -229,7 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             answers,
         } => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let lesson = pick(&lessons, lesson)?;
             let opts = tutor::export::ExecOptions {
                 out: out.clone(),
@@ -247,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Run { lesson } => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let start = pick(&lessons, lesson)?.number;
             let start = lessons.iter().position(|l| l.number == start).unwrap_or(0);
             let (store, warning) = open_store(&cli)?;

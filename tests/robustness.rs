@@ -461,3 +461,29 @@ fn issue12_item3_learners_keep_separate_progress() {
     assert!(a.contains("0/8 solved"), "{a}");
     assert!(a.contains("alice.json"), "{a}");
 }
+
+#[test]
+fn issue12_item2_a_pack_adds_to_the_builtin_course() {
+    let home = tempfile::tempdir().unwrap();
+    let pack = "tests/fixtures/lessons/good";
+    let o = tutor(&root(), &["--lessons", pack, "list"], home.path());
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // The pack's lesson 1 replaces the built-in one; the built-in lesson 2 stays.
+    assert!(
+        t.contains("Fixture lesson") && !t.contains("Image filters"),
+        "{t}"
+    );
+    assert!(t.contains("conv-size"), "{t}");
+    let o = tutor(
+        &root(),
+        &["--lessons", pack, "--no-builtin", "list"],
+        home.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("Fixture lesson") && !t.contains("conv-size"),
+        "{t}"
+    );
+}
