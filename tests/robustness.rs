@@ -487,3 +487,60 @@ fn issue12_item2_a_pack_adds_to_the_builtin_course() {
         "{t}"
     );
 }
+
+#[test]
+fn issue11_item9_nan_weights_in_a_checkpoint_are_an_error() {
+    use tutor::nn::{NetSpec, Network};
+    let spec = NetSpec::parse(
+        "input = [4]\n[[layers]]\ntype = \"linear\"\nname = \"fc\"\nout_features = 3\n",
+        "t.toml",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.safetensors");
+    let mut net = Network::new(&spec, 1).unwrap();
+    net.save(&path).unwrap();
+    net.load(&path).unwrap();
+    // The file ends with the last tensor's values: make the last one NaN.
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 4..].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+    let e = net.load(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("w.safetensors") && e.contains("holds NaN"),
+        "{e}"
+    );
+}
+
+#[test]
+fn issue11_item7_concurrent_saves_lose_no_attempt() {
+    // Several tutors on one learner, saving at once: the lock and the merge keep every answer.
+    let home = tempfile::tempdir().unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let dir = home.path().to_path_buf();
+            std::thread::Builder::new()
+                .name(format!("tutor-{t}"))
+                .spawn(move || {
+                    let (mut s, _) = tutor::course::progress::Store::open(&dir, "ana").unwrap();
+                    for i in 0..10 {
+                        s.data
+                            .record("lesson-1", &format!("q{t}"), false, &i.to_string(), i == 9);
+                        s.save().unwrap();
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let (s, _) = tutor::course::progress::Store::open(home.path(), "ana").unwrap();
+    let l = &s.data.lessons["lesson-1"];
+    for t in 0..6 {
+        let q = &l.quizzes[&format!("q{t}")];
+        assert_eq!(q.attempts.len(), 10, "q{t}");
+        assert!(q.solved);
+    }
+}
