@@ -544,3 +544,22 @@ fn issue11_item7_concurrent_saves_lose_no_attempt() {
         assert!(q.solved);
     }
 }
+
+#[test]
+fn issue11_item8_check_runs_quick_cells_with_their_text_parameters() {
+    let home = tempfile::tempdir().unwrap();
+    let pack = fixture_pack(|t| {
+        t + "\n[[cells]]\nkind = \"run\"\nid = \"typed\"\nexperiment = \"conv.layer\"\nparams = { input = \"3, 32, 32\", layer = \"conv 16 k3 q1\" }\n"
+    });
+    let o = tutor(
+        &root(),
+        &["check", pack.path().to_str().unwrap()],
+        home.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("run `typed` (conv.layer) fails: `q1`: use k (kernel)"),
+        "{t}"
+    );
+}

@@ -3,7 +3,8 @@
 //! Loading already rejects unknown fields, experiments and parameters. Here every quiz answer
 //! is computed (for drills, over many draws), typed answers are compared with the tutor's own
 //! computation, placeholders are matched to variables, exercise solutions are run against their
-//! goals, and ids and numbers are checked to be unique across the folder. Every file a run
+//! goals, every run cell that does not train is run, and ids and numbers are checked to be
+//! unique across the folder. Every file a run
 //! would load (the networks, the pretrained model's metadata and weights, pictures), whether
 //! the lesson names it or the experiment's default does, is loaded as the run would load it,
 //! without training: shapes, memory, weights and all.
@@ -115,7 +116,10 @@ pub fn check_lesson(l: &Lesson) -> Vec<Diagnostic> {
                 check_files(l, c, ex.experiment, &ex.params, &mut out);
                 check_exercise(l, c, &mut out);
             }
-            CellBody::Run(r) => check_files(l, c, r.experiment, &r.params, &mut out),
+            CellBody::Run(r) => {
+                check_files(l, c, r.experiment, &r.params, &mut out);
+                check_quick_run(l, c, r, &mut out);
+            }
             _ => {}
         }
     }
@@ -158,6 +162,27 @@ fn check_files(
                 ),
             ));
         }
+    }
+}
+
+/// Runs a quick (non-training) run cell as `exec` will, so a text parameter it cannot use
+/// fails `check` rather than the run (issue 11, item 8). Training runs are not started.
+fn check_quick_run(l: &Lesson, c: &Cell, r: &super::lesson::Run, out: &mut Vec<Diagnostic>) {
+    if r.experiment.long {
+        return;
+    }
+    let mut rec = Recorder::default();
+    let result = r
+        .experiment
+        .params_from(&r.params)
+        .map_err(anyhow::Error::from)
+        .and_then(|p| (r.experiment.run)(&p, &mut rec));
+    if let Err(e) = result {
+        out.push(at(
+            &l.path,
+            c.line,
+            format!("run `{}` ({}) fails: {e:#}", c.id, r.experiment.name),
+        ));
     }
 }
 
