@@ -563,3 +563,22 @@ fn issue11_item8_check_runs_quick_cells_with_their_text_parameters() {
         "{t}"
     );
 }
+
+#[test]
+fn issue11_item8_a_cell_id_too_long_for_a_file_name_fails_check() {
+    // Found by the mangling campaign: check passed it, exec failed writing `<id>-pictures.png`.
+    let home = tempfile::tempdir().unwrap();
+    let long = "x".repeat(300);
+    let pack = fixture_pack(|t| t.replacen("id = \"explore\"", &format!("id = \"{long}\""), 1));
+    let o = tutor(
+        &root(),
+        &["check", pack.path().to_str().unwrap()],
+        home.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("cell `id` must be 1 to 64 lowercase letters"),
+        "{t}"
+    );
+}

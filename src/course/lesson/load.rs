@@ -186,7 +186,7 @@ impl Loader<'_> {
             if !is_slug(i.get_ref()) {
                 self.error(
                     i.span(),
-                    "`id` must be lowercase letters, digits and dashes (e.g. `lesson-3`)",
+                    "`id` must be 1 to 64 lowercase letters, digits and dashes (e.g. `lesson-3`)",
                 );
             }
         }
@@ -249,7 +249,7 @@ impl Loader<'_> {
                 if !is_slug(id.get_ref()) {
                     self.error(
                         id.span(),
-                        "cell `id` must be lowercase letters, digits and dashes",
+                        "cell `id` must be 1 to 64 lowercase letters, digits and dashes",
                     );
                 }
                 id.get_ref().clone()
@@ -330,8 +330,14 @@ impl Loader<'_> {
     }
 }
 
+/// The longest lesson or cell id.
+const MAX_ID: usize = 64;
+
+/// An id: it names exported files (`<cell>-pictures.png`), so it is kept short enough for any
+/// file system.
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_ID
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
