@@ -13,6 +13,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "TUTOR_LESSONS", value_name = "DIR")]
     pub lessons: Option<PathBuf>,
 
+    /// Show only the `--lessons` folder's lessons; by default they are added to the built-in
+    /// course (replacing a built-in lesson with the same number or id).
+    #[arg(long, global = true)]
+    pub no_builtin: bool,
+
     /// The learner's name: progress is kept per name and drill questions are drawn for it.
     #[arg(long, global = true, env = "TUTOR_LEARNER", value_name = "NAME")]
     pub learner: Option<String>,

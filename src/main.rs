@@ -1,5 +1,10 @@
 //! The `tutor` binary: parse the command line, dispatch, map errors to an exit code.
+//!
+//! Exit codes follow ripgrep: 0 when all went well, 1 when `check` found problems or a cell of
+//! `exec` failed, 2 on an error (bad arguments, a file that cannot be read), 128 + N when the
+//! notebook was ended by signal N. A closed pipe (`tutor list | head -1`) ends quietly with 0.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,6 +18,26 @@ use tutor::course::progress::{self, Store};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `println!` that returns an error instead of panicking when stdout is closed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout(), $($arg)*)?
+    };
+}
+
+/// The exit code of an error (ripgrep's convention).
+const ERROR: u8 = 2;
+/// The exit code of "`check` found problems" or "a cell failed".
+const FINDINGS: u8 = 1;
+
+/// Whether `e` comes from writing to a pipe whose reader has gone.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     // mimalloc hands freed pages back to the OS after 10 ms by default; training frees and
     // reallocates the same buffers every step, and the page faults cost about a fifth of a CNN
@@ -20,16 +45,28 @@ fn main() -> ExitCode {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         std::env::set_var("MIMALLOC_PURGE_DELAY", "-1");
     }
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout with 0; a bad command line is an error.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(ERROR)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     // Lessons keep per-learner files (a runs table, a checkpoint) under the learner's name.
     if let Some(name) = &cli.learner {
         std::env::set_var(tutor::util::home::LEARNER_ENV, name);
     }
     match run(cli) {
         Ok(code) => code,
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(ERROR)
         }
     }
 }
@@ -51,6 +88,43 @@ fn lessons_dir(cli: &Cli) -> anyhow::Result<PathBuf> {
         .into_iter()
         .find(|d| d.join("lesson-1.toml").is_file() || d.is_dir())
         .context("no lessons folder found: pass --lessons DIR or set TUTOR_LESSONS")
+}
+
+/// The built-in course's folder: `./lessons`, else the one beside the sources.
+fn builtin_dir() -> Option<PathBuf> {
+    [
+        PathBuf::from("lessons"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons"),
+    ]
+    .into_iter()
+    .find(|d| d.is_dir())
+}
+
+/// The lessons to show: the pack's (`--lessons`) added to the built-in course, a pack lesson
+/// replacing the built-in one with its number or id; the pack alone with `--no-builtin`; the
+/// built-in course when there is no pack.
+fn course(cli: &Cli) -> anyhow::Result<Vec<Lesson>> {
+    let dir = lessons_dir(cli)?;
+    let mut lessons = load_lessons(&dir)?;
+    if cli.lessons.is_none() || cli.no_builtin {
+        return Ok(lessons);
+    }
+    let Some(builtin) = builtin_dir() else {
+        return Ok(lessons);
+    };
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(&builtin, &dir) {
+        return Ok(lessons);
+    }
+    // The built-in course is not the user's to fix: its problems are `check`'s business.
+    let (more, _) = lesson::load_dir(&builtin)?;
+    for l in more {
+        if !lessons.iter().any(|p| p.number == l.number || p.id == l.id) {
+            lessons.push(l);
+        }
+    }
+    lessons.sort_by_key(|l| l.number);
+    Ok(lessons)
 }
 
 /// Loads every lesson. A broken file is reported on stderr and left out, so one lesson with a
@@ -112,7 +186,8 @@ impl tutor::train::Observer for Printer {
         if step / every > self.last / every && step < total {
             let spent = self.start.elapsed().as_secs_f64();
             let left = spent / step as f64 * (total - step) as f64;
-            println!(
+            let _ = writeln!(
+                std::io::stdout(),
                 "  step {step:>5}/{total} ({:>3.0}%)  loss {loss:.3}  about {left:.0} s left",
                 100.0 * step as f64 / total as f64
             );
@@ -121,7 +196,8 @@ impl tutor::train::Observer for Printer {
     }
 
     fn epoch(&mut self, s: &tutor::train::EpochStats) {
-        println!(
+        let _ = writeln!(
+            std::io::stdout(),
             "epoch {:>2}: train loss {:.4}, validation loss {:.4}, validation accuracy {:.2}% ({:.1} s)",
             s.epoch,
             s.train_loss,
@@ -149,14 +225,14 @@ fn parse_shape(text: &str) -> anyhow::Result<Vec<usize>> {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::List => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let (store, warning) = open_store(&cli)?;
             if let Some(w) = warning {
                 eprintln!("warning: {w}");
             }
             for l in &lessons {
                 let s = store.data.summary(l);
-                println!(
+                say!(
                     "{:>2}  {:<10} {:<16} {:<44} {:>3}%  {}/{} solved",
                     l.number,
                     l.id,
@@ -166,9 +242,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     s.solved,
                     s.tasks
                 );
-                println!("    {}", l.summary);
+                say!("    {}", l.summary);
             }
-            println!("\nprogress: {}", store.path().display());
+            say!("\nprogress: {}", store.path().display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { paths } => {
@@ -179,14 +255,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let diags = tutor::course::check::check_paths(&paths);
             for d in &diags {
-                println!("{d}");
+                say!("{d}");
             }
             if diags.is_empty() {
-                println!("ok: no problems found");
+                say!("ok: no problems found");
                 Ok(ExitCode::SUCCESS)
             } else {
-                println!("{} problem(s)", diags.len());
-                Ok(ExitCode::FAILURE)
+                say!("{} problem(s)", diags.len());
+                Ok(ExitCode::from(FINDINGS))
             }
         }
         Command::Exec {
@@ -194,7 +270,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             answers,
         } => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let lesson = pick(&lessons, lesson)?;
             let opts = tutor::export::ExecOptions {
                 out: out.clone(),
@@ -208,16 +284,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(if results.cells.iter().all(|c| c.ok) {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::FAILURE
+                ExitCode::from(FINDINGS)
             })
         }
         Command::Run { lesson } => {
-            let lessons = load_lessons(&lessons_dir(&cli)?)?;
+            let lessons = course(&cli)?;
             let start = pick(&lessons, lesson)?.number;
             let start = lessons.iter().position(|l| l.number == start).unwrap_or(0);
             let (store, warning) = open_store(&cli)?;
-            tutor::notebook::terminal::run(lessons, start, store, warning)?;
-            Ok(ExitCode::SUCCESS)
+            match tutor::notebook::terminal::run(lessons, start, store, warning)? {
+                tutor::notebook::terminal::Ended::Quit => Ok(ExitCode::SUCCESS),
+                // The shell's convention for "ended by signal N".
+                tutor::notebook::terminal::Ended::Signal(n) => {
+                    Ok(ExitCode::from(u8::try_from(128 + n).unwrap_or(255)))
+                }
+            }
         }
         Command::Pretrain {
             net,
@@ -266,7 +347,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 labels,
                 train_images: None,
             };
-            println!(
+            say!(
                 "Pretraining `{}` on {source} (labels {}): {epochs} epochs, seed {seed}, Adam lr {lr:e} (cosine).",
                 net.display(),
                 cfg.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(",")
@@ -275,7 +356,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (trained, meta, _) =
                 tutor::experiments::transfer::pretrain::pretrain(&cfg, &mut printer)?;
             let path = tutor::experiments::transfer::pretrain::save(&trained, &meta, out)?;
-            println!(
+            say!(
                 "source test accuracy {:.2}% (best epoch {} of {}, validation {:.2}%), {:.1} s",
                 100.0 * meta.source_test_accuracy,
                 meta.best_epoch,
@@ -283,7 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 100.0 * meta.source_val_accuracy,
                 meta.train_seconds
             );
-            println!(
+            say!(
                 "wrote {} and {}",
                 path.display(),
                 out.join(&meta.weights).display()
@@ -295,7 +376,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for which in ["mlp", "cnn"] {
                 let r = tutor::nn::bench::bench_step(which, (*steps).max(1))?;
                 if !json {
-                    println!("{r}");
+                    say!("{r}");
                 }
                 results.push(r);
             }
@@ -317,7 +398,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "threads".into(),
                     serde_json::json!(std::thread::available_parallelism().map_or(1, |n| n.get())),
                 );
-                println!("{}", serde_json::Value::Object(obj));
+                say!("{}", serde_json::Value::Object(obj));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -331,7 +412,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     })?),
                 };
             let summary = spec.summary(input.as_deref())?;
-            println!("{}", summary.to_string().trim_end());
+            say!("{}", summary.to_string().trim_end());
+            summary.check_memory(tutor::nn::summary::DEFAULT_BATCH)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -53,6 +53,11 @@ pub trait Model {
     fn snapshot(&self) -> anyhow::Result<Snapshot>;
     /// Puts back what [`Model::snapshot`] took.
     fn restore(&mut self, s: &Snapshot) -> anyhow::Result<()>;
+    /// Refuses a batch size whose training would need more memory than the machine can be
+    /// expected to have (an allocation failure aborts the process, so it must not be tried).
+    fn check_memory(&self, _batch: usize) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// One step's loss: the weighted total and each term before weighting.
@@ -258,8 +263,34 @@ pub fn evaluate<M: Model + ?Sized>(
     Ok((e.loss, e.metrics[0].1, preds))
 }
 
+/// How many times its first batch's loss a batch's loss may reach before training counts as
+/// diverged (and at least this plus 10): a run that is learning never comes near it, one whose
+/// learning rate is far too high passes it within a few batches.
+pub const DIVERGE_FACTOR: f64 = 20.0;
+
+/// Training stopped because the loss exploded or stopped being a number (issue 11, item 9).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "the loss diverged at epoch {epoch}, batch {batch}: it became {loss:.3e}, from {first:.3} \
+     at the start (learning rate {lr:.2e}): try a smaller learning rate"
+)]
+pub struct Diverged {
+    pub epoch: usize,
+    /// The batch within the epoch, from 1.
+    pub batch: usize,
+    pub loss: f64,
+    /// The first batch's loss.
+    pub first: f64,
+    pub lr: f64,
+}
+
+/// Whether `loss` means the run has diverged, given the first batch's.
+pub fn diverged(loss: f64, first: f64) -> bool {
+    !loss.is_finite() || loss > (DIVERGE_FACTOR * first).max(first + 10.0)
+}
+
 /// Trains `model` on `train`, validating on `val` after every epoch; the model ends with the
-/// weights of its best validation epoch.
+/// weights of its best validation epoch. Stops with [`Diverged`] when the loss explodes.
 pub fn fit<M: Model + ?Sized>(
     model: &mut M,
     train: Split,
@@ -269,6 +300,7 @@ pub fn fit<M: Model + ?Sized>(
 ) -> anyhow::Result<History> {
     train.check()?;
     val.check()?;
+    model.check_memory(cfg.batch_size.max(1))?;
     let t0 = Instant::now();
     let per_epoch = train.n().div_ceil(cfg.batch_size.max(1));
     let total = per_epoch * cfg.epochs;
@@ -279,6 +311,7 @@ pub fn fit<M: Model + ?Sized>(
     let mut best: Option<(f64, Snapshot)> = None;
     let mut since_best = 0;
     let mut step = 0;
+    let mut first: Option<f64> = None;
     // Metrics on the training data are measured in evaluation mode (no dropout) on a fixed
     // slice: what the model knows now, not the average over an epoch of changing weights.
     let probe = train.first(TRAIN_PROBE);
@@ -287,7 +320,7 @@ pub fn fit<M: Model + ?Sized>(
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
         let mut term_sums: Vec<f64> = Vec::new();
-        for chunk in order.chunks(cfg.batch_size.max(1)) {
+        for (b, chunk) in order.chunks(cfg.batch_size.max(1)).enumerate() {
             if obs.cancelled() {
                 return Err(Cancelled.into());
             }
@@ -301,11 +334,16 @@ pub fn fit<M: Model + ?Sized>(
             }
             let lr = cfg.schedule.lr_at(cfg.lr, step);
             let loss = model.train_step(&xb, chunk.len(), &targets, lr)?;
-            if !loss.total.is_finite() {
-                anyhow::bail!(
-                    "the loss became {} at epoch {epoch} (learning rate {lr:.2e} is probably too high)",
-                    loss.total
-                );
+            let start = *first.get_or_insert(loss.total);
+            if diverged(loss.total, start) {
+                return Err(Diverged {
+                    epoch,
+                    batch: b + 1,
+                    loss: loss.total,
+                    first: start,
+                    lr,
+                }
+                .into());
             }
             loss_sum += loss.total * chunk.len() as f64;
             term_sums.resize(loss.terms.len(), 0.0);

@@ -67,7 +67,14 @@ fn list_shows_lessons_and_where_progress_lives() {
     );
     assert!(t.contains("0/8 solved"), "{t}");
     assert!(
-        t.contains(&home.path().join("progress.json").display().to_string()),
+        t.contains(
+            &home
+                .path()
+                .join("learners")
+                .join("tester.json")
+                .display()
+                .to_string()
+        ),
         "{t}"
     );
 }
@@ -85,13 +92,14 @@ fn inspect_prints_totals_and_names_the_misfit_layer() {
         home.path(),
     );
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    // An error exits 2, findings of `check` 1 (issue 11, item 14).
+    assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("bad_linear.toml:37:1: layer \"fc1\" (linear) expects 1568 input features but receives 3136"), "{t}");
     let o = tutor(
         &["inspect", "nets/lesson3_cnn.toml", "--input", "1,0,28"],
         home.path(),
     );
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--input"), "{}", text(&o));
 }
 
@@ -110,7 +118,7 @@ fn unknown_lesson_lists_the_real_ones() {
         home.path(),
     );
     let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(
         t.contains("no lesson `nope`; there are: 1 (lesson-1, fixture)"),
         "{t}"
@@ -246,7 +254,7 @@ fn pretrain_refuses_bad_settings_with_a_clear_message() {
     ] {
         let o = tutor(&args, home.path());
         let t = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert_eq!(o.status.code(), Some(2), "{t}");
         assert!(t.contains(expect), "{args:?}: {t}");
         assert!(!t.contains("panicked"), "{t}");
     }

@@ -84,7 +84,8 @@ fn ints(
         .iter()
         .map(|v| match v {
             Value::Int(i) => Ok(*i),
-            Value::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
+            // Whole floats within i64's range only: `as` would saturate 1e300 silently.
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(*f as i64),
             other => Err(EvalexprError::CustomMessage(format!(
                 "{name}: `{other}` is not a whole number"
             ))),
@@ -147,13 +148,9 @@ fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
             if groups < 1 || v[0] % groups != 0 || v[1] % groups != 0 {
                 return Err(custom("groups must divide both channel counts"));
             }
-            Ok(Value::Int(shape::conv2d_params(
-                v[0],
-                v[1],
-                v[2],
-                groups,
-                bias != 0,
-            )))
+            shape::conv2d_params(v[0], v[1], v[2], groups, bias != 0)
+                .map(Value::Int)
+                .map_err(|e| custom(format!("conv_params: {e}")))
         }),
         &mut ctx,
     );
@@ -162,7 +159,9 @@ fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
         Function::new(|a: &V| -> R {
             let v = ints(a, "linear_params", 2, 3)?;
             let bias = v.get(2).copied().unwrap_or(1);
-            Ok(Value::Int(shape::linear_params(v[0], v[1], bias != 0)))
+            shape::linear_params(v[0], v[1], bias != 0)
+                .map(Value::Int)
+                .map_err(|e| custom(format!("linear_params: {e}")))
         }),
         &mut ctx,
     );
@@ -306,7 +305,40 @@ fn register_boxes(ctx: &mut HashMapContext<DefaultNumericTypes>) {
     );
 }
 
+/// The longest expression the calculator takes, in characters.
+pub const MAX_LEN: usize = 2000;
+/// The deepest nesting of brackets it takes.
+pub const MAX_DEPTH: usize = 32;
+
+/// Refuses expressions long or deep enough to exhaust the parser's stack (issue 11, item 5):
+/// evalexpr parses recursively, and a `compute` of 40,000 terms crashed the tool.
+fn within_limits(expr: &str) -> Result<(), String> {
+    let len = expr.chars().count();
+    if len > MAX_LEN {
+        return Err(format!(
+            "the expression is {len} characters long; the calculator takes at most {MAX_LEN}"
+        ));
+    }
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for c in expr.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        deepest = deepest.max(depth);
+    }
+    if deepest > MAX_DEPTH {
+        return Err(format!(
+            "the expression nests brackets {deepest} deep; the calculator takes at most {MAX_DEPTH}"
+        ));
+    }
+    Ok(())
+}
+
 fn eval(expr: &str, draw: &Draw, dir: &Path) -> Result<V, String> {
+    within_limits(expr)?;
     let ctx = context(draw, dir);
     evalexpr::eval_with_context(expr, &ctx).map_err(|e| format!("`{expr}`: {e}"))
 }
@@ -403,6 +435,25 @@ mod tests {
             .unwrap_err()
             .contains("no layer"));
         assert!(e("net_params(\"missing.toml\")".into()).is_err());
+    }
+
+    #[test]
+    fn absurd_values_and_huge_expressions_are_errors() {
+        // Issue 11, items 4 and 5.
+        let d = Draw::new();
+        let p = Path::new(".");
+        let e = eval_numbers("conv_params(-4, 4, 3)", &d, p).unwrap_err();
+        assert!(e.contains("input channels"), "{e}");
+        let e = eval_numbers("conv_out(28, 3, 1, 9223372036854775807)", &d, p).unwrap_err();
+        assert!(e.contains("padding"), "{e}");
+        assert!(eval_numbers("conv_params(2147483648, 2147483648, 2147483648)", &d, p).is_err());
+        let long = vec!["1"; 40_000].join(" + ");
+        let e = eval_numbers(&long, &d, p).unwrap_err();
+        assert!(e.contains("at most 2000"), "{e}");
+        let deep = format!("{}1{}", "(".repeat(500), ")".repeat(500));
+        let e = eval_numbers(&deep, &d, p).unwrap_err();
+        assert!(e.contains("nests brackets 500 deep"), "{e}");
+        assert_eq!(eval_numbers("((1 + 2) * 3)", &d, p), Ok(vec![9.0]));
     }
 
     #[test]

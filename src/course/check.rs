@@ -3,7 +3,11 @@
 //! Loading already rejects unknown fields, experiments and parameters. Here every quiz answer
 //! is computed (for drills, over many draws), typed answers are compared with the tutor's own
 //! computation, placeholders are matched to variables, exercise solutions are run against their
-//! goals, and ids and numbers are checked to be unique across the folder.
+//! goals, every run cell that does not train is run, and ids and numbers are checked to be
+//! unique across the folder. Every file a run
+//! would load (the networks, the pretrained model's metadata and weights, pictures), whether
+//! the lesson names it or the experiment's default does, is loaded as the run would load it,
+//! without training: shapes, memory, weights and all.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +43,7 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     }
     let mut lessons = Vec::new();
     for f in &files {
-        match std::fs::read_to_string(f) {
+        match super::lesson::load::read_lesson_text(f) {
             Ok(text) => {
                 let (lesson, errors) = super::lesson::load_lenient(&text, f);
                 diags.extend(errors);
@@ -71,6 +75,7 @@ fn check_unique(lessons: &[Lesson]) -> Vec<Diagnostic> {
     let mut numbers: HashMap<u32, &Lesson> = HashMap::new();
     for l in lessons {
         for key in [&l.id, &l.short] {
+            let key = &key.to_ascii_lowercase();
             if let Some(other) = ids.get(key) {
                 if !std::ptr::eq(*other, l) {
                     out.push(at(
@@ -107,11 +112,106 @@ pub fn check_lesson(l: &Lesson) -> Vec<Diagnostic> {
     for c in &l.cells {
         match &c.body {
             CellBody::Quiz(q) => check_quiz(l, c, q, &mut out),
-            CellBody::Exercise(_) => check_exercise(l, c, &mut out),
+            CellBody::Exercise(ex) => {
+                check_files(l, c, ex.experiment, &ex.params, &mut out);
+                check_exercise(l, c, &mut out);
+            }
+            CellBody::Run(r) => {
+                check_files(l, c, r.experiment, &r.params, &mut out);
+                check_quick_run(l, c, r, &mut out);
+            }
             _ => {}
         }
     }
     out
+}
+
+/// Loads every file parameter of a run as the run will (the lesson's value, else the
+/// experiment's default), so `check` fails what `exec` would (issue 11, item 8).
+fn check_files(
+    l: &Lesson,
+    c: &Cell,
+    exp: &crate::experiments::Experiment,
+    params: &std::collections::BTreeMap<String, crate::experiments::Value>,
+    out: &mut Vec<Diagnostic>,
+) {
+    use crate::experiments::{Default, ParamKind, Value};
+    let batch = match params.get("batch") {
+        Some(Value::Int(b)) if *b > 0 => *b as usize,
+        _ => crate::nn::summary::DEFAULT_BATCH,
+    };
+    for p in exp
+        .params
+        .iter()
+        .filter(|p| matches!(p.kind, ParamKind::File))
+    {
+        let path = match (params.get(p.name), p.default) {
+            (Some(Value::Str(s)), _) => PathBuf::from(s),
+            (None, Default::Str(d)) if !d.is_empty() => PathBuf::from(d),
+            _ => continue,
+        };
+        if let Err(e) = load_like_a_run(&path, batch) {
+            out.push(at(
+                &l.path,
+                c.line,
+                format!(
+                    "cell `{}`: parameter `{}` (`{}`): {e:#}",
+                    c.id,
+                    p.name,
+                    path.display()
+                ),
+            ));
+        }
+    }
+}
+
+/// Runs a quick (non-training) run cell as `exec` will, so a text parameter it cannot use
+/// fails `check` rather than the run (issue 11, item 8). Training runs are not started.
+fn check_quick_run(l: &Lesson, c: &Cell, r: &super::lesson::Run, out: &mut Vec<Diagnostic>) {
+    if r.experiment.long {
+        return;
+    }
+    let mut rec = Recorder::default();
+    let result = r
+        .experiment
+        .params_from(&r.params)
+        .map_err(anyhow::Error::from)
+        .and_then(|p| (r.experiment.run)(&p, &mut rec));
+    if let Err(e) = result {
+        out.push(at(
+            &l.path,
+            c.line,
+            format!("run `{}` ({}) fails: {e:#}", c.id, r.experiment.name),
+        ));
+    }
+}
+
+/// Loads `path` the way the experiment that names it will: a network (parsed, shapes and
+/// training memory checked), a pretrained model (metadata checked against the architecture,
+/// weights loaded and checked), or a picture.
+fn load_like_a_run(path: &Path, batch: usize) -> anyhow::Result<()> {
+    use crate::util::files;
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "toml" => {
+            let text = files::read_to_string(path)?;
+            if text.contains(crate::experiments::transfer::pretrain::META_FORMAT) {
+                let pre = crate::experiments::transfer::pretrain::Pretrained::load(path)?;
+                pre.spec.summary(None)?.check_memory(batch)?;
+                pre.source_network()?;
+            } else {
+                let spec = crate::nn::NetSpec::parse(&text, &path.display().to_string())?;
+                spec.summary(None)?.check_memory(batch)?;
+            }
+        }
+        "png" => {
+            crate::data::photos::load_image(path)?;
+        }
+        _ => {
+            files::read(path)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_quiz(l: &Lesson, c: &Cell, q: &super::lesson::Quiz, out: &mut Vec<Diagnostic>) {

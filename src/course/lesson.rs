@@ -290,9 +290,11 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<(Vec<Lesson>, Vec<LessonError>)> {
 /// Finds a lesson by id (`lesson-2`), number (`2`) or short name (`conv-size`).
 pub fn find<'a>(lessons: &'a [Lesson], key: &str) -> Option<&'a Lesson> {
     let key = key.trim();
-    lessons.iter().find(|l| {
-        l.id.eq_ignore_ascii_case(key)
-            || l.short.eq_ignore_ascii_case(key)
-            || key.parse::<u32>().is_ok_and(|n| n == l.number)
-    })
+    // A number, then an id, then a short name: a short name can never hide another lesson.
+    let number = key.parse::<u32>().ok();
+    lessons
+        .iter()
+        .find(|l| number == Some(l.number))
+        .or_else(|| lessons.iter().find(|l| l.id.eq_ignore_ascii_case(key)))
+        .or_else(|| lessons.iter().find(|l| l.short.eq_ignore_ascii_case(key)))
 }

@@ -83,7 +83,7 @@ pub fn photo(name: &str) -> Result<RgbImage, DataError> {
 /// Load an image from disk as RGB, for teachers' own lesson packs. Errors name the file.
 /// Only PNG is decoded (the crate is built with the PNG codec alone).
 pub fn load_image(path: &Path) -> Result<RgbImage, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Read {
+    let bytes = crate::util::files::read_regular(path).map_err(|source| DataError::Read {
         path: path.to_path_buf(),
         source,
     })?;

@@ -74,7 +74,7 @@ fn explorer(p: SizeParams, ctx: &mut Emit<'_, SizeMetric>) -> anyhow::Result<()>
             numer % s
         ));
     }
-    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true).map_err(|e| anyhow::anyhow!(e))?;
     text.push_str(&format!(
         "\nOutput: {c_out} x {o} x {o}.  Parameters: c_out·(c_in·k·k + 1) = {c_out}·({c_in}·{k}·{k} + 1) = {params}\n"
     ));
@@ -222,7 +222,9 @@ fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> 
         .ok_or_else(|| anyhow::anyhow!("after `conv` give the number of output channels"))?;
     let (mut k, mut s, mut pad, mut d) = (None, 1, 0, 1);
     for w in words {
-        let (key, val) = w.split_at(1);
+        // The first character, whatever its width (`split_at(1)` panicked on `é3`).
+        let first = w.chars().next().map_or(0, char::len_utf8);
+        let (key, val) = w.split_at(first);
         let v: i64 = val
             .parse()
             .map_err(|_| anyhow::anyhow!("`{w}`: expected a letter and a number, like k3"))?;
@@ -236,7 +238,7 @@ fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> 
     }
     let k = k.ok_or_else(|| anyhow::anyhow!("give the kernel size, e.g. k3"))?;
     let o = conv_out(h, k, s, pad, d).map_err(|e| anyhow::anyhow!(e))?;
-    let params = shape::conv2d_params(c_in, c_out, k, 1, true);
+    let params = shape::conv2d_params(c_in, c_out, k, 1, true).map_err(|e| anyhow::anyhow!(e))?;
     ctx.show(
         "result",
         Output::Text(format!(
@@ -304,5 +306,37 @@ mod tests {
         );
         assert_eq!(r.metrics["out_size"], 55.0);
         assert_eq!(r.metrics["params"], 34944.0);
+    }
+
+    #[test]
+    fn layer_refuses_absurd_and_odd_input() {
+        // Issue 11, item 4: this answer wrapped around to a correct-looking layer.
+        let given = |layer: &str| {
+            [
+                ("input", Value::Str("3, 32, 32".into())),
+                ("layer", Value::Str(layer.into())),
+            ]
+        };
+        for bad in [
+            "conv 16 k3 p4611686018427387904 d4611686018427387904",
+            "conv 9223372036854775807 k3",
+            "conv 16 k3 é3",
+            "conv 16 k-3",
+        ] {
+            let e = crate::experiments::kit::run_recorded(&LAYER, &given(bad))
+                .err()
+                .unwrap_or_else(|| panic!("`{bad}` was accepted"));
+            assert!(!format!("{e:#}").is_empty());
+        }
+        let e = crate::experiments::kit::run_recorded(
+            &LAYER,
+            &given("conv 16 k3 p4611686018427387904 d4611686018427387904"),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            format!("{e:#}").contains("padding must be at most"),
+            "{e:#}"
+        );
     }
 }

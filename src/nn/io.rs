@@ -93,7 +93,7 @@ impl<D: Backend> Network<D> {
         keep: impl Fn(&str) -> bool,
         exact: bool,
     ) -> Result<Vec<String>, NnError> {
-        let data = std::fs::read(path).map_err(|e| ck_err(path, e))?;
+        let data = crate::util::files::read(path).map_err(|e| ck_err(path, e))?;
         let st = ::safetensors::SafeTensors::deserialize(&data)
             .map_err(|e| ck_err(path, format!("not a safetensors file ({e:?})")))?;
         let mut updates = Vec::new();
@@ -131,6 +131,12 @@ impl<D: Backend> Network<D> {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            if let Some(bad) = values.iter().find(|v| !v.is_finite()) {
+                return Err(ck_err(
+                    path,
+                    format!("tensor \"{name}\" holds {bad}: the checkpoint is damaged (or was saved from a diverged run)"),
+                ));
+            }
             updates.push((name.clone(), values));
         }
         if exact {

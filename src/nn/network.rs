@@ -179,6 +179,8 @@ impl<D: Backend> Network<D> {
         let mut shape = spec.input.clone();
         // Validates the whole shape chain once, so forward can trust the geometry.
         let summary = spec.summary(None)?;
+        // Refuse before allocating: an absurd layer would otherwise abort the process.
+        summary.check_memory(1)?;
         for (li, (layer, row)) in spec.layers.iter().zip(&summary.rows).enumerate() {
             let mut add_param = |suffix: &str, shape: Vec<usize>, values: Vec<f32>| {
                 let len = values.len();

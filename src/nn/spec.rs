@@ -390,7 +390,7 @@ impl NetSpec {
     pub fn load(path: impl AsRef<Path>) -> Result<NetSpec, SpecError> {
         let path = path.as_ref();
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|io| SpecError::Read {
+        let text = crate::util::files::read_to_string(path).map_err(|io| SpecError::Read {
             file: file.clone(),
             io,
         })?;

@@ -1,6 +1,8 @@
 //! Shapes and parameter counts, layer by layer, of a [`NetSpec`]: what `tutor inspect` prints
 //! and what the lessons' quizzes are checked against. Pure arithmetic on the description; no
-//! network is built.
+//! network is built. Every product is checked (an absurd size is an error naming the layer,
+//! never a wrapped number), and [`Summary::check_memory`] estimates what training would
+//! allocate, so a network too big for any machine is refused before anything is allocated.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,7 +11,21 @@ use super::shape::{
     batchnorm_params, conv2d_out, conv2d_params_hw, conv_transpose2d_out, linear_params,
     pool2d_out, ShapeError,
 };
-use super::spec::{LayerKind, NetSpec, SpecError, DEFAULT_OUTPUT};
+use super::spec::{LayerKind, Location, NetSpec, SpecError, DEFAULT_OUTPUT};
+
+/// The most memory training may need, by [`Summary::check_memory`]'s estimate: 4 GiB, more
+/// than any lesson's network needs by three orders of magnitude, and less than a classroom
+/// machine has. Fixed, so that `tutor check` says the same on every machine.
+pub const MEMORY_LIMIT: u64 = 4 << 30;
+
+/// The batch `tutor check` and `tutor inspect` estimate training memory for when a run does
+/// not say (the training loop's default).
+pub const DEFAULT_BATCH: usize = 64;
+
+/// The number of values in a tensor of `shape`, if it can be counted.
+fn values(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}
 
 impl NetSpec {
     /// Infers every layer's output shape and parameter count for `input` (default: the file's
@@ -93,7 +109,9 @@ impl NetSpec {
                         c.kernel[1] as i64,
                         c.groups as i64,
                         c.bias,
-                    ) as usize;
+                    )
+                    .map_err(|e| fail(format!("cannot count its parameters: {e}")))?
+                        as usize;
                     vec![c.out_channels, hw[0], hw[1]]
                 }
                 LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => {
@@ -119,7 +137,12 @@ impl NetSpec {
                 }
                 LayerKind::Upsample { scale } => {
                     let [c, h, w] = need_chw(&shape)?;
-                    vec![c, h * scale, w * scale]
+                    let too_big = || fail(format!("scale {scale} makes the image too large"));
+                    vec![
+                        c,
+                        h.checked_mul(*scale).ok_or_else(too_big)?,
+                        w.checked_mul(*scale).ok_or_else(too_big)?,
+                    ]
                 }
                 LayerKind::BatchNorm1d(b) | LayerKind::BatchNorm2d(b) => {
                     let c = if matches!(layer.kind, LayerKind::BatchNorm2d(_)) {
@@ -144,13 +167,17 @@ impl NetSpec {
                             )));
                         }
                     }
-                    params = batchnorm_params(c as i64) as usize;
+                    params = batchnorm_params(c as i64)
+                        .map_err(|e| fail(format!("cannot count its parameters: {e}")))?
+                        as usize;
                     buffers += 2 * c;
                     shape.clone()
                 }
                 LayerKind::Flatten => {
                     next_flattened = Some(shape.clone());
-                    vec![shape.iter().product()]
+                    vec![values(&shape).ok_or_else(|| {
+                        fail(format!("flattens {} to too many values", fmt_shape(&shape)))
+                    })?]
                 }
                 LayerKind::Linear {
                     in_features,
@@ -179,7 +206,9 @@ impl NetSpec {
                             )));
                         }
                     }
-                    params = linear_params(n as i64, *out_features as i64, *bias) as usize;
+                    params = linear_params(n as i64, *out_features as i64, *bias)
+                        .map_err(|e| fail(format!("cannot count its parameters: {e}")))?
+                        as usize;
                     vec![*out_features]
                 }
                 LayerKind::Dropout { .. }
@@ -206,7 +235,9 @@ impl NetSpec {
                         )));
                     }
                     let mut s = shape.clone();
-                    s[0] += other[0];
+                    s[0] = s[0]
+                        .checked_add(other[0])
+                        .ok_or_else(|| fail("joins too many channels".to_string()))?;
                     s
                 }
                 LayerKind::Output { as_name } => {
@@ -228,18 +259,46 @@ impl NetSpec {
                     shape.clone()
                 }
             };
+            let values = values(&out).ok_or_else(|| {
+                fail(format!(
+                    "gives an output {} too large to hold",
+                    fmt_shape(&out)
+                ))
+            })?;
             rows.push(SummaryRow {
                 name: layer.name.clone(),
                 kind: layer.kind.type_name(),
                 out_shape: out.clone(),
+                values,
                 params,
                 trainable: params > 0 && !layer.frozen,
+                at: layer.at.clone(),
             });
             shape = out;
             flattened_from = next_flattened;
         }
-        let total_params = rows.iter().map(|r| r.params).sum();
-        let trainable_params = rows.iter().filter(|r| r.trainable).map(|r| r.params).sum();
+        let sum = |it: &mut dyn Iterator<Item = usize>| {
+            let mut total = Some(0usize);
+            for x in it {
+                total = total.and_then(|t| t.checked_add(x));
+            }
+            total.ok_or_else(|| SpecError::Shape {
+                at: self
+                    .layers
+                    .last()
+                    .map(|l| l.at.clone())
+                    .unwrap_or(Location {
+                        file: String::new(),
+                        line: 1,
+                        col: 1,
+                    }),
+                layer: self.name.clone(),
+                kind: "network",
+                message: "has more parameters than can be counted".to_string(),
+            })
+        };
+        let total_params = sum(&mut rows.iter().map(|r| r.params))?;
+        let trainable_params = sum(&mut rows.iter().filter(|r| r.trainable).map(|r| r.params))?;
         if outputs.is_empty() {
             outputs.push((DEFAULT_OUTPUT.to_string(), shape.clone()));
         }
@@ -265,10 +324,23 @@ pub struct SummaryRow {
     pub kind: &'static str,
     /// Output shape of one example (no batch dimension).
     pub out_shape: Vec<usize>,
+    /// The number of values in that output.
+    pub values: usize,
     /// Learnable parameters.
     pub params: usize,
     /// Whether those parameters are trained (false when frozen or when there are none).
     pub trainable: bool,
+    /// Where the layer is in its file.
+    pub at: Location,
+}
+
+impl SummaryRow {
+    /// Bytes training this layer needs for a batch of `batch` (f32 everywhere): its parameters
+    /// with their gradients and Adam's two moments (4 copies), its output with its gradient
+    /// (2 copies per example).
+    pub fn training_bytes(&self, batch: usize) -> u128 {
+        4 * (4 * self.params as u128 + 2 * self.values as u128 * batch as u128)
+    }
 }
 
 /// Shapes and parameter counts layer by layer, like torchinfo's or Keras's summary.
@@ -293,6 +365,42 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The memory training needs for a batch of `batch`, estimated from the shapes: the input
+    /// and every layer's [`SummaryRow::training_bytes`].
+    pub fn training_bytes(&self, batch: usize) -> u128 {
+        let input = values(&self.input).map_or(u128::MAX, |v| 4 * v as u128 * batch as u128);
+        self.rows
+            .iter()
+            .map(|r| r.training_bytes(batch))
+            .fold(input, u128::saturating_add)
+    }
+
+    /// Refuses a network whose training with a batch of `batch` would need more than
+    /// [`MEMORY_LIMIT`], naming the layer that needs the most and the figures.
+    pub fn check_memory(&self, batch: usize) -> Result<(), SpecError> {
+        let total = self.training_bytes(batch);
+        if total <= u128::from(MEMORY_LIMIT) {
+            return Ok(());
+        }
+        let Some(worst) = self.rows.iter().max_by_key(|r| r.training_bytes(batch)) else {
+            return Ok(());
+        };
+        Err(SpecError::Shape {
+            at: worst.at.clone(),
+            layer: worst.name.clone(),
+            kind: worst.kind,
+            message: format!(
+                "would need about {} to train with a batch of {batch} ({} parameters, output \
+                 {}); the whole network about {}, more than the limit of {}: make it smaller",
+                fmt_bytes(worst.training_bytes(batch)),
+                fmt_count(worst.params),
+                fmt_shape(&worst.out_shape),
+                fmt_bytes(total),
+                fmt_bytes(u128::from(MEMORY_LIMIT)),
+            ),
+        })
+    }
+
     /// Learnable parameters that are frozen.
     pub fn non_trainable_params(&self) -> usize {
         self.total_params - self.trainable_params
@@ -303,6 +411,22 @@ impl Summary {
 pub fn fmt_shape(shape: &[usize]) -> String {
     let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
     format!("[{}]", parts.join(", "))
+}
+
+/// `1536` bytes as `1.5 KiB`.
+pub fn fmt_bytes(b: u128) -> String {
+    let units = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut x = b as f64;
+    let mut u = 0;
+    while x >= 1024.0 && u + 1 < units.len() {
+        x /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} bytes")
+    } else {
+        format!("{x:.1} {}", units[u])
+    }
 }
 
 /// `1234567` as `1,234,567`.
@@ -398,6 +522,11 @@ impl fmt::Display for Summary {
                 fmt_count(self.buffers)
             )?;
         }
+        writeln!(
+            f,
+            "Training memory (batch {DEFAULT_BATCH}, estimated): {}",
+            fmt_bytes(self.training_bytes(DEFAULT_BATCH))
+        )?;
         writeln!(f, "{thin}")?;
         write!(
             f,

@@ -1,5 +1,7 @@
 //! The terminal side: enter raw mode and the alternate screen, run the event loop, and always
-//! put the terminal back — on a normal exit, an error return, and a panic.
+//! put the terminal back — on a normal exit, an error return, a panic, and a signal (SIGTERM,
+//! SIGHUP, SIGINT, SIGQUIT: the loop notices it within a tick, stops the run and returns the
+//! signal, and `main` exits with 128 + its number, the shell's convention).
 //!
 //! The loop is the only place where the app meets the outside world: it hands queued runs to
 //! the [`Worker`], feeds the worker's reports and the terminal's keys to [`App::on_event`] and
@@ -7,7 +9,7 @@
 
 use std::io::stdout;
 use std::panic::PanicHookInfo;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -26,31 +28,74 @@ use crate::notebook::event::Event;
 use crate::notebook::ui;
 use crate::notebook::worker::{self, Worker};
 
-/// Shows `lessons` in the notebook TUI, starting at `lessons[start]`, until the learner quits.
-/// `warning` (an unreadable progress file, say) is shown until dismissed.
+/// How the notebook ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The learner quit.
+    Quit,
+    /// The process was sent this signal (its number); the terminal has been put back.
+    Signal(i32),
+}
+
+/// The signals that end the notebook cleanly.
+pub const SIGNALS: [i32; 4] = [
+    signal_hook::consts::SIGTERM,
+    signal_hook::consts::SIGHUP,
+    signal_hook::consts::SIGINT,
+    signal_hook::consts::SIGQUIT,
+];
+
+/// Shows `lessons` in the notebook TUI, starting at `lessons[start]`, until the learner quits
+/// or a signal arrives. `warning` (an unreadable progress file, say) is shown until dismissed.
 pub fn run(
     lessons: Vec<Lesson>,
     start: usize,
     store: Store,
     warning: Option<String>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Ended> {
     anyhow::ensure!(!lessons.is_empty(), "there are no lessons to show");
     let mut app = App::new(lessons, start, store, warning);
     app.colors = ColorMode::detect();
+    let signal = catch_signals()?;
     let guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
-    let result = event_loop(&mut terminal, &mut app);
+    let result = event_loop(&mut terminal, &mut app, &signal);
     drop(guard);
     result
 }
 
-fn event_loop<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> anyhow::Result<()>
+/// Registers the handlers: the first of [`SIGNALS`] to arrive is stored (by number) for the
+/// loop to see; a second one while the first is handled gets the default action, so a stuck
+/// notebook can still be killed.
+fn catch_signals() -> anyhow::Result<Arc<AtomicUsize>> {
+    let got = Arc::new(AtomicUsize::new(0));
+    for sig in SIGNALS {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register_conditional_default(sig, flag.clone())?;
+        signal_hook::flag::register(sig, flag.clone())?;
+        let got = got.clone();
+        signal_hook::flag::register_usize(sig, got, sig as usize)?;
+    }
+    Ok(got)
+}
+
+fn event_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    signal: &AtomicUsize,
+) -> anyhow::Result<Ended>
 where
     B::Error: Send + Sync + 'static,
 {
     let (tx, rx) = mpsc::channel::<Event>();
     let mut worker = Worker::default();
     loop {
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            app.quit_on_signal();
+            worker.wait(Duration::from_secs(1));
+            return Ok(Ended::Signal(sig as i32));
+        }
         if !worker.busy() {
             if let Some(job) = app.next_job() {
                 let id = job.id;
@@ -63,7 +108,7 @@ where
         if app.quit {
             // Quitting has asked the run to stop; give it a moment to do so cleanly.
             worker.wait(Duration::from_secs(1));
-            return Ok(());
+            return Ok(Ended::Quit);
         }
         let mut got = false;
         while let Ok(ev) = rx.try_recv() {

@@ -160,4 +160,10 @@ impl Model for NetModel {
         self.opt = Optimizer::with_rule(self.rule, self.opt.lr);
         Ok(())
     }
+
+    fn check_memory(&self, batch: usize) -> anyhow::Result<()> {
+        let spec = self.net.spec();
+        spec.summary(Some(&self.input))?.check_memory(batch)?;
+        Ok(())
+    }
 }

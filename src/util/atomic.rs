@@ -27,3 +27,36 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     result.with_context(|| format!("cannot write `{}`", path.display()))
 }
+
+/// Removes the temporary files [`write_atomic`] left for `name` in `dir` when a tutor was killed
+/// while saving (`.NAME.<pid>.tmp` of a process that is gone). Files of a live process, and
+/// everything else, are left alone; errors are ignored (the files are only clutter).
+pub fn remove_stale_temps(dir: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.filter_map(Result::ok) {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.strip_suffix(".tmp"))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !alive(pid) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Whether a process with this id runs, by `/proc` (Linux). Where there is no `/proc`, every
+/// other process counts as gone.
+fn alive(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        return proc.join(pid.to_string()).exists();
+    }
+    false
+}

@@ -22,7 +22,7 @@ pub use runnable::toml_to_value;
 
 /// Reads and loads the lesson at `path`.
 pub fn load(path: &Path) -> Result<Lesson, LessonError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = read_lesson_text(path).map_err(|e| {
         LessonError(vec![Diagnostic {
             file: path.to_path_buf(),
             line: 1,
@@ -31,6 +31,20 @@ pub fn load(path: &Path) -> Result<Lesson, LessonError> {
         }])
     })?;
     load_str(&text, path)
+}
+
+/// A lesson file's text: a regular file only (a FIFO would hang the tool), UTF-8.
+pub fn read_lesson_text(path: &Path) -> std::io::Result<String> {
+    let bytes = crate::util::files::read_regular(path)?;
+    String::from_utf8(bytes).map_err(|e| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
 }
 
 /// Loads a lesson from its text; `path` is used for messages and relative paths.
@@ -47,6 +61,7 @@ pub fn load_lenient(text: &str, path: &Path) -> (Option<Lesson>, Vec<Diagnostic>
     let mut cx = Loader {
         file: path.to_path_buf(),
         text,
+        lines: Lines::new(text),
         errors: Vec::new(),
     };
     let raw: RawLesson = match toml::from_str(text) {
@@ -75,15 +90,45 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// `line_col` for many offsets of one text: the line starts found once, then a binary search
+/// per offset (a scan per offset made `check` quadratic in the number of cells).
+struct Lines {
+    starts: Vec<usize>,
+}
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { starts }
+    }
+
+    fn line_col(&self, text: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_boundary(text, offset.min(text.len()));
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, text[start..offset].chars().count() + 1)
+    }
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 struct Loader<'a> {
     file: PathBuf,
     text: &'a str,
+    lines: Lines,
     errors: Vec<Diagnostic>,
 }
 
 impl Loader<'_> {
     fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, span.start);
+        let (line, col) = self.lines.line_col(self.text, span.start);
         self.errors.push(Diagnostic {
             file: self.file.clone(),
             line,
@@ -93,7 +138,7 @@ impl Loader<'_> {
     }
 
     fn line(&self, span: &Range<usize>) -> usize {
-        line_col(self.text, span.start).0
+        self.lines.line_col(self.text, span.start).0
     }
 
     fn required<T: Clone>(
@@ -141,7 +186,7 @@ impl Loader<'_> {
             if !is_slug(i.get_ref()) {
                 self.error(
                     i.span(),
-                    "`id` must be lowercase letters, digits and dashes (e.g. `lesson-3`)",
+                    "`id` must be 1 to 64 lowercase letters, digits and dashes (e.g. `lesson-3`)",
                 );
             }
         }
@@ -166,6 +211,18 @@ impl Loader<'_> {
             .as_ref()
             .map(|s| s.get_ref().clone())
             .unwrap_or_else(|| id.clone());
+        if let Some(s) = &raw.short {
+            // `tutor run 2` means lesson number 2 (issue 11, item 12).
+            if s.get_ref().trim().parse::<u64>().is_ok() {
+                self.error(
+                    s.span(),
+                    format!(
+                        "`short` is `{}`, a number: it would be read as a lesson number",
+                        s.get_ref()
+                    ),
+                );
+            }
+        }
         Some(Lesson {
             path: self.file.clone(),
             id,
@@ -192,7 +249,7 @@ impl Loader<'_> {
                 if !is_slug(id.get_ref()) {
                     self.error(
                         id.span(),
-                        "cell `id` must be lowercase letters, digits and dashes",
+                        "cell `id` must be 1 to 64 lowercase letters, digits and dashes",
                     );
                 }
                 id.get_ref().clone()
@@ -273,8 +330,14 @@ impl Loader<'_> {
     }
 }
 
+/// The longest lesson or cell id.
+const MAX_ID: usize = 64;
+
+/// An id: it names exported files (`<cell>-pictures.png`), so it is kept short enough for any
+/// file system.
 fn is_slug(s: &str) -> bool {
     !s.is_empty()
+        && s.len() <= MAX_ID
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
@@ -297,5 +360,9 @@ mod tests {
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 4), (2, 2));
         assert_eq!(line_col(t, 100), (3, 3));
+        let lines = Lines::new(t);
+        for offset in 0..=t.len() + 2 {
+            assert_eq!(lines.line_col(t, offset), line_col(t, offset), "{offset}");
+        }
     }
 }

@@ -104,7 +104,9 @@ impl Key {
                 threshold: 0.0,
                 ..p.clone()
             },
-            net_file: std::fs::read(&p.net).unwrap_or_default(),
+            net_file: crate::util::files::read(std::path::Path::new(&p.net))
+                .map(std::borrow::Cow::into_owned)
+                .unwrap_or_default(),
         }
     }
 }

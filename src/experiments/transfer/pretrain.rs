@@ -85,7 +85,7 @@ impl Pretrained {
     /// last layer, and that the weights file exists.
     pub fn load(meta_path: &Path) -> anyhow::Result<Pretrained> {
         let shown = meta_path.display();
-        let text = std::fs::read_to_string(meta_path)
+        let text = crate::util::files::read_to_string(meta_path)
             .with_context(|| format!("cannot read the pretrained model's metadata `{shown}`"))?;
         let meta: PretrainMeta = toml::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{shown}: {}", e.to_string().trim()))?;
@@ -109,11 +109,12 @@ impl Pretrained {
         if end + 1 >= spec.layers.len() {
             bail!("{shown}: `backbone_end` leaves no layer for the head");
         }
+        validate_meta(&meta, &spec, &shown.to_string())?;
         let weights = meta_path
             .parent()
             .unwrap_or(Path::new("."))
             .join(&meta.weights);
-        if !weights.is_file() {
+        if !crate::util::files::exists(&weights) {
             bail!(
                 "{shown}: the weights file `{}` is missing (run `tutor pretrain` to make it)",
                 weights.display()
@@ -238,6 +239,56 @@ impl Pretrained {
     }
 }
 
+/// Checks the metadata against itself and its architecture, so that nothing later indexes
+/// past what the weights hold (issue 11, item 3: ten source labels for a head of five outputs
+/// panicked in `tutor exec 4`).
+fn validate_meta(meta: &PretrainMeta, spec: &NetSpec, shown: &str) -> anyhow::Result<()> {
+    if !["mnist", "fashion"].contains(&meta.source_dataset.as_str()) {
+        bail!(
+            "{shown}: field `source_dataset` is \"{}\"; it must be \"mnist\" or \"fashion\"",
+            meta.source_dataset
+        );
+    }
+    let labels = &meta.source_labels;
+    if labels.is_empty() {
+        bail!("{shown}: field `source_labels` is empty");
+    }
+    if let Some(l) = labels.iter().find(|&&l| l >= 10) {
+        bail!("{shown}: field `source_labels` has {l}; labels go from 0 to 9");
+    }
+    let mut seen = labels.clone();
+    seen.sort_unstable();
+    seen.dedup();
+    if seen.len() != labels.len() {
+        bail!("{shown}: field `source_labels` names a label twice");
+    }
+    if meta.classes.len() != labels.len() {
+        bail!(
+            "{shown}: field `classes` has {} names for {} `source_labels`",
+            meta.classes.len(),
+            labels.len()
+        );
+    }
+    let out = spec.summary(None)?.output;
+    if out != [labels.len()] {
+        bail!(
+            "{shown}: field `source_labels` has {} labels but the architecture's head gives {} \
+             (the weights were trained for that many classes)",
+            labels.len(),
+            fmt_shape(&out)
+        );
+    }
+    if !(meta.norm_mean.is_finite() && meta.norm_std.is_finite() && meta.norm_std > 0.0) {
+        bail!(
+            "{shown}: fields `norm_mean` and `norm_std` must be finite and `norm_std` positive, \
+             got {} and {}",
+            meta.norm_mean,
+            meta.norm_std
+        );
+    }
+    Ok(())
+}
+
 /// The backbone's output for every image of `data` (already normalised), in evaluation mode:
 /// the features a frozen backbone gives the head, computed once instead of every epoch.
 pub fn features(backbone: &mut Network, data: &Dataset) -> anyhow::Result<Dataset> {
@@ -323,7 +374,7 @@ pub fn pretrain(
     cfg: &PretrainConfig,
     obs: &mut dyn Observer,
 ) -> anyhow::Result<(Network, PretrainMeta, History)> {
-    let architecture = std::fs::read_to_string(&cfg.net)
+    let architecture = crate::util::files::read_to_string(&cfg.net)
         .with_context(|| format!("cannot read the network file `{}`", cfg.net.display()))?;
     let spec = NetSpec::parse(&architecture, &cfg.net.display().to_string())?;
     if spec.layer(BACKBONE_END).is_none() {

@@ -106,6 +106,11 @@ impl App {
         self.follow_focus();
     }
 
+    /// The process was sent a signal: stop the run and leave (progress is saved already).
+    pub fn quit_on_signal(&mut self) {
+        self.quit();
+    }
+
     fn quit(&mut self) {
         self.cancel_all();
         self.quit = true;

@@ -110,7 +110,14 @@ pub fn geometry(plot: &Plot) -> Option<Geometry> {
     };
     let (y0, y1) = (min(&ys), max(&ys));
     let pad = (y1 - y0) * 0.05;
-    let (a, b) = widen(y0 - pad, y1 + pad);
+    // Values that are never negative (losses, accuracies) keep a non-negative axis: padding
+    // a range up to 7.6e5 below a loss of 0.1 drew an axis down to -4816 (issue 11, item 9).
+    let low = if y0 >= 0.0 {
+        (y0 - pad).max(0.0)
+    } else {
+        y0 - pad
+    };
+    let (a, b) = widen(low, y1 + pad);
     Some(Geometry {
         x,
         y: [a, b],
@@ -289,9 +296,23 @@ mod tests {
     fn linear_bounds_pad_y_and_label_three_ticks() {
         let g = geometry(&plot(vec![(1.0, 2.0), (10.0, 0.0)], false)).unwrap();
         assert_eq!(g.x, [1.0, 10.0]);
-        assert!((g.y[0] - -0.1).abs() < 1e-12 && (g.y[1] - 2.1).abs() < 1e-12);
+        assert!(g.y[0] == 0.0 && (g.y[1] - 2.1).abs() < 1e-12);
         assert_eq!(g.x_labels, ["1.0", "5.5", "10.0"]);
-        assert_eq!(g.y_labels, ["-0.1", "1.0", "2.1"]);
+        let g = geometry(&plot(vec![(1.0, 2.0), (10.0, -1.0)], false)).unwrap();
+        assert!((g.y[0] - -1.15).abs() < 1e-12 && (g.y[1] - 2.15).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_loss_that_explodes_keeps_a_non_negative_axis() {
+        // Issue 11, item 9: the axis ran to -4816 under a loss that reached 7.6e5.
+        let g = geometry(&plot(vec![(1.0, 2.3), (2.0, 0.1), (3.0, 7.6e5)], false)).unwrap();
+        assert_eq!(g.y[0], 0.0);
+        assert!(g.y[1] >= 7.6e5);
+        assert!(
+            !g.y_labels.iter().any(|l| l.starts_with('-')),
+            "{:?}",
+            g.y_labels
+        );
     }
 
     #[test]

@@ -8,6 +8,9 @@ use super::super::{Answer, Quiz, QuizKind, VarRange};
 use super::Loader;
 use crate::util::parse::letter_index;
 
+/// The most choices a question may have: one per letter a to z.
+const MAX_CHOICES: usize = 26;
+
 impl Loader<'_> {
     pub(super) fn quiz(&mut self, c: &RawCell, span: Range<usize>) -> Option<Quiz> {
         let question = self.required(&c.question, span.clone(), "question")?;
@@ -21,6 +24,17 @@ impl Loader<'_> {
         let kind = match ty.get_ref().as_str() {
             "single" | "multi" => {
                 let choices: Vec<String> = match &c.choices {
+                    Some(ch) if ch.get_ref().len() > MAX_CHOICES => {
+                        self.error(
+                            ch.span(),
+                            format!(
+                                "a choice question takes at most {MAX_CHOICES} `choices` (answered \
+                                 by the letters a to z), got {}",
+                                ch.get_ref().len()
+                            ),
+                        );
+                        return None;
+                    }
                     Some(ch) if ch.get_ref().len() >= 2 => {
                         ch.get_ref().iter().map(|s| s.get_ref().clone()).collect()
                     }
@@ -191,6 +205,13 @@ impl Loader<'_> {
         if literal.is_none() && compute.is_none() {
             self.error(span.clone(), "missing field `answer` (or `compute`)");
             return None;
+        }
+        // No learner can type `nan` or `inf` and be right (issue 11, item 16).
+        if let (Some(a), Some(lit)) = (&c.answer, &literal) {
+            if lit.iter().any(|x| !x.is_finite()) {
+                self.error(a.span(), "`answer` must be a finite number");
+                return None;
+            }
         }
         Some(Answer {
             literal,

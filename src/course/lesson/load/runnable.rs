@@ -74,7 +74,7 @@ impl Loader<'_> {
                 Ok(Value::Str(rel)) if matches!(spec.kind, experiments::ParamKind::File) => {
                     let dir = self.file.parent().unwrap_or(Path::new("."));
                     let path = dir.join(&rel);
-                    if path.is_file() {
+                    if crate::util::files::exists(&path) {
                         out.insert(
                             name.clone(),
                             Value::Str(path.to_string_lossy().into_owned()),

@@ -83,9 +83,15 @@ impl<'a> Prepared<'a> {
             .filter(|m| usable_x(m.x) && m.x >= x.0 && m.x <= x.1)
             .map(|m| (m.x, m.label.as_str()))
             .collect();
+        // Values never negative (a loss) keep a non-negative axis, as in the notebook's chart.
+        let low = if y0 >= 0.0 {
+            (y0 - pad).max(0.0)
+        } else {
+            y0 - pad
+        };
         Some(Prepared {
             x,
-            y: (y0 - pad, y1 + pad),
+            y: (low, y1 + pad),
             series,
             marks,
         })
@@ -223,6 +229,23 @@ mod tests {
             (end.0 - 10.0).abs() < 1e-9 && (end.1 - 1.0).abs() < 1e-9,
             "{end:?}"
         );
+    }
+
+    #[test]
+    fn an_exploding_loss_keeps_a_non_negative_axis() {
+        // Issue 11, item 9: padding below a loss that reached 7.6e5 gave a negative axis.
+        let plot = Plot {
+            title: "loss".into(),
+            series: vec![Series {
+                name: "train".into(),
+                points: vec![(1.0, 2.3), (2.0, 0.1), (3.0, 7.6e5)],
+                style: SeriesStyle::Line,
+            }],
+            ..Plot::default()
+        };
+        let p = Prepared::new(&plot).unwrap();
+        assert_eq!(p.y.0, 0.0);
+        assert!(p.y.1 > 7.6e5);
     }
 
     #[test]
