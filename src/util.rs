@@ -1,6 +1,8 @@
 //! Small leaf helpers everything may use: cancellation, atomic file writing, parsing of
-//! numbers typed by people. They import nothing else of the crate, so any layer can use them.
+//! numbers typed by people, control characters out of printed text. They import nothing else
+//! of the crate, so any layer can use them.
 
 pub mod atomic;
 pub mod cancel;
+pub mod controls;
 pub mod parse;
