@@ -47,8 +47,9 @@ pub enum Command {
     },
     /// Print each layer's output shape and parameter count for a network file.
     Inspect {
-        /// A network in the tutor's network format (see lessons/README.md).
-        net: PathBuf,
+        /// One or more networks in the tutor's network format (see nets/README.md).
+        #[arg(required = true, value_name = "NET.toml")]
+        net: Vec<PathBuf>,
         /// The input shape C,H,W (default: the file's `input`).
         #[arg(long, value_name = "C,H,W")]
         input: Option<String>,

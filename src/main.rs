@@ -318,7 +318,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { net, input } => {
-            let spec = tutor::nn::spec::NetSpec::load(net)?;
             let input =
                 match input {
                     None => None,
@@ -326,9 +325,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         format!("--input `{text}`: expected sizes like 1,28,28")
                     })?),
                 };
-            let summary = spec.summary(input.as_deref())?;
-            println!("{}", summary.to_string().trim_end());
-            Ok(ExitCode::SUCCESS)
+            // Several files (`tutor inspect nets/*.toml`): each under its name; one that does
+            // not load or fit is reported and the rest still shown.
+            let mut failed = false;
+            for (i, file) in net.iter().enumerate() {
+                if net.len() > 1 {
+                    println!("{}== {}", if i > 0 { "\n" } else { "" }, file.display());
+                }
+                let summary = tutor::nn::spec::NetSpec::load(file)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|spec| Ok(spec.summary(input.as_deref())?));
+                match summary {
+                    Ok(s) => println!("{}", s.to_string().trim_end()),
+                    Err(e) if net.len() == 1 => return Err(e),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

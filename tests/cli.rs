@@ -87,6 +87,27 @@ fn inspect_prints_totals_and_names_the_misfit_layer() {
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("bad_linear.toml:37:1: layer \"fc1\" (linear) expects 1568 input features but receives 3136"), "{t}");
+    // Issue 12, item 18: several files at once, each under its name; a broken one is
+    // reported without hiding the others.
+    let o = tutor(
+        &[
+            "inspect",
+            "nets/lesson3_cnn.toml",
+            "tests/fixtures/nets/bad_linear.toml",
+            "nets/lesson3_mlp.toml",
+        ],
+        home.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("== nets/lesson3_cnn.toml") && t.contains("== nets/lesson3_mlp.toml"),
+        "{t}"
+    );
+    assert!(t.contains("Total params: 20,490"), "{t}");
+    assert!(t.contains("expects 1568 input features"), "{t}");
+    let o = tutor(&["inspect", "--help"], home.path());
+    assert!(text(&o).contains("nets/README.md"), "{}", text(&o));
     let o = tutor(
         &["inspect", "nets/lesson3_cnn.toml", "--input", "1,0,28"],
         home.path(),
