@@ -371,7 +371,7 @@ fn viewer(app: &App, cell: usize, at: usize, area: Rect, buf: &mut Buffer) {
     let scale_note = match scale {
         halfblock::Scale::Up(1) => "actual size".to_string(),
         halfblock::Scale::Up(n) => format!("enlarged {n}x"),
-        halfblock::Scale::Down(n) => format!("shrunk {n}x (the terminal is too small for more)"),
+        halfblock::Scale::Down(n) => format!("shrunk {n}x to fit the terminal"),
     };
     head.push(Line::styled(
         format!("{iw}x{ih} pixels, {scale_note}"),
