@@ -470,6 +470,13 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
     )];
     let mut rows = Vec::new();
     let mut means = Vec::new();
+    // The frame is a few pixels wide: the top-left corners, shown enlarged, make it visible.
+    let corner_size = (4 * half).clamp(8, 32).min(gray.width()).min(gray.height());
+    let corner = |g: &GrayF| GrayF::from_fn(corner_size, corner_size, |x, y| g.get(x, y));
+    let mut corners = vec![gray_picture(
+        &corner(&gray),
+        format!("the input's top-left {corner_size}x{corner_size} pixels"),
+    )];
     for (mode, pad) in [
         ("zero padding", Padding::Zero),
         ("cropping (valid)", Padding::Valid),
@@ -477,6 +484,9 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
     ] {
         let out = imaging::filter(&gray, &k, pad);
         let frame = frame_mean(&out, half);
+        if pad != Padding::Valid {
+            corners.push(gray_picture(&corner(&out), format!("{mode}, same corner")));
+        }
         pics.push(gray_picture(
             &out,
             format!("{mode}: {}x{}", out.width(), out.height()),
@@ -495,6 +505,7 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
         format!("{input_frame:.3}"),
     ]);
     ctx.show("pictures", Output::Pictures(pics));
+    ctx.show("corners", Output::Pictures(corners));
     ctx.show(
         "table",
         Output::Table(Table {
@@ -659,6 +670,16 @@ mod tests {
         assert_eq!(r.metrics["valid_width"], 248.0);
         assert!(r.metrics["zero_border_mean"] < r.metrics["replicate_border_mean"] - 0.05);
         assert!((r.metrics["replicate_border_mean"] - r.metrics["input_border_mean"]).abs() < 0.1);
+        // Issue 12, item 5: the corners are shown on their own, large enough to see the
+        // 4-pixel frame: zero padding's corner pixel is darker than replicate's.
+        let Some(Output::Pictures(c)) =
+            r.outputs.iter().find(|(k, _)| k == "corners").map(|o| &o.1)
+        else {
+            panic!("no corners")
+        };
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].image.dimensions(), (16, 16));
+        assert!(c[1].image.get_pixel(0, 0)[0] < c[2].image.get_pixel(0, 0)[0]);
     }
 
     #[test]
