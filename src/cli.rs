@@ -45,7 +45,7 @@ pub enum Command {
         /// Lesson files or folders (default: the lessons folder).
         paths: Vec<PathBuf>,
     },
-    /// Print each layer's output shape and parameter count for a network file.
+    /// Print each layer's output shape and parameter count for one or more network files.
     Inspect {
         /// One or more networks in the tutor's network format (see nets/README.md).
         #[arg(required = true, value_name = "NET.toml")]
