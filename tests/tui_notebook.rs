@@ -1089,6 +1089,22 @@ fn long_run_results_are_kept_marked_stale_and_restored() {
     let s = screen(&mut again, 120, 40);
     assert!(s.contains("Done in 19s.") && s.contains("0.9735"), "{s}");
     assert!(s.contains("epochs = 6") && s.contains("Out of date"), "{s}");
+    // Quitting in the middle of another run keeps the finished one on disk.
+    press(&mut again, KeyCode::Enter);
+    let job = again.next_job().expect("a job");
+    again.on_event(Event::Run(RunEvent {
+        job: job.id,
+        kind: RunEventKind::Output {
+            key: "acc".into(),
+            output: Output::Text("half-way".into()),
+        },
+    }));
+    press(&mut again, KeyCode::Char('q'));
+    let mut third = App::new(long_run_lessons(), 0, reopen(&dir), None);
+    pump(&mut third);
+    focus(&mut third, RUN);
+    let s = screen(&mut third, 120, 40);
+    assert!(s.contains("0.9735") && !s.contains("half-way"), "{s}");
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

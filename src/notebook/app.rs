@@ -333,8 +333,12 @@ impl App {
     }
 
     /// Writes the open lesson's run cells (values, and the last finished long runs) to disk.
+    /// A cell whose latest run did not finish (cancelled, failed, quit mid-run) keeps the
+    /// finished run saved before it.
     fn save_runs(&mut self) {
         let lesson = &self.lessons[self.current];
+        let path = saved::path(self.store.path(), &self.store.data.learner, &lesson.id);
+        let mut before = saved::load(&path, &lesson.id).unwrap_or_default();
         let mut keep = saved::SavedLesson {
             lesson: lesson.id.clone(),
             ..Default::default()
@@ -343,13 +347,14 @@ impl App {
             if let (CellBody::Run(run), CellState::Run(st)) = (&cell.body, st) {
                 keep.values.insert(cell.id.clone(), st.values.clone());
                 if run.experiment.long {
-                    if let Some(r) = saved::SavedRun::of(&st.result) {
+                    let finished =
+                        saved::SavedRun::of(&st.result).or_else(|| before.runs.remove(&cell.id));
+                    if let Some(r) = finished {
                         keep.runs.insert(cell.id.clone(), r);
                     }
                 }
             }
         }
-        let path = saved::path(self.store.path(), &self.store.data.learner, &lesson.id);
         if let Err(e) = saved::save(&path, keep) {
             self.message = Some(Message {
                 text: format!("runs not saved: {e:#}"),
