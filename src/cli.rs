@@ -50,10 +50,11 @@ pub enum Command {
         /// Lesson files or folders (default: the lessons folder).
         paths: Vec<PathBuf>,
     },
-    /// Print each layer's output shape and parameter count for a network file.
+    /// Print each layer's output shape and parameter count for one or more network files.
     Inspect {
-        /// A network in the tutor's network format (see lessons/README.md).
-        net: PathBuf,
+        /// One or more networks in the tutor's network format (see nets/README.md).
+        #[arg(required = true, value_name = "NET.toml")]
+        net: Vec<PathBuf>,
         /// The input shape C,H,W (default: the file's `input`).
         #[arg(long, value_name = "C,H,W")]
         input: Option<String>,

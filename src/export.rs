@@ -56,8 +56,10 @@ pub struct CellResult {
 struct HeadlessCtx {
     outputs: Vec<(String, Output)>,
     metrics: BTreeMap<String, f64>,
-    started: Instant,
     last_progress: Option<Instant>,
+    /// The first progress report (time, units done): the rate is measured from it, so the
+    /// set-up before training (loading data, a range test) does not inflate the ETA.
+    first_progress: Option<(Instant, usize)>,
     label: String,
 }
 
@@ -66,8 +68,8 @@ impl HeadlessCtx {
         HeadlessCtx {
             outputs: Vec::new(),
             metrics: BTreeMap::new(),
-            started: Instant::now(),
             last_progress: None,
+            first_progress: None,
             label: label.to_string(),
         }
     }
@@ -93,14 +95,10 @@ impl Ctx for HeadlessCtx {
             return;
         }
         self.last_progress = Some(now);
-        let elapsed = self.started.elapsed().as_secs_f64();
-        let eta = if done > 0 && total > done {
-            format!(
-                ", about {:.0} s left",
-                elapsed / done as f64 * (total - done) as f64
-            )
-        } else {
-            String::new()
+        let (t0, done0) = *self.first_progress.get_or_insert((now, done));
+        let eta = match eta_seconds(now - t0, done - done0.min(done), total - done.min(total)) {
+            Some(s) => format!(", about {s:.0} s left"),
+            None => String::new(),
         };
         eprintln!(
             "  [{}] {what}: {done}/{total} ({:.0}%){eta}",
@@ -114,6 +112,12 @@ impl Ctx for HeadlessCtx {
     }
 }
 
+/// Seconds left at the rate `done` units took `elapsed`; None before any unit was timed or
+/// when nothing is left.
+fn eta_seconds(elapsed: Duration, done: usize, left: usize) -> Option<f64> {
+    (done > 0 && left > 0).then(|| elapsed.as_secs_f64() / done as f64 * left as f64)
+}
+
 /// Runs `lesson` headless. Returns the results; `Results::cells[..].ok` tells if all passed.
 pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
     std::fs::create_dir_all(&opts.out)
@@ -122,7 +126,8 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
     let mut report = format!("# {} {}: {}\n\n", "Lesson", lesson.number, lesson.title);
     let _ = writeln!(report, "_{}_\n", lesson.summary);
     let mut cells = Vec::new();
-    let mut stdout = std::io::stdout().lock();
+    // Lesson text may hold escape codes; the terminal gets none of them (the TUI draws none).
+    let mut stdout = crate::util::controls::Stripped(std::io::stdout().lock());
     let _ = writeln!(stdout, "# Lesson {}: {}", lesson.number, lesson.title);
     for cell in &lesson.cells {
         let c0 = Instant::now();
@@ -226,22 +231,34 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                         );
                     }
                     Some(sol) => {
-                        let _ = writeln!(
-                            stdout,
-                            "\n== exercise `{}` with the key's input `{sol}`",
-                            cell.id
-                        );
-                        let _ = writeln!(report, "Run with the solution `{sol}`:\n");
                         let mut ctx = HeadlessCtx::new(&cell.id);
                         let outcome = exercise::run(ex, sol, &mut ctx).map(|()| ctx);
-                        finish_run(
-                            outcome,
-                            &cell.id,
-                            opts,
-                            &mut report,
-                            &mut stdout,
-                            &mut result,
-                        )?;
+                        if opts.answers {
+                            let _ = writeln!(
+                                stdout,
+                                "\n== exercise `{}` with the key's input `{sol}`",
+                                cell.id
+                            );
+                            let _ = writeln!(report, "Run with the solution `{sol}`:\n");
+                            finish_run(
+                                outcome,
+                                &cell.id,
+                                opts,
+                                &mut report,
+                                &mut stdout,
+                                &mut result,
+                            )?;
+                        } else {
+                            // A handout: the key's input is run (the lesson is checked) but
+                            // neither it nor what it produces is shown.
+                            let _ = writeln!(
+                                stdout,
+                                "\n== exercise `{}`: the key's solution is run but not shown \
+                                 (--answers shows it)",
+                                cell.id
+                            );
+                            keep_metrics(outcome, &mut stdout, &mut result);
+                        }
                         if result.ok {
                             let failed: Vec<String> =
                                 exercise::check_goals(&ex.goals, &result.metrics)
@@ -278,6 +295,7 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
         results.seconds,
         results.cells.len()
     );
+    let report = crate::util::controls::strip(&report);
     crate::util::atomic::write_atomic(&opts.out.join("report.md"), report.as_bytes())?;
     let json = serde_json::to_string_pretty(&results)?;
     crate::util::atomic::write_atomic(&opts.out.join("results.json"), json.as_bytes())?;
@@ -398,6 +416,18 @@ fn finish_run(
     Ok(())
 }
 
+/// Fills the cell's result from a run whose outputs are not shown.
+fn keep_metrics(outcome: Outcome, stdout: &mut impl std::io::Write, result: &mut CellResult) {
+    match outcome {
+        Ok(ctx) => result.metrics = ctx.metrics,
+        Err(e) => {
+            result.ok = false;
+            result.error = Some(format!("{e:#}"));
+            let _ = writeln!(stdout, "   FAILED: {e:#}");
+        }
+    }
+}
+
 /// A file-name-safe version of an output key.
 fn slug(key: &str) -> String {
     key.chars()
@@ -409,4 +439,18 @@ fn slug(key: &str) -> String {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12, item 16: the ETA is measured from the first progress report, not from the
+    /// start of the cell, and is not guessed before a unit has been timed.
+    #[test]
+    fn eta_needs_a_timed_unit() {
+        assert_eq!(eta_seconds(Duration::from_secs(9), 0, 10), None);
+        assert_eq!(eta_seconds(Duration::from_secs(4), 2, 0), None);
+        assert_eq!(eta_seconds(Duration::from_secs(4), 2, 8), Some(16.0));
+    }
 }

@@ -403,7 +403,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { net, input } => {
-            let spec = tutor::nn::spec::NetSpec::load(net)?;
             let input =
                 match input {
                     None => None,
@@ -411,10 +410,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                         format!("--input `{text}`: expected sizes like 1,28,28")
                     })?),
                 };
-            let summary = spec.summary(input.as_deref())?;
-            say!("{}", summary.to_string().trim_end());
-            summary.check_memory(tutor::nn::summary::DEFAULT_BATCH)?;
-            Ok(ExitCode::SUCCESS)
+            // Several files (`tutor inspect nets/*.toml`): each under its name; one that does
+            // not load, fit or fit in memory is reported and the rest still shown.
+            let mut failed = false;
+            for (i, file) in net.iter().enumerate() {
+                if net.len() > 1 {
+                    say!("{}== {}", if i > 0 { "\n" } else { "" }, file.display());
+                }
+                let summary = tutor::nn::spec::NetSpec::load(file)
+                    .map_err(anyhow::Error::from)
+                    .and_then(|spec| Ok(spec.summary(input.as_deref())?));
+                let checked = summary.and_then(|s| {
+                    say!("{}", s.to_string().trim_end());
+                    Ok(s.check_memory(tutor::nn::summary::DEFAULT_BATCH)?)
+                });
+                match checked {
+                    Ok(_) => {}
+                    Err(e) if net.len() == 1 => return Err(e),
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::from(ERROR)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }

@@ -95,6 +95,28 @@ fn inspect_prints_totals_and_names_the_misfit_layer() {
     // An error exits 2, findings of `check` 1 (issue 11, item 14).
     assert_eq!(o.status.code(), Some(2), "{t}");
     assert!(t.contains("bad_linear.toml:37:1: layer \"fc1\" (linear) expects 1568 input features but receives 3136"), "{t}");
+    // Issue 12, item 18: several files at once, each under its name; a broken one is
+    // reported without hiding the others.
+    let o = tutor(
+        &[
+            "inspect",
+            "nets/lesson3_cnn.toml",
+            "tests/fixtures/nets/bad_linear.toml",
+            "nets/lesson3_mlp.toml",
+        ],
+        home.path(),
+    );
+    let t = text(&o);
+    // A file that does not fit is an error, as with one file: exit 2.
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("== nets/lesson3_cnn.toml") && t.contains("== nets/lesson3_mlp.toml"),
+        "{t}"
+    );
+    assert!(t.contains("Total params: 20,490"), "{t}");
+    assert!(t.contains("expects 1568 input features"), "{t}");
+    let o = tutor(&["inspect", "--help"], home.path());
+    assert!(text(&o).contains("nets/README.md"), "{}", text(&o));
     let o = tutor(
         &["inspect", "nets/lesson3_cnn.toml", "--input", "1,0,28"],
         home.path(),
@@ -160,6 +182,60 @@ fn exec_writes_report_results_and_pngs() {
     assert!(report.contains("![plot: Output size"), "{report}");
     let png = std::fs::read(out_dir.join("explore-sizes.png")).unwrap();
     assert_eq!(&png[1..4], b"PNG");
+}
+
+/// Issue 12, item 10 and issue 11, item 15: a handout (`exec` without `--answers`) gives no
+/// exercise solution away, and escape codes in lesson text never reach the terminal.
+#[test]
+fn exec_without_answers_hides_solutions_and_strips_escape_codes() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let lesson = std::fs::read_to_string(root().join("tests/fixtures/lessons/good/lesson-1.toml"))
+        .unwrap()
+        .replace(
+            "text = \"# Hello\\nSome **bold** text.\"",
+            "text = \"# Hello\\nSome \\u001b[2J\\u001b[31mred\\u0007 text.\"",
+        )
+        .replace(
+            "title = \"Fixture lesson\"",
+            "title = \"Fixture \\u001b]0;pwned\\u0007lesson\"",
+        );
+    assert!(lesson.contains("u001b[2J"), "the fixture changed");
+    std::fs::write(dir.path().join("lesson-1.toml"), lesson).unwrap();
+    let out = dir.path().join("out");
+    let o = tutor(
+        &[
+            "--lessons",
+            dir.path().to_str().unwrap(),
+            "exec",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        home.path(),
+    );
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for (what, s) in [("stdout", &t), ("report.md", &report)] {
+        assert!(
+            !s.contains("conv 8 k2 s2"),
+            "{what} gives the solution: {s}"
+        );
+        assert!(
+            !s.contains('\u{1b}') && !s.contains('\u{7}'),
+            "{what}: {s:?}"
+        );
+    }
+    assert!(t.contains("Fixture ]0;pwnedlesson"), "{t}");
+    assert!(report.contains("Some [2J[31mred text."), "{report}");
+    assert!(
+        report.contains("**Exercise.**"),
+        "the prompt is kept: {report}"
+    );
+    // The key's input is still run, so a broken solution still fails the run.
+    let results = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(results.contains("\"out_size\": 16.0"), "{results}");
 }
 
 #[test]

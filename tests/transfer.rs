@@ -11,6 +11,7 @@ use tutor::experiments::transfer::pretrain::{self, PretrainConfig, Pretrained};
 use tutor::experiments::transfer::{BATCHNORM, COMPARE, LAYERS};
 use tutor::experiments::{run_recorded, Value};
 use tutor::nn::{Batch, LossKind, NetSpec, Network, Optimizer, Target};
+use tutor::output::Output;
 use tutor::train::NetModel;
 use tutor::train::{self, Quiet, Split};
 
@@ -254,6 +255,25 @@ fn batchnorm_experiment_shows_the_drift_and_its_cure() {
     assert_eq!(r.metrics["bn_weight_change"], 0.0);
     assert_eq!(r.metrics["bn_stats_change_eval_mode"], 0.0);
     assert!(r.metrics["bn_stats_change_train_mode"] > 1e-3);
+    // Issue 12, item 17: both frozen parameters are shown, γ and β.
+    let Some(Output::Table(t)) = r.outputs.iter().find(|(k, _)| k == "stats").map(|o| &o.1) else {
+        panic!("no table")
+    };
+    assert!(
+        t.header.contains(&"γ (frozen)".to_string()),
+        "{:?}",
+        t.header
+    );
+    assert!(
+        t.header.contains(&"β (frozen)".to_string()),
+        "{:?}",
+        t.header
+    );
+    assert!(
+        t.rows.iter().all(|r| r[1] == "0.0000" && r[2] == "0.0000"),
+        "{:?}",
+        t.rows
+    );
 }
 
 #[test]
@@ -314,6 +334,12 @@ fn short_comparison_beats_chance_and_the_frozen_backbone_learns_faster() {
         m["scratch_accuracy"]
     );
     assert_eq!(m["labels_per_class"], 3.0);
+    // Issue 12, item 16: the progress line names the labelled set and the epoch.
+    let (_, _, what) = r.last_progress.clone().expect("progress was reported");
+    assert!(
+        what.starts_with("3/class") && what.contains("epoch 8/8"),
+        "{what}"
+    );
     assert!(r.outputs.iter().any(|(k, _)| k == "curves"));
     assert!(r.outputs.iter().any(|(k, _)| k == "results"));
 }

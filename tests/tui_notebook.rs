@@ -190,6 +190,101 @@ fn hint_revealed_one_at_a_time() {
     assert!(app.message.as_ref().unwrap().text.contains("no more hints"));
 }
 
+/// Issue 12, item 5: `v` shows a cell's pictures one at a time over the whole screen, at the
+/// largest whole-number scale, with the whole caption.
+#[test]
+fn pictures_open_full_screen_and_page() {
+    use tutor::output::{Output, Picture};
+    let (mut app, _d) = app();
+    let job = start_run(&mut app);
+    let ev = |kind| Event::Run(RunEvent { job: job.id, kind });
+    let pic = |caption: &str, w, h| Picture {
+        caption: caption.into(),
+        image: image::RgbImage::from_pixel(w, h, image::Rgb([200, 10, 10])),
+    };
+    app.on_event(ev(RunEventKind::Output {
+        key: "where".into(),
+        output: Output::Pictures(vec![
+            pic(
+                "camera: the patch at row 70, column 97, marked in red",
+                256,
+                256,
+            ),
+            pic("the 3x3 patch, enlarged", 3, 3),
+        ]),
+    }));
+    app.on_event(ev(RunEventKind::Finished {
+        elapsed: Duration::from_secs(1),
+    }));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("v: pictures full-screen"), "{s}");
+    press(&mut app, KeyCode::Char('v'));
+    let s = screen(&mut app, 120, 40);
+    assert!(
+        s.contains("Picture 1 of 2 · camera: the patch at row 70, column 97, marked in red"),
+        "{s}"
+    );
+    // 39 rows under the title, 3 of them text: 72 pixel rows, so 256 pixels shrink 4 times.
+    assert!(s.contains("256x256 pixels, shrunk 4x"), "{s}");
+    press(&mut app, KeyCode::Right);
+    let s = screen(&mut app, 120, 40);
+    assert!(
+        s.contains("Picture 2 of 2") && s.contains("enlarged 24x"),
+        "{s}"
+    );
+    // The 3x3 patch fills the height: 36 rows of 72 half blocks.
+    assert_eq!(s.matches('▀').count(), 72 * 36, "{s}");
+    let _ = screen(&mut app, 60, 20);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.viewer, None);
+    assert!(
+        screen(&mut app, 120, 40).contains("Parameters:"),
+        "back in the notebook"
+    );
+}
+
+/// Issue 12, item 14: a hint while typing an answer, without leaving the answer box.
+#[test]
+fn hints_come_from_the_answer_box() {
+    let (mut app, _d) = app();
+    pump(&mut app);
+    focus(&mut app, INT);
+    chars(&mut app, "2");
+    assert_eq!(app.mode, Mode::Typing);
+    let s = screen(&mut app, 120, 40);
+    assert!(
+        s.contains("h or Tab: hint (2 left)"),
+        "the key is named: {s}"
+    );
+    press(&mut app, KeyCode::Char('h'));
+    assert_eq!(quiz_state(&app, INT).hints, 1);
+    assert_eq!(app.mode, Mode::Typing, "still answering");
+    assert_eq!(quiz_state(&app, INT).input.text(), "2", "h is not typed");
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(quiz_state(&app, INT).hints, 2);
+    // The exercise's box takes Tab too (its answers may hold an h).
+    press(&mut app, KeyCode::Esc);
+    focus(&mut app, EXERCISE);
+    press(&mut app, KeyCode::Enter);
+    chars(&mut app, "h");
+    press(&mut app, KeyCode::Tab);
+    let CellState::Exercise(e) = &app.cells[EXERCISE] else {
+        panic!()
+    };
+    assert_eq!((e.input.text(), e.hints), ("h", 1));
+}
+
+/// Issue 12, item 9: the title bar keeps the solved count at 80 and 60 columns.
+#[test]
+fn the_title_bar_keeps_the_solved_count_when_narrow() {
+    let (mut app, _d) = app();
+    let s = app.store.data.summary(app.lesson());
+    let count = format!("{}/{}", s.solved, s.tasks);
+    let top = |app: &mut App, w, h| screen(app, w, h).lines().next().unwrap().to_string();
+    assert!(top(&mut app, 80, 24).contains(&format!("{count} solved")));
+    assert!(top(&mut app, 60, 20).contains(&count));
+}
+
 #[test]
 fn help_overlay_lists_keys_and_closes_with_esc() {
     let (mut app, _d) = app();
@@ -298,16 +393,17 @@ fn typing_does_not_trigger_shortcuts() {
     let (mut app, _d) = app();
     focus(&mut app, SHAPE);
     press(&mut app, KeyCode::Char('i'));
-    chars(&mut app, "q?hjn");
+    // (h is the one letter a number or shape answer box takes as a key: the next hint.)
+    chars(&mut app, "q?gjn");
     assert!(!app.quit && !app.help);
     assert_eq!(app.focus, SHAPE);
-    assert_eq!(quiz_state(&app, SHAPE).input.text(), "q?hjn");
+    assert_eq!(quiz_state(&app, SHAPE).input.text(), "q?gjn");
     press(&mut app, KeyCode::Home);
     press(&mut app, KeyCode::Delete);
     press(&mut app, KeyCode::End);
     press(&mut app, KeyCode::Left);
     press(&mut app, KeyCode::Backspace);
-    assert_eq!(quiz_state(&app, SHAPE).input.text(), "?hn");
+    assert_eq!(quiz_state(&app, SHAPE).input.text(), "?gn");
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.mode, Mode::Normal);
     press(&mut app, KeyCode::Char('q'));
@@ -882,6 +978,148 @@ fn settle_keeps_focus_in_view_and_follows_scrolling() {
     assert_eq!(app.focus, 10);
 }
 
+/// Issue 12, item 4: on resume the focused cell stays on screen while the quick runs above it
+/// finish and make their cells taller.
+#[test]
+fn the_focused_cell_stays_in_view_while_cells_above_it_grow() {
+    use tutor::notebook::app::NotebookLayout;
+    let (mut app, _d) = app();
+    let layout = |grown: usize| {
+        let heights: Vec<usize> = (0..11)
+            .map(|i| if i == 2 { 10 + grown } else { 10 })
+            .collect();
+        let mut tops = Vec::new();
+        let mut y = 0;
+        for h in &heights {
+            tops.push(y);
+            y += h + 1;
+        }
+        NotebookLayout {
+            tops,
+            heights,
+            total: y - 1,
+        }
+    };
+    focus(&mut app, 6);
+    app.settle(&layout(0), 20);
+    let before = app.scroll;
+    assert!(
+        before <= 66 && 66 < before + 20,
+        "cell 6 (top 66) on screen"
+    );
+    // The run in cell 2 ends with 40 more lines of outputs; no key is pressed.
+    app.settle(&layout(40), 20);
+    assert_eq!(
+        app.scroll,
+        before + 40,
+        "the view moved with the focused cell"
+    );
+    assert_eq!(app.focus, 6);
+    // A scroll by hand is left alone.
+    press(&mut app, KeyCode::Char('K'));
+    app.settle(&layout(40), 20);
+    assert_eq!(app.scroll, before + 39);
+}
+
+/// The fixture with its run cell turned into a long training experiment (driven by synthetic
+/// worker events: nothing is trained).
+fn long_run_lessons() -> Vec<Lesson> {
+    let mut a = fixture();
+    let lesson::CellBody::Run(run) = &mut a.cells[RUN].body else {
+        panic!("the fixture's run cell moved")
+    };
+    run.experiment = tutor::experiments::find("mnist.compare").unwrap();
+    run.params.clear();
+    run.adjust = vec!["epochs".into()];
+    let mut b = a.clone();
+    b.id = "lesson-3".into();
+    b.number = 3;
+    vec![a, b]
+}
+
+/// Issue 12, items 6 and 7: a long run's outputs and changed parameters outlive leaving the
+/// lesson and the session, and are marked out of date once a parameter changes.
+#[test]
+fn long_run_results_are_kept_marked_stale_and_restored() {
+    use tutor::output::Output;
+    let (mut app, dir) = app_with(long_run_lessons(), None);
+    pump(&mut app);
+    focus(&mut app, RUN);
+    press(&mut app, KeyCode::Enter);
+    let job = app.next_job().expect("a job");
+    let ev = |kind| Event::Run(RunEvent { job: job.id, kind });
+    app.on_event(ev(RunEventKind::Output {
+        key: "acc".into(),
+        output: Output::Text("CNN test accuracy 0.9735".into()),
+    }));
+    app.on_event(ev(RunEventKind::Finished {
+        elapsed: Duration::from_secs(19),
+    }));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("Done in 19s.") && s.contains("0.9735"), "{s}");
+    assert!(!s.contains("Out of date"), "{s}");
+    // A parameter changes: the old outputs stay, marked.
+    press(&mut app, KeyCode::Char('+'));
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("epochs = 6"), "{s}");
+    assert!(
+        s.contains("⚠ Out of date: the outputs below are from the run with epochs = 5."),
+        "{s}"
+    );
+    assert!(s.contains("0.9735"), "{s}");
+    // Another lesson and back: outputs and the changed value are still there.
+    press(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.current, 1);
+    press(&mut app, KeyCode::Char('p'));
+    pump(&mut app);
+    focus(&mut app, RUN);
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("0.9735") && s.contains("epochs = 6"), "{s}");
+    // A new session opens the lesson with its last run's outputs.
+    press(&mut app, KeyCode::Char('q'));
+    assert!(
+        dir.path().join("runs/ana/lesson-2.json").exists() || {
+            let files: Vec<_> = walk(dir.path());
+            panic!("no saved runs: {files:?}")
+        }
+    );
+    let mut again = App::new(long_run_lessons(), 0, reopen(&dir), None);
+    pump(&mut again);
+    focus(&mut again, RUN);
+    let s = screen(&mut again, 120, 40);
+    assert!(s.contains("Done in 19s.") && s.contains("0.9735"), "{s}");
+    assert!(s.contains("epochs = 6") && s.contains("Out of date"), "{s}");
+    // Quitting in the middle of another run keeps the finished one on disk.
+    press(&mut again, KeyCode::Enter);
+    let job = again.next_job().expect("a job");
+    again.on_event(Event::Run(RunEvent {
+        job: job.id,
+        kind: RunEventKind::Output {
+            key: "acc".into(),
+            output: Output::Text("half-way".into()),
+        },
+    }));
+    press(&mut again, KeyCode::Char('q'));
+    let mut third = App::new(long_run_lessons(), 0, reopen(&dir), None);
+    pump(&mut third);
+    focus(&mut third, RUN);
+    let s = screen(&mut third, 120, 40);
+    assert!(s.contains("0.9735") && !s.contains("half-way"), "{s}");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 #[test]
 fn a_parameter_value_can_be_typed() {
     let (mut app, _d) = app();
@@ -915,6 +1153,23 @@ fn a_parameter_value_can_be_typed() {
         panic!()
     };
     assert_eq!(st.values["i"], tutor::experiments::Value::Int(227));
+    // Issue 12, item 8: the old value starts selected, so typing replaces it.
+    press(&mut app, KeyCode::Char('i'));
+    chars(&mut app, "120");
+    let s = screen(&mut app, 120, 40);
+    assert!(s.contains("i › 120"), "{s}");
+    assert!(!s.contains("227120"), "{s}");
+    // Ctrl-U clears what is before the cursor.
+    app.on_event(Event::Key(KeyEvent::new(
+        KeyCode::Char('u'),
+        KeyModifiers::CONTROL,
+    )));
+    chars(&mut app, "64");
+    press(&mut app, KeyCode::Enter);
+    let CellState::Run(st) = &app.cells[RUN] else {
+        panic!()
+    };
+    assert_eq!(st.values["i"], tutor::experiments::Value::Int(64));
 }
 
 #[test]

@@ -97,7 +97,9 @@ fn custom(msg: impl Into<String>) -> EvalexprError<DefaultNumericTypes> {
     EvalexprError::CustomMessage(msg.into())
 }
 
-fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
+/// The calculator's context. With `no_bias`, `conv_params` and `linear_params` leave the
+/// biases out whatever the expression says: the answer of a learner who forgot them.
+fn context(draw: &Draw, dir: &Path, no_bias: bool) -> HashMapContext<DefaultNumericTypes> {
     let mut ctx = HashMapContext::<DefaultNumericTypes>::new();
     for (k, v) in draw {
         // Names were checked when the lesson loaded; a clash with a function is harmless.
@@ -141,10 +143,14 @@ fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
     );
     f(
         "conv_params",
-        Function::new(|a: &V| -> R {
+        Function::new(move |a: &V| -> R {
             let v = ints(a, "conv_params", 3, 5)?;
             let groups = v.get(3).copied().unwrap_or(1);
-            let bias = v.get(4).copied().unwrap_or(1);
+            let bias = if no_bias {
+                0
+            } else {
+                v.get(4).copied().unwrap_or(1)
+            };
             if groups < 1 || v[0] % groups != 0 || v[1] % groups != 0 {
                 return Err(custom("groups must divide both channel counts"));
             }
@@ -156,9 +162,13 @@ fn context(draw: &Draw, dir: &Path) -> HashMapContext<DefaultNumericTypes> {
     );
     f(
         "linear_params",
-        Function::new(|a: &V| -> R {
+        Function::new(move |a: &V| -> R {
             let v = ints(a, "linear_params", 2, 3)?;
-            let bias = v.get(2).copied().unwrap_or(1);
+            let bias = if no_bias {
+                0
+            } else {
+                v.get(2).copied().unwrap_or(1)
+            };
             shape::linear_params(v[0], v[1], bias != 0)
                 .map(Value::Int)
                 .map_err(|e| custom(format!("linear_params: {e}")))
@@ -339,8 +349,25 @@ fn within_limits(expr: &str) -> Result<(), String> {
 
 fn eval(expr: &str, draw: &Draw, dir: &Path) -> Result<V, String> {
     within_limits(expr)?;
-    let ctx = context(draw, dir);
-    evalexpr::eval_with_context(expr, &ctx).map_err(|e| format!("`{expr}`: {e}"))
+    eval_in(expr, &context(draw, dir, false))
+}
+
+fn eval_in(expr: &str, ctx: &HashMapContext<DefaultNumericTypes>) -> Result<V, String> {
+    evalexpr::eval_with_context(expr, ctx).map_err(|e| format!("`{expr}`: {e}"))
+}
+
+/// What `expr` gives when `conv_params` and `linear_params` forget their biases (a common
+/// mistake the quiz can name), as one number; None when that is no different or no number.
+pub fn eval_without_bias(expr: &str, draw: &Draw, dir: &Path) -> Option<f64> {
+    if !expr.contains("conv_params") && !expr.contains("linear_params") {
+        return None;
+    }
+    within_limits(expr).ok()?;
+    match eval_in(expr, &context(draw, dir, true)).ok()? {
+        Value::Int(i) => Some(i as f64),
+        Value::Float(f) => Some(f),
+        _ => None,
+    }
 }
 
 /// Evaluates to one number or a tuple of numbers (a shape).

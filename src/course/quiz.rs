@@ -219,8 +219,10 @@ pub fn check(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64, input: &str) -> Verdi
                 })
             }
         }
-        (QuizKind::Integer { .. }, Expected::Number(right)) => match parse_numbers(input) {
-            Some(v) if v.len() == 1 && v[0].fract() == 0.0 => compare(v[0], right, 0.0),
+        (QuizKind::Integer { answer }, Expected::Number(right)) => match parse_numbers(input) {
+            Some(v) if v.len() == 1 && v[0].fract() == 0.0 => {
+                name_mistake(compare(v[0], right, 0.0), answer, d, dir, v[0], right)
+            }
             Some(v) if v.len() == 1 => Verdict::Invalid("the answer is a whole number".into()),
             _ => Verdict::Invalid(format!("`{input}` is not a whole number")),
         },
@@ -244,6 +246,12 @@ pub fn check(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64, input: &str) -> Verdi
                         right.len(),
                         v.len()
                     ))
+                } else if same_numbers(&v, &right) {
+                    Verdict::Wrong(
+                        "The right numbers in the wrong order: PyTorch writes a feature map's \
+                         shape channels first, (C, H, W)."
+                            .into(),
+                    )
                 } else {
                     let wrong: Vec<String> = v
                         .iter()
@@ -279,6 +287,48 @@ pub fn check(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64, input: &str) -> Verdi
         }
         _ => Verdict::Invalid("internal: answer kind mismatch".into()),
     }
+}
+
+/// A wrong whole number that a known slip explains gets that slip named instead of "Too
+/// small": the biases left out of a parameter count, or the `+ 1` of an output size.
+fn name_mistake(
+    verdict: Verdict,
+    answer: &Answer,
+    d: &Draw,
+    dir: &Path,
+    got: f64,
+    right: f64,
+) -> Verdict {
+    let Verdict::Wrong(plain) = verdict else {
+        return verdict;
+    };
+    let Some(expr) = &answer.compute else {
+        return Verdict::Wrong(plain);
+    };
+    if calc::eval_without_bias(expr, d, dir).is_some_and(|x| x == got && x != right) {
+        return Verdict::Wrong(format!(
+            "{plain} That is the count without the biases: every output channel or unit \
+             has one bias too."
+        ));
+    }
+    let size = ["conv_out", "pool_out", "convt_out"]
+        .iter()
+        .any(|f| expr.contains(f));
+    if size && (got - right).abs() == 1.0 {
+        return Verdict::Wrong(format!(
+            "{plain} Off by one: check the + 1 at the end of the formula, and that the division \
+             rounds down."
+        ));
+    }
+    Verdict::Wrong(plain)
+}
+
+/// Whether `a` and `b` hold the same numbers in some order.
+fn same_numbers(a: &[i64], b: &[i64]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort_unstable();
+    b.sort_unstable();
+    a == b
 }
 
 fn compare(got: f64, right: f64, tol: f64) -> Verdict {
@@ -516,6 +566,32 @@ mod check_tests {
         invalid("single", "é");
     }
 
+    /// Issue 12, item 14: 1728 for a 3 → 64, 3x3 conv (1792) is the forgot-the-bias slip.
+    #[test]
+    fn common_mistakes_are_named() {
+        let answer = Answer {
+            literal: None,
+            compute: Some("conv_params(3, 64, 3)".into()),
+            line: 1,
+        };
+        let dir = std::path::Path::new(".");
+        let wrong = || Verdict::Wrong("Too small.".into());
+        let named = name_mistake(wrong(), &answer, &Draw::new(), dir, 1728.0, 1792.0);
+        assert!(
+            matches!(&named, Verdict::Wrong(m) if m.contains("without the biases")),
+            "{named:?}"
+        );
+        assert_eq!(
+            name_mistake(wrong(), &answer, &Draw::new(), dir, 1700.0, 1792.0),
+            wrong()
+        );
+        let v = verdict("shape", "55 55 32");
+        assert!(
+            matches!(&v, Verdict::Wrong(m) if m.contains("channels first")),
+            "{v:?}"
+        );
+    }
+
     #[test]
     fn select_all() {
         ok("multi", "a c");
@@ -538,14 +614,19 @@ mod check_tests {
         ok("size", "24");
         ok("size", " 24 ");
         ok("size", "24.0");
-        let Verdict::Wrong(m) = verdict("size", "23") else {
+        let Verdict::Wrong(m) = verdict("size", "22") else {
             panic!()
         };
         assert_eq!(m, "Too small.");
-        let Verdict::Wrong(m) = verdict("size", "25") else {
+        let Verdict::Wrong(m) = verdict("size", "26") else {
             panic!()
         };
         assert_eq!(m, "Too large.");
+        // One away from an output size: the `+ 1` is named.
+        let Verdict::Wrong(m) = verdict("size", "23") else {
+            panic!()
+        };
+        assert!(m.starts_with("Too small. Off by one"), "{m}");
         invalid("size", "24.5");
         invalid("size", "twenty-four");
         invalid("size", "");

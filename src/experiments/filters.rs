@@ -214,9 +214,21 @@ pub static WORKED: Experiment = Experiment {
 fn worked(p: WorkedParams, ctx: &mut Emit<'_, WorkedMetric>) -> anyhow::Result<()> {
     let (name, img) = photo(&p.image, &p.image_file)?;
     let gray = GrayF::from_rgb(&img);
-    // Keep the patch inside the image so all nine pixels are real.
-    let row = (p.row as usize).clamp(1, gray.height() - 2);
-    let col = (p.col as usize).clamp(1, gray.width() - 2);
+    // The patch lies inside the image so all nine pixels are real; a centre outside says the
+    // bounds of this photo rather than moving the patch silently.
+    let (rows, cols) = (gray.height(), gray.width());
+    let row = p.row as usize;
+    let col = p.col as usize;
+    anyhow::ensure!(
+        (1..=rows - 2).contains(&row),
+        "row {row} is off the patch area of {name} ({cols}x{rows} pixels): the centre row is 1 to {}",
+        rows - 2
+    );
+    anyhow::ensure!(
+        (1..=cols - 2).contains(&col),
+        "column {col} is off the patch area of {name} ({cols}x{rows} pixels): the centre column is 1 to {}",
+        cols - 2
+    );
     let kname = p.filter.as_str();
     let k = kernel(kname)?;
     let kk = k
@@ -225,6 +237,9 @@ fn worked(p: WorkedParams, ctx: &mut Emit<'_, WorkedMetric>) -> anyhow::Result<(
     let patch = gray
         .patch3(col, row)
         .ok_or_else(|| anyhow::anyhow!("no 3x3 patch at row {row}, column {col}"))?;
+    // The pixels as shown, to 3 decimals, so that every product on screen is the product of
+    // the numbers on screen (0.42 × 2 = 0.84, not 0.839 from the unrounded 0.4196).
+    let patch = patch.map(|r| r.map(|v| (v * 1000.0).round() / 1000.0));
     // Mark the patch on the photo with a red box a little larger than the patch.
     let mut marked = imaging::display_clamped(&gray);
     let red = Rgb([230, 30, 30]);
@@ -261,7 +276,7 @@ fn worked(p: WorkedParams, ctx: &mut Emit<'_, WorkedMetric>) -> anyhow::Result<(
     ctx.show(
         "steps",
         Output::Text(format!(
-            "Pixel values on a 0..1 scale; kernel {kname}.\n\n{}",
+            "Pixel values on a 0..1 scale, rounded to 3 decimals; kernel {kname}.\n\n{}",
             imaging::worked_example(patch, kk)
         )),
     );
@@ -334,7 +349,8 @@ params! {
         image: String = IMAGE;
         image_file: String = IMAGE_FILE;
         filter: String = "gaussian5", Choice(KERNELS), "the kernel";
-        padding: String = "zero", Choice(PADDINGS), "what lies beyond the border";
+        padding: String = "zero", Choice(PADDINGS),
+            "what lies beyond the border: `zero`, `valid` (crop), `replicate` or `reflect` (mirrored)";
     }
 }
 
@@ -454,6 +470,13 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
     )];
     let mut rows = Vec::new();
     let mut means = Vec::new();
+    // The frame is a few pixels wide: the top-left corners, shown enlarged, make it visible.
+    let corner_size = (4 * half).clamp(8, 32).min(gray.width()).min(gray.height());
+    let corner = |g: &GrayF| GrayF::from_fn(corner_size, corner_size, |x, y| g.get(x, y));
+    let mut corners = vec![gray_picture(
+        &corner(&gray),
+        format!("the input's top-left {corner_size}x{corner_size} pixels"),
+    )];
     for (mode, pad) in [
         ("zero padding", Padding::Zero),
         ("cropping (valid)", Padding::Valid),
@@ -461,6 +484,9 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
     ] {
         let out = imaging::filter(&gray, &k, pad);
         let frame = frame_mean(&out, half);
+        if pad != Padding::Valid {
+            corners.push(gray_picture(&corner(&out), format!("{mode}, same corner")));
+        }
         pics.push(gray_picture(
             &out,
             format!("{mode}: {}x{}", out.width(), out.height()),
@@ -479,6 +505,7 @@ fn borders(p: BordersParams, ctx: &mut Emit<'_, BordersMetric>) -> anyhow::Resul
         format!("{input_frame:.3}"),
     ]);
     ctx.show("pictures", Output::Pictures(pics));
+    ctx.show("corners", Output::Pictures(corners));
     ctx.show(
         "table",
         Output::Table(Table {
@@ -643,6 +670,16 @@ mod tests {
         assert_eq!(r.metrics["valid_width"], 248.0);
         assert!(r.metrics["zero_border_mean"] < r.metrics["replicate_border_mean"] - 0.05);
         assert!((r.metrics["replicate_border_mean"] - r.metrics["input_border_mean"]).abs() < 0.1);
+        // Issue 12, item 5: the corners are shown on their own, large enough to see the
+        // 4-pixel frame: zero padding's corner pixel is darker than replicate's.
+        let Some(Output::Pictures(c)) =
+            r.outputs.iter().find(|(k, _)| k == "corners").map(|o| &o.1)
+        else {
+            panic!("no corners")
+        };
+        assert_eq!(c.len(), 3);
+        assert_eq!(c[0].image.dimensions(), (16, 16));
+        assert!(c[1].image.get_pixel(0, 0)[0] < c[2].image.get_pixel(0, 0)[0]);
     }
 
     #[test]
@@ -657,6 +694,45 @@ mod tests {
         );
         let gray = GrayF::from_rgb(&data::photo("camera").unwrap());
         let full = imaging::filter(&gray, &Kernel::sobel_x(), Padding::Zero);
-        assert!((r.metrics["output"] - f64::from(full.get(200, 120))).abs() < 1e-6);
+        // The example works on the pixels rounded to 3 decimals: 8 units of weight times at
+        // most half a thousandth each.
+        assert!((r.metrics["output"] - f64::from(full.get(200, 120))).abs() <= 0.004 + 1e-6);
+    }
+
+    /// Issue 12, item 17: each product shown is the product of the factors shown.
+    #[test]
+    fn worked_example_multiplies_the_numbers_it_shows() {
+        let r = run(&WORKED, &[("row", Value::Int(70)), ("col", Value::Int(97))]);
+        let Some(Output::Text(t)) = r.outputs.iter().find(|(k, _)| k == "steps").map(|o| &o.1)
+        else {
+            panic!("no steps");
+        };
+        let mut checked = 0;
+        for term in t.split("   ").filter(|s| s.contains(" × ")) {
+            // The first product of a row follows its "row 1:" label.
+            let term = term.rsplit(':').next().unwrap().trim();
+            let (lhs, rhs) = term.split_once(" = ").unwrap();
+            let (a, b) = lhs.split_once(" × ").unwrap();
+            let (a, b, p): (f64, f64, f64) =
+                (a.parse().unwrap(), b.parse().unwrap(), rhs.parse().unwrap());
+            assert!((a * b - p).abs() < 1e-9, "{term}");
+            checked += 1;
+        }
+        assert_eq!(checked, 9, "{t}");
+    }
+
+    /// Issue 12, item 8: a patch centre off the photo is refused with the photo's real bounds,
+    /// never moved silently.
+    #[test]
+    fn worked_example_names_the_photos_bounds() {
+        let Err(e) = crate::experiments::kit::run_recorded(&WORKED, &[("row", Value::Int(300))])
+        else {
+            panic!("row 300 is off a 256-row photo");
+        };
+        let e = format!("{e:#}");
+        assert!(e.contains("the centre row is 1 to 254"), "{e}");
+        assert!(run(&WORKED, &[("row", Value::Int(254))])
+            .metrics
+            .contains_key("output"));
     }
 }

@@ -58,7 +58,7 @@ pub fn check_cancel(ctx: &dyn Ctx) -> anyhow::Result<()> {
 }
 
 /// A parameter value, as written in a lesson file or typed by the learner.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Int(i64),
     Float(f64),

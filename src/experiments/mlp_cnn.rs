@@ -23,7 +23,8 @@ params! {
     pub struct SamplesParams {
         count: i64 = 10, Int { min: 1, max: 30 }, "how many images";
         seed: i64 = 0, Int { min: 0, max: 9999 }, "which random images";
-        dataset: String = "mnist", Choice(&["mnist", "fashion"]), "digits or clothing";
+        dataset: String = "mnist", Choice(&["mnist", "fashion"]),
+            "`mnist` (digits) or `fashion` (clothing)";
     }
 }
 

@@ -309,7 +309,7 @@ fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow:
     // Every batch-norm tensor of the backbone: before, after training mode, after eval mode.
     let names: Vec<String> = bn_layers
         .iter()
-        .flat_map(|l| ["weight", "running_mean", "running_var"].map(|t| format!("{l}.{t}")))
+        .flat_map(|l| ["weight", "running_mean", "running_var", "bias"].map(|t| format!("{l}.{t}")))
         .collect();
     let read = |net: &Network| -> anyhow::Result<Vec<Vec<f32>>> {
         names.iter().map(|n| Ok(net.values(n)?)).collect()
@@ -341,9 +341,10 @@ fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow:
             .map(|(x, y)| f64::from((x - y).abs()))
             .fold(0.0, f64::max)
     };
-    // Largest change of tensor `t` (0 weight, 1 mean, 2 var) of layer `l` in mode `m`.
+    // Largest change of tensor `t` (0 weight γ, 1 mean, 2 var, 3 bias β) of layer `l` in
+    // mode `m`.
     let change =
-        |l: usize, t: usize, m: usize| max_change(&before[3 * l + t], &after[m][3 * l + t]);
+        |l: usize, t: usize, m: usize| max_change(&before[4 * l + t], &after[m][4 * l + t]);
     let rows = bn_layers
         .iter()
         .enumerate()
@@ -351,6 +352,7 @@ fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow:
             vec![
                 name.clone(),
                 format!("{:.4}", change(l, 0, 0).max(change(l, 0, 1))),
+                format!("{:.4}", change(l, 3, 0).max(change(l, 3, 1))),
                 format!("{:.4}", change(l, 1, 0)),
                 format!("{:.4}", change(l, 2, 0)),
                 format!("{:.4}", change(l, 1, 1)),
@@ -367,6 +369,7 @@ fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow:
             header: vec![
                 "layer".into(),
                 "γ (frozen)".into(),
+                "β (frozen)".into(),
                 "mean, training mode".into(),
                 "variance, training mode".into(),
                 "mean, eval mode".into(),
@@ -382,11 +385,15 @@ fn batchnorm(p: BatchnormParams, ctx: &mut Emit<'_, BatchnormMetric>) -> anyhow:
     };
     let change_train = over(1, 0).max(over(2, 0));
     let change_eval = over(1, 1).max(over(2, 1));
-    let weight_change = over(0, 0).max(over(0, 1));
+    // γ and β are both frozen: the metric is the larger of their changes.
+    let weight_change = [0, 3]
+        .iter()
+        .map(|&t| over(t, 0).max(over(t, 1)))
+        .fold(0.0, f64::max);
     ctx.show(
         "summary",
         Output::Text(format!(
-            "Running statistics moved by up to {change_train:.4} in training mode and {change_eval:.4} in evaluation mode; the frozen scales γ by {weight_change:.4}."
+            "Running statistics moved by up to {change_train:.4} in training mode and {change_eval:.4} in evaluation mode; the frozen scales γ and shifts β by {weight_change:.4}."
         )),
     );
     ctx.emit(BatchnormMetric::BnWeightChange, weight_change);

@@ -17,15 +17,16 @@ mod focus;
 pub mod input;
 mod keys;
 mod runs;
+pub mod saved;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::course::lesson::{CellBody, Lesson};
 use crate::course::progress::Store;
 use crate::course::quiz;
-use crate::experiments::Params;
+use crate::experiments::{self, Params};
 use crate::notebook::event::Event;
 
 pub use cell_state::{
@@ -98,6 +99,8 @@ pub struct App {
     pub viewport: usize,
     pub mode: Mode,
     pub help: bool,
+    /// The picture shown full-screen (`v`): the cell and the index among its pictures.
+    pub viewer: Option<(usize, usize)>,
     pub store: Store,
     /// A warning shown until dismissed (an unreadable progress file, say).
     pub warning: Option<String>,
@@ -108,12 +111,18 @@ pub struct App {
     reveal: bool,
     /// The learner scrolled: refocus a visible cell at the next frame if needed.
     scrolled: bool,
+    /// The focused cell and its top line at the last frame: when cells above it grow (quick
+    /// runs finishing after the lesson opens), the view moves with it so it stays on screen.
+    anchor: Option<(usize, usize)>,
     /// Keep the bottom of the focused running cell in view, so its growing outputs (a loss
     /// curve) stay visible; off once the learner scrolls or moves.
     follow_run: bool,
     queue: VecDeque<(usize, Params)>,
     running: Option<Running>,
     next_job: u64,
+    /// The cells of lessons left in this session, by lesson id: going back shows them as
+    /// they were (outputs, parameters, answers).
+    kept: HashMap<String, Vec<CellState>>,
 }
 
 impl App {
@@ -129,6 +138,7 @@ impl App {
             viewport: 20,
             mode: Mode::Normal,
             help: false,
+            viewer: None,
             store,
             warning,
             message: None,
@@ -136,10 +146,12 @@ impl App {
             quit: false,
             reveal: true,
             scrolled: false,
+            anchor: None,
             follow_run: false,
             queue: VecDeque::new(),
             running: None,
             next_job: 1,
+            kept: HashMap::new(),
         };
         app.open(app.current);
         app
@@ -154,13 +166,16 @@ impl App {
     /// experiments queued so their outputs are there when the learner reaches them.
     fn open(&mut self, index: usize) {
         self.cancel_all();
+        self.keep_cells();
         // Stop listening to the old lesson's run: its reports name cells of that lesson. The
         // event loop still waits for its thread to end before starting another.
         self.running = None;
         self.current = index;
         self.mode = Mode::Normal;
+        self.viewer = None;
         self.scroll = 0;
         self.reveal = true;
+        self.anchor = None;
         let learner = self.store.data.learner.clone();
         let lesson = &self.lessons[index];
         let lp = self
@@ -169,21 +184,48 @@ impl App {
             .lesson(&lesson.id)
             .cloned()
             .unwrap_or_default();
-        self.cells = lesson
+        let kept = self
+            .kept
+            .remove(&lesson.id)
+            .filter(|k| k.len() == lesson.cells.len());
+        let saved = match &kept {
+            Some(_) => None,
+            None => saved::load(
+                &saved::path(self.store.path(), &learner, &lesson.id),
+                &lesson.id,
+            ),
+        };
+        let fresh: Vec<CellState> = lesson
             .cells
             .iter()
             .map(|c| match &c.body {
                 CellBody::Text(_) | CellBody::Code { .. } => CellState::Static,
                 CellBody::Run(run) => {
-                    let values = run
-                        .experiment
-                        .params_from(&run.params)
-                        .map(|p| p.values)
+                    let lesson_values = || {
+                        run.experiment
+                            .params_from(&run.params)
+                            .map(|p| p.values)
+                            .unwrap_or_default()
+                    };
+                    // Values and outputs from an earlier session, if the experiment still
+                    // takes those values (the lesson or the tutor may have changed since).
+                    let checked = |v: &std::collections::BTreeMap<String, experiments::Value>| {
+                        run.experiment.params_from(v).ok().map(|p| p.values)
+                    };
+                    let saved_values = saved
+                        .as_ref()
+                        .and_then(|s| s.values.get(&c.id))
+                        .and_then(checked);
+                    let result = saved
+                        .as_ref()
+                        .and_then(|s| s.runs.get(&c.id))
+                        .filter(|r| run.experiment.long && checked(&r.ran_with).is_some())
+                        .map(|r| r.clone().into_result())
                         .unwrap_or_default();
                     CellState::Run(RunState {
-                        values,
+                        values: saved_values.unwrap_or_else(lesson_values),
                         selected: 0,
-                        result: RunResult::default(),
+                        result,
                         edit: Default::default(),
                         edit_error: None,
                     })
@@ -207,6 +249,7 @@ impl App {
                 }
             })
             .collect();
+        self.cells = kept.unwrap_or(fresh);
         self.focus = lp
             .last_cell
             .as_deref()
@@ -223,6 +266,23 @@ impl App {
             self.enqueue_run(i);
         }
         self.visit();
+    }
+
+    /// Every picture cell `cell`'s outputs show, in order (what `v` pages through).
+    pub fn pictures(&self, cell: usize) -> Vec<&crate::output::Picture> {
+        let outputs = match self.cells.get(cell) {
+            Some(CellState::Run(r)) => &r.result.outputs,
+            Some(CellState::Exercise(e)) => &e.result.outputs,
+            _ => return Vec::new(),
+        };
+        outputs
+            .iter()
+            .filter_map(|(_, o)| match o {
+                crate::output::Output::Pictures(p) => Some(p.iter()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
     }
 
     /// Handles one event.
@@ -248,6 +308,58 @@ impl App {
         if !unchanged {
             self.store.data.visit(&lid, &cid);
             self.save();
+        }
+    }
+
+    /// Keeps the open lesson's cells for this session and its runs on disk, before the
+    /// lesson is left (another lesson, quitting). Runs still going end as cancelled.
+    fn keep_cells(&mut self) {
+        let Some(lesson) = self.lessons.get(self.current) else {
+            return;
+        };
+        if self.cells.len() != lesson.cells.len() || self.cells.is_empty() {
+            return;
+        }
+        let id = lesson.id.clone();
+        for c in &mut self.cells {
+            match c {
+                CellState::Run(r) => r.result.abandon(),
+                CellState::Exercise(e) => e.result.abandon(),
+                _ => {}
+            }
+        }
+        self.save_runs();
+        self.kept.insert(id, self.cells.clone());
+    }
+
+    /// Writes the open lesson's run cells (values, and the last finished long runs) to disk.
+    /// A cell whose latest run did not finish (cancelled, failed, quit mid-run) keeps the
+    /// finished run saved before it.
+    fn save_runs(&mut self) {
+        let lesson = &self.lessons[self.current];
+        let path = saved::path(self.store.path(), &self.store.data.learner, &lesson.id);
+        let mut before = saved::load(&path, &lesson.id).unwrap_or_default();
+        let mut keep = saved::SavedLesson {
+            lesson: lesson.id.clone(),
+            ..Default::default()
+        };
+        for (cell, st) in lesson.cells.iter().zip(&self.cells) {
+            if let (CellBody::Run(run), CellState::Run(st)) = (&cell.body, st) {
+                keep.values.insert(cell.id.clone(), st.values.clone());
+                if run.experiment.long {
+                    let finished =
+                        saved::SavedRun::of(&st.result).or_else(|| before.runs.remove(&cell.id));
+                    if let Some(r) = finished {
+                        keep.runs.insert(cell.id.clone(), r);
+                    }
+                }
+            }
+        }
+        if let Err(e) = saved::save(&path, keep) {
+            self.message = Some(Message {
+                text: format!("runs not saved: {e:#}"),
+                error: true,
+            });
         }
     }
 

@@ -111,6 +111,21 @@ impl Widget for &App {
         let a = areas(self, area);
         let l = layout(self, a.notebook);
         title_bar(self, a.title, buf);
+        if let Some((cell, at)) = self.viewer {
+            viewer(
+                self,
+                cell,
+                at,
+                Rect::new(
+                    area.x,
+                    a.notebook.y,
+                    area.width,
+                    area.bottom() - a.notebook.y,
+                ),
+                buf,
+            );
+            return;
+        }
         notebook(self, a.notebook, &l, buf);
         status_bar(self, a.status, scroll_label(self, &l, a.notebook), buf);
         if self.help {
@@ -146,18 +161,24 @@ fn title_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let bar_w = 12usize;
     let filled = (frac * bar_w as f64).round() as usize;
     let mut right = Vec::new();
-    // The count of solved tasks when there is room; the bar and percentage always.
+    // The count of solved tasks and the percentage always; the bar, which only repeats the
+    // percentage, when there is room; the lesson title gives way first.
+    let solved = if area.width >= 70 {
+        format!("{}/{} solved ", s.solved, s.tasks)
+    } else {
+        format!("{}/{} ", s.solved, s.tasks)
+    };
+    right.push(Span::styled(solved, Style::new().fg(Color::Gray)));
     if area.width >= 90 {
-        right.push(Span::styled(
-            format!("{}/{} solved ", s.solved, s.tasks),
-            Style::new().fg(Color::Gray),
-        ));
+        right.extend([
+            Span::styled("█".repeat(filled), Style::new().fg(Color::Green)),
+            Span::styled("░".repeat(bar_w - filled), Style::new().fg(Color::DarkGray)),
+        ]);
     }
-    right.extend([
-        Span::styled("█".repeat(filled), Style::new().fg(Color::Green)),
-        Span::styled("░".repeat(bar_w - filled), Style::new().fg(Color::DarkGray)),
-        Span::styled(format!(" {:>3.0}% ", frac * 100.0), Style::new().bold()),
-    ]);
+    right.push(Span::styled(
+        format!(" {:>3.0}% ", frac * 100.0),
+        Style::new().bold(),
+    ));
     let right = Line::from(right);
     let rw = right.width() as u16;
     buf.set_style(area, Style::new().bg(Color::Indexed(236)));
@@ -319,17 +340,74 @@ fn status_bar(app: &App, area: Rect, pos: Option<String>, buf: &mut Buffer) {
     );
 }
 
+/// One picture of a cell over the whole screen below the title, at the largest whole-number
+/// scale that fits, its full caption above it and the keys below.
+fn viewer(app: &App, cell: usize, at: usize, area: Rect, buf: &mut Buffer) {
+    let pics = app.pictures(cell);
+    let Some(pic) = pics.get(at) else {
+        return;
+    };
+    Clear.render(area, buf);
+    let w = usize::from(area.width);
+    let mut head = markdown::wrap(
+        &[(
+            format!("Picture {} of {} · {}", at + 1, pics.len(), pic.caption),
+            Style::new().bold(),
+        )],
+        w,
+        "",
+        "  ",
+    );
+    head.truncate(3);
+    let (iw, ih) = pic.image.dimensions();
+    let foot = Line::styled(
+        "←/→: previous / next picture · any other key: back to the notebook",
+        Style::new().fg(Color::Gray),
+    );
+    // Below the caption: one line for the size, the picture, one line of keys.
+    let rows = area.height.saturating_sub(head.len() as u16 + 2);
+    let scale = halfblock::best_fit(iw, ih, area.width, rows);
+    let (cols, prow) = halfblock::size(iw, ih, scale);
+    let scale_note = match scale {
+        halfblock::Scale::Up(1) => "actual size".to_string(),
+        halfblock::Scale::Up(n) => format!("enlarged {n}x"),
+        halfblock::Scale::Down(n) => format!("shrunk {n}x to fit the terminal"),
+    };
+    head.push(Line::styled(
+        format!("{iw}x{ih} pixels, {scale_note}"),
+        Style::new().fg(Color::DarkGray),
+    ));
+    let rows = area.height.saturating_sub(head.len() as u16 + 1);
+    for (k, l) in head.iter().enumerate() {
+        buf.set_line(area.x, area.y + k as u16, l, area.width);
+    }
+    let top = area.y + head.len() as u16;
+    let x = area.x + area.width.saturating_sub(cols) / 2;
+    halfblock::HalfBlock {
+        image: &pic.image,
+        scale,
+        colors: app.colors,
+    }
+    .render(Rect::new(x, top, cols.min(area.width), prow.min(rows)), buf);
+    buf.set_line(
+        area.x,
+        area.bottom().saturating_sub(1),
+        &markdown::truncate_line(foot, w),
+        area.width,
+    );
+}
+
 /// Every key, for the help overlay.
 pub const KEYS: &[(&str, &str)] = &[
     ("j k ↓ ↑", "next / previous cell"),
     ("J K", "scroll one line (also Ctrl-E / Ctrl-Y)"),
-    ("PgDn PgUp", "scroll one page (Space too)"),
-    ("g G", "top / bottom of the lesson"),
+    ("PgDn PgUp g G", "scroll a page (Space too) · top / bottom"),
     ("Enter", "run the cell, or start answering"),
     ("i", "type an answer or a parameter's value"),
     ("a b c …", "pick a choice (multi: tick, Enter checks)"),
     ("← → Home End", "move in the answer; Backspace/Del erase"),
-    ("h", "next hint"),
+    ("h", "next hint (Tab while answering)"),
+    ("v", "the cell's pictures full-screen (← → page)"),
     ("s", "give up: show the answer (not solved)"),
     ("N", "new numbers for a drill"),
     ("Tab S-Tab", "select a parameter; + - change it"),

@@ -203,10 +203,12 @@ impl<'d> Track<'d> {
         Ok(())
     }
 
-    /// Trains epoch `epoch` (from 1) and draws its validation accuracy.
+    /// Trains epoch `epoch` (from 1, of `epochs`) and draws its validation accuracy.
+    #[allow(clippy::too_many_arguments)]
     fn epoch(
         &mut self,
         epoch: usize,
+        epochs: usize,
         seed: u64,
         ctx: &mut dyn Ctx,
         plot: &mut Plot,
@@ -229,7 +231,7 @@ impl<'d> Track<'d> {
                 offset: epoch - 1,
                 budget,
                 cost: self.cost,
-                what: self.what.clone(),
+                what: format!("{}, epoch {epoch}/{epochs}", self.what),
             };
             train::fit(
                 &mut self.model,
@@ -263,9 +265,11 @@ impl<'d> Track<'d> {
 /// fine-tuned model share their first `head_epochs`: a new head on the frozen backbone. Then
 /// the frozen model goes on training only its head, and the fine-tuned one trains every layer,
 /// the backbone at a smaller rate. Each keeps its best validation epoch.
+#[allow(clippy::too_many_arguments)]
 fn run_budget(
     pre: &Pretrained,
     per_class: usize,
+    label: &str,
     seed: u64,
     p: &CompareParams,
     ctx: &mut dyn Ctx,
@@ -300,7 +304,7 @@ fn run_budget(
         &data.val,
         scratch_series,
         cnn_cost(data.train.n),
-        format!("{per_class}/class: from scratch"),
+        format!("{label}: from scratch"),
         lr,
     );
 
@@ -325,7 +329,7 @@ fn run_budget(
         &feats.val,
         frozen_series,
         head_cost(data.train.n),
-        format!("{per_class}/class: new head on the frozen backbone"),
+        format!("{label}: new head on the frozen backbone"),
         lr,
     );
     let trained_head = head.model.net.param_counts().1;
@@ -334,9 +338,9 @@ fn run_budget(
 
     for epoch in 1..=epochs {
         crate::experiments::kit::check_cancel(ctx)?;
-        scratch.epoch(epoch, seed, ctx, plot, budget)?;
+        scratch.epoch(epoch, epochs, seed, ctx, plot, budget)?;
         if epoch <= head_epochs {
-            head.epoch(epoch, seed, ctx, plot, budget)?;
+            head.epoch(epoch, epochs, seed, ctx, plot, budget)?;
             // Both pretrained strategies share this phase.
             plot.series[ft_series].points = plot.series[frozen_series].points.clone();
             continue;
@@ -368,18 +372,18 @@ fn run_budget(
                 &data.val,
                 ft_series,
                 cnn_cost(data.train.n),
-                format!("{per_class}/class: all three; fine-tuning every layer"),
+                format!("{label}: all three; fine-tuning every layer"),
                 lr,
             );
             ft.start_here()?;
             head.start_here()?;
             head.improved = false;
-            head.what = format!("{per_class}/class: all three; frozen backbone, head only");
+            head.what = format!("{label}: all three; frozen backbone, head only");
             finetune = Some(ft);
         }
-        head.epoch(epoch, seed, ctx, plot, budget)?;
+        head.epoch(epoch, epochs, seed, ctx, plot, budget)?;
         if let Some(ft) = finetune.as_mut() {
-            ft.epoch(epoch, seed, ctx, plot, budget)?;
+            ft.epoch(epoch, epochs, seed, ctx, plot, budget)?;
         }
     }
 
@@ -538,9 +542,17 @@ fn compare(p: CompareParams, ctx: &mut Emit<'_, CompareMetric>) -> anyhow::Resul
                 from: "curves",
                 to: &key,
             };
+            // The progress line says which labelled set is training (and, per strategy, the
+            // epoch), so a long run shows where it is.
+            let label = if draws > 1 {
+                format!("{k}/class, draw {} of {draws}", d + 1)
+            } else {
+                format!("{k}/class")
+            };
             outcomes.push(run_budget(
                 &pre,
                 k,
+                &label,
                 seed + d as u64,
                 &p,
                 &mut keyed,

@@ -49,7 +49,7 @@ impl App {
                     Verdict::Wrong(m) => {
                         st.wrong += 1;
                         let more = if st.hints < q.hints.len() {
-                            "  (Esc, then h: a hint)"
+                            "  (Tab: a hint)"
                         } else {
                             ""
                         };

@@ -83,6 +83,9 @@ pub struct RunResult {
     fresh: Vec<String>,
     /// The status before the run was queued, shown again if the queue is cancelled.
     before_queue: Option<RunStatus>,
+    /// The parameter values of the run the outputs come from: when they differ from the
+    /// cell's values now, the outputs are out of date.
+    pub ran_with: Option<BTreeMap<String, Value>>,
 }
 
 impl Default for RunResult {
@@ -93,6 +96,7 @@ impl Default for RunResult {
             status: RunStatus::Idle,
             fresh: Vec::new(),
             before_queue: None,
+            ran_with: None,
         }
     }
 }
@@ -112,8 +116,39 @@ impl RunResult {
         }
     }
 
-    /// A run of this cell has started.
-    pub fn start(&mut self) {
+    /// The outputs of a finished run, put back (from an earlier session).
+    pub fn restored(
+        outputs: Vec<(String, Output)>,
+        metrics: BTreeMap<String, f64>,
+        elapsed: Duration,
+        ran_with: BTreeMap<String, Value>,
+    ) -> Self {
+        RunResult {
+            outputs,
+            metrics,
+            status: RunStatus::Done { elapsed },
+            ran_with: Some(ran_with),
+            ..RunResult::default()
+        }
+    }
+
+    /// Whether the outputs on show came from other parameter values than `values`.
+    pub fn is_stale(&self, values: &BTreeMap<String, Value>) -> bool {
+        !self.status.is_active() && self.ran_with.as_ref().is_some_and(|w| w != values)
+    }
+
+    /// The run the learner left (another lesson) ends as cancelled, keeping what it showed.
+    pub fn abandon(&mut self) {
+        match self.status {
+            RunStatus::Queued => self.unqueue(),
+            RunStatus::Running { .. } | RunStatus::Cancelling => self.end(RunStatus::Cancelled),
+            _ => {}
+        }
+    }
+
+    /// A run of this cell with `values` has started.
+    pub fn start(&mut self, values: BTreeMap<String, Value>) {
+        self.ran_with = Some(values);
         self.before_queue = None;
         self.fresh.clear();
         self.metrics.clear();

@@ -45,6 +45,13 @@ impl App {
     pub fn settle(&mut self, layout: &NotebookLayout, viewport: usize) {
         self.viewport = viewport.max(1);
         let max_scroll = layout.total.saturating_sub(self.viewport);
+        if let (Some((cell, old_top)), Some(&top)) = (self.anchor, layout.tops.get(self.focus)) {
+            // Outputs above the focused cell came in (or went): keep the view on it, as a
+            // browser keeps its place when images above load.
+            if cell == self.focus && !self.scrolled && top != old_top {
+                self.scroll = (self.scroll + top).saturating_sub(old_top);
+            }
+        }
         if self.reveal {
             if let (Some(&top), Some(&h)) =
                 (layout.tops.get(self.focus), layout.heights.get(self.focus))
@@ -85,5 +92,6 @@ impl App {
         }
         self.reveal = false;
         self.scrolled = false;
+        self.anchor = layout.tops.get(self.focus).map(|&t| (self.focus, t));
     }
 }

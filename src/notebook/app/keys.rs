@@ -19,6 +19,22 @@ impl App {
             self.quit();
             return;
         }
+        if let Some((cell, at)) = self.viewer {
+            // The full-screen picture: page through the cell's pictures, anything else closes.
+            let n = self.pictures(cell).len();
+            match key.code {
+                _ if n == 0 => self.viewer = None,
+                KeyCode::Right | KeyCode::Char('l' | ' ') | KeyCode::Tab => {
+                    self.viewer = Some((cell, (at + 1) % n))
+                }
+                KeyCode::Left | KeyCode::Char('h') | KeyCode::BackTab => {
+                    self.viewer = Some((cell, (at + n - 1) % n))
+                }
+                KeyCode::Char('q') => self.quit(),
+                _ => self.viewer = None,
+            }
+            return;
+        }
         if self.help {
             match key.code {
                 KeyCode::Esc | KeyCode::Char('?') | KeyCode::Enter => self.help = false,
@@ -85,6 +101,16 @@ impl App {
             KeyCode::Char('h') => self.hint(),
             KeyCode::Char('s') => self.give_up(),
             KeyCode::Char('N') => self.new_drill(),
+            KeyCode::Char('v') => {
+                if self.pictures(self.focus).is_empty() {
+                    self.message = Some(Message {
+                        text: "this cell shows no pictures to view".into(),
+                        error: false,
+                    });
+                } else {
+                    self.viewer = Some((self.focus, 0));
+                }
+            }
             KeyCode::Char('r') => self.run_all(),
             KeyCode::Char('n') => self.switch_lesson(1),
             KeyCode::Char('p') => self.switch_lesson(-1),
@@ -113,6 +139,7 @@ impl App {
 
     fn quit(&mut self) {
         self.cancel_all();
+        self.keep_cells();
         self.quit = true;
     }
 
@@ -129,6 +156,25 @@ impl App {
         let focus = self.focus;
         if key.code == KeyCode::Esc {
             self.mode = Mode::Normal;
+            return;
+        }
+        // A hint without leaving the answer box: Tab, or h where no answer can hold an h.
+        let numeric = matches!(
+            &self.lesson().cells[focus].body,
+            CellBody::Quiz(q) if matches!(
+                q.kind,
+                QuizKind::Integer { .. } | QuizKind::Number { .. } | QuizKind::Shape { .. }
+            )
+        );
+        let answers = matches!(
+            self.cells[focus],
+            CellState::Quiz(_) | CellState::Exercise(_)
+        );
+        let plain = key.modifiers.difference(KeyModifiers::SHIFT).is_empty();
+        if answers
+            && (key.code == KeyCode::Tab || (numeric && plain && key.code == KeyCode::Char('h')))
+        {
+            self.hint();
             return;
         }
         let choices = match (&self.lesson().cells[focus].body, &self.cells[focus]) {
@@ -181,7 +227,16 @@ impl App {
             // On a run cell the box edits a parameter; elsewhere it holds an answer.
             KeyCode::Enter if is_run => self.apply_edit(),
             KeyCode::Enter => self.submit(),
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => input.insert(c),
+            KeyCode::Char(c) if key.modifiers.contains(KeyModifiers::CONTROL) => match c {
+                'a' => input.home(),
+                'e' => input.end(),
+                'u' => input.kill_before(),
+                'k' => input.kill_after(),
+                'w' => input.kill_word(),
+                'h' => input.backspace(),
+                _ => {}
+            },
+            KeyCode::Char(c) => input.insert(c),
             KeyCode::Backspace => input.backspace(),
             KeyCode::Delete => input.delete(),
             KeyCode::Left => input.left(),
@@ -219,7 +274,8 @@ impl App {
                     return;
                 };
                 let current = st.values.get(name).map(cell_state::show_value);
-                st.edit.set(&current.unwrap_or_default());
+                // Selected: typing replaces the value, an arrow key edits it.
+                st.edit.set_selected(&current.unwrap_or_default());
                 st.edit_error = None;
                 self.mode = Mode::Typing;
             }

@@ -189,7 +189,7 @@ impl App {
             cancel: cancel.clone(),
         });
         if let Some(r) = self.result_mut(cell) {
-            r.start();
+            r.start(params.values.clone());
         }
         self.follow_run = cell == self.focus;
         Some(Job {
@@ -258,6 +258,14 @@ impl App {
         };
         if ended {
             self.running = None;
+            let long_run = match &self.lessons[self.current].cells[cell].body {
+                CellBody::Run(r) => r.experiment.long,
+                _ => false,
+            };
+            if long_run {
+                // Training takes minutes: its outputs outlive the session.
+                self.save_runs();
+            }
             self.exercise_ended(cell);
             if cell == self.focus {
                 self.follow_focus();

@@ -21,7 +21,9 @@ pub const PALETTE: [Color; 6] = [
     Color::LightRed,
     Color::LightBlue,
 ];
-const MARK: Color = Color::LightRed;
+/// Marks, one colour each (three learning-rate suggestions must be told apart), none of
+/// them a series colour.
+const MARKS: [Color; 3] = [Color::LightRed, Color::LightGreen, Color::LightBlue];
 
 /// The axes a plot is drawn on.
 #[derive(Debug, Clone, PartialEq)]
@@ -226,14 +228,15 @@ impl Widget for PlotView<'_> {
                 });
             datasets.push(d);
         }
-        for (line, top, m) in &marks {
+        for (i, (line, top, m)) in marks.iter().enumerate() {
+            let mark_color = MARKS[i % MARKS.len()];
             // The line has no name, so only the labelled point appears in the legend.
             datasets.push(
                 Dataset::default()
                     .data(line)
                     .marker(Marker::Braille)
                     .graph_type(GraphType::Line)
-                    .style(Style::new().fg(MARK)),
+                    .style(Style::new().fg(mark_color)),
             );
             let label = format!("{} ({})", m.label, crate::course::quiz::format_number(m.x));
             datasets.push(
@@ -242,7 +245,7 @@ impl Widget for PlotView<'_> {
                     .data(top)
                     .marker(Marker::Dot)
                     .graph_type(GraphType::Scatter)
-                    .style(Style::new().fg(MARK)),
+                    .style(Style::new().fg(mark_color)),
             );
         }
         let axis_style = Style::new().fg(Color::DarkGray);
@@ -346,6 +349,31 @@ mod tests {
         let mut p = plot(vec![(1.0, 1.0), (2.0, 0.5)], false);
         p.x_range = Some((1.0, 10.0));
         assert_eq!(geometry(&p).unwrap().x, [1.0, 10.0]);
+    }
+
+    /// Issue 12, item 11: the range test's three suggestions are drawn in three colours.
+    #[test]
+    fn marks_are_coloured_apart() {
+        let mut p = plot(
+            (0..40)
+                .map(|i| (10f64.powf(-6.0 + i as f64 * 0.15), 2.0))
+                .collect(),
+            true,
+        );
+        for (label, x) in [("valley", 1e-4), ("steep", 1e-2), ("min/10", 1e-1)] {
+            p.marks.push(Mark {
+                label: label.into(),
+                x,
+            });
+        }
+        let mut buf = Buffer::empty(Rect::new(0, 0, 80, 16));
+        PlotView { plot: &p }.render(buf.area, &mut buf);
+        for c in MARKS {
+            assert!(
+                buf.content().iter().any(|cell| cell.fg == c),
+                "no cell drawn in {c:?}"
+            );
+        }
     }
 
     #[test]

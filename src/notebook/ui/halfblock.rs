@@ -26,8 +26,27 @@ pub enum Scale {
 
 /// Small images are enlarged until about this many columns wide.
 const TARGET_COLS: u32 = 16;
-/// The tallest a picture may be, in rows, so one photo never fills the whole screen.
+/// The tallest a picture may be, in rows, so one photo never fills the whole screen; a wide
+/// notebook (a big terminal) allows more, so photos are shrunk less.
 pub const MAX_ROWS: u32 = 20;
+pub const MAX_ROWS_WIDE: u32 = 26;
+/// Notebook widths from which [`MAX_ROWS_WIDE`] applies.
+const WIDE: u16 = 100;
+/// Lines a caption may wrap to under its picture.
+const CAPTION_LINES: usize = 3;
+
+/// The largest whole-number scale that shows a `w` x `h` image in `cols` x `rows` cells (the
+/// full-screen view).
+pub fn best_fit(w: u32, h: u32, cols: u16, rows: u16) -> Scale {
+    let (w, h) = (w.max(1), h.max(1));
+    let (cw, ch) = (u32::from(cols).max(1), 2 * u32::from(rows).max(1));
+    let up = (cw / w).min(ch / h);
+    if up >= 1 {
+        Scale::Up(up)
+    } else {
+        Scale::Down(w.div_ceil(cw).max(h.div_ceil(ch)).max(2))
+    }
+}
 
 /// The scale that shows a `w`-pixel-wide image in at most `max_cols` columns.
 pub fn fit(w: u32, max_cols: u32) -> Scale {
@@ -167,23 +186,60 @@ const GAP: u16 = 2;
 /// Captions wider than their picture may widen the slot up to this.
 const CAPTION_MAX: u16 = 24;
 
+/// A caption wrapped to `width` columns, at most [`CAPTION_LINES`] lines.
+fn caption_lines(caption: &str, width: u16) -> Vec<ratatui::text::Line<'static>> {
+    if caption.is_empty() {
+        return vec![ratatui::text::Line::default()];
+    }
+    let mut l = super::markdown::wrap(
+        &[(
+            caption.to_string(),
+            Style::new().add_modifier(Modifier::ITALIC),
+        )],
+        usize::from(width.max(1)),
+        "",
+        "",
+    );
+    if l.len() > CAPTION_LINES {
+        let last = l[CAPTION_LINES - 1].clone();
+        l.truncate(CAPTION_LINES - 1);
+        // The cut is shown: `…` on the last line kept.
+        let mut last = last;
+        last.spans.push(ratatui::text::Span::raw(" …"));
+        l.push(super::markdown::truncate_line(last, usize::from(width)));
+    }
+    l
+}
+
 /// Lays pictures out left to right, wrapping to new rows; returns the places and total height.
-/// Every picture shares the scale of the first one that needs the most shrinking, so a row of
-/// same-sized pictures stays the same size.
+/// Pictures of about the same size share the scale of the largest, so a row of them stays
+/// comparable; a much smaller one (a 3x3 patch next to a photo) is enlarged on its own.
 pub fn layout(pictures: &[Picture], width: u16) -> (Vec<Placed>, u16) {
     let width = width.max(1);
     let widest = pictures.iter().map(|p| p.image.width()).max().unwrap_or(1);
     let tallest = pictures.iter().map(|p| p.image.height()).max().unwrap_or(1);
-    let scale = shrink_to_rows(fit(widest, u32::from(width)), tallest, MAX_ROWS);
+    let max_rows = if width >= WIDE {
+        MAX_ROWS_WIDE
+    } else {
+        MAX_ROWS
+    };
+    let scale_for = |w: u32, h: u32| shrink_to_rows(fit(w, u32::from(width)), h, max_rows);
+    let shared = scale_for(widest, tallest);
     let mut placed = Vec::new();
     let (mut x, mut y, mut row_h) = (0u16, 0u16, 0u16);
     for (index, p) in pictures.iter().enumerate() {
-        let (cols, rows) = size(p.image.width(), p.image.height(), scale);
+        let (w, h) = p.image.dimensions();
+        let scale = if 2 * w < widest && 2 * h < tallest {
+            scale_for(w, h)
+        } else {
+            shared
+        };
+        let (cols, rows) = size(w, h, scale);
         let cap = (p.caption.width() as u16).min(CAPTION_MAX);
         let slot = cols.max(cap).min(width);
         if x > 0 && x + slot > width {
             x = 0;
-            y += row_h + 1;
+            y += row_h;
             row_h = 0;
         }
         placed.push(Placed {
@@ -195,14 +251,10 @@ pub fn layout(pictures: &[Picture], width: u16) -> (Vec<Placed>, u16) {
             rows,
             slot,
         });
-        row_h = row_h.max(rows);
+        row_h = row_h.max(rows + caption_lines(&p.caption, slot).len() as u16);
         x += slot + GAP;
     }
-    let height = if pictures.is_empty() {
-        0
-    } else {
-        y + row_h + 1
-    };
+    let height = if pictures.is_empty() { 0 } else { y + row_h };
     (placed, height)
 }
 
@@ -224,14 +276,12 @@ impl Widget for Pictures<'_> {
                 colors: self.colors,
             }
             .render(img_area, buf);
-            let cap_y = area.y + p.y + p.rows;
-            if cap_y < area.bottom() {
-                let cap = super::markdown::truncate_line(
-                    ratatui::text::Line::from(pic.caption.clone()),
-                    usize::from(p.slot),
-                );
-                let cap = cap.style(Style::new().add_modifier(Modifier::ITALIC));
-                buf.set_line(area.x + p.x, cap_y, &cap, p.slot);
+            // The caption under the picture, wrapped to the picture's slot.
+            for (k, cap) in caption_lines(&pic.caption, p.slot).iter().enumerate() {
+                let cap_y = area.y + p.y + p.rows + k as u16;
+                if cap_y < area.bottom() {
+                    buf.set_line(area.x + p.x, cap_y, cap, p.slot);
+                }
             }
         }
     }
@@ -334,13 +384,52 @@ mod tests {
             caption: String::new(),
             image: RgbImage::new(256, 256),
         };
-        let (placed, _) = layout(std::slice::from_ref(&tall), 118);
+        let (placed, _) = layout(std::slice::from_ref(&tall), 90);
         assert!(
             u32::from(placed[0].rows) <= MAX_ROWS,
             "{:?}",
             placed[0].rows
         );
         assert!(placed[0].rows >= MAX_ROWS as u16 - 2);
+        // A wide notebook lets it be larger.
+        let (placed, _) = layout(std::slice::from_ref(&tall), 118);
+        assert!(u32::from(placed[0].rows) <= MAX_ROWS_WIDE);
+        assert!(u32::from(placed[0].rows) > MAX_ROWS);
+    }
+
+    /// Issue 12, item 5: the 3x3 patch beside a photo is enlarged on its own, and a long
+    /// caption wraps instead of being cut.
+    #[test]
+    fn a_small_picture_beside_a_photo_is_enlarged_and_captions_wrap() {
+        let pics = vec![
+            Picture {
+                caption: "camera: the patch at row 70, column 97".into(),
+                image: RgbImage::new(256, 256),
+            },
+            Picture {
+                caption: "the 3x3 patch, enlarged".into(),
+                image: RgbImage::new(3, 3),
+            },
+        ];
+        let (placed, h) = layout(&pics, 118);
+        assert!(placed[1].cols >= 9, "patch {:?}", placed[1]);
+        assert!(placed[0].cols >= 40, "photo {:?}", placed[0]);
+        let mut buf = Buffer::empty(Rect::new(0, 0, 118, h));
+        Pictures {
+            pictures: &pics,
+            colors: ColorMode::TrueColor,
+        }
+        .render(buf.area, &mut buf);
+        let text: String = buf.content().iter().map(|c| c.symbol()).collect();
+        assert!(text.contains("column 97"), "the caption is whole");
+        assert!(!text.contains('…'));
+    }
+
+    #[test]
+    fn best_fit_fills_the_screen_by_whole_numbers() {
+        assert_eq!(best_fit(28, 28, 100, 30), Scale::Up(2));
+        assert_eq!(best_fit(256, 256, 100, 30), Scale::Down(5));
+        assert_eq!(best_fit(3, 3, 100, 30), Scale::Up(20));
     }
 
     #[test]

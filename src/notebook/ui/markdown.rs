@@ -58,6 +58,31 @@ pub fn render_styled(text: &str, width: usize, base: Style) -> Vec<Line<'static>
             i += 1;
             continue;
         }
+        // An indented block (four spaces or a tab, not continuing a paragraph) is shown line
+        // for line as written: kernels and formulas keep their rows.
+        if para.is_empty() && indented(raw).is_some() {
+            while i < lines.len() {
+                if let Some(code) = indented(lines[i]) {
+                    out.push(Line::from(Span::styled(
+                        format!("  {}", code.trim_end()),
+                        base.patch(CODE),
+                    )));
+                    i += 1;
+                } else if lines[i].trim().is_empty()
+                    && lines[i + 1..]
+                        .iter()
+                        .find(|l| !l.trim().is_empty())
+                        .is_some_and(|l| indented(l).is_some())
+                {
+                    // A blank line inside the block, before more indented lines.
+                    out.push(Line::default());
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            continue;
+        }
         if let Some((level, title)) = heading(t) {
             flush(&mut para, &mut out);
             let mut style = base.patch(HEADING);
@@ -109,6 +134,14 @@ pub fn render_styled(text: &str, width: usize, base: Style) -> Vec<Line<'static>
         out.pop();
     }
     out
+}
+
+/// The text of an indented-block line (four spaces or a tab stripped, tabs expanded), or None
+/// when the line is not indented that far or is blank.
+fn indented(line: &str) -> Option<String> {
+    let line = line.replace('\t', "    ");
+    let rest = line.strip_prefix("    ")?;
+    (!rest.trim().is_empty()).then(|| rest.to_string())
 }
 
 fn heading(t: &str) -> Option<(usize, &str)> {
@@ -504,6 +537,30 @@ mod tests {
             ["layer │ out", "──────┼────", "conv1 │ 55 ", "pool  │ 27 "]
         );
         assert!(style_of(&l, "layer").add_modifier.contains(Modifier::BOLD));
+    }
+
+    /// Issue 12, item 1: an indented block keeps its lines (lesson 1's Sobel kernel).
+    #[test]
+    fn indented_blocks_keep_their_lines() {
+        let md = "The kernel is\n\n    -1  0  1\n    -2  0  2\n\n    -1  0  1\n\nafter\n    joined";
+        let l = render(md, 40);
+        assert_eq!(
+            text(&l),
+            [
+                "The kernel is",
+                "",
+                "  -1  0  1",
+                "  -2  0  2",
+                "",
+                "  -1  0  1",
+                "",
+                "after joined"
+            ]
+        );
+        assert_eq!(style_of(&l, "-2").fg, Some(Color::Yellow));
+        // A list item's indented continuation still belongs to the item.
+        let l = render("- item\n    more", 40);
+        assert_eq!(text(&l), ["• item more"]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::axis::{Axes, Axis, Ticks};
-use super::palette::{FAINT_TEXT, GRID, MARK, MINOR_GRID, TEXT};
+use super::palette::{FAINT_TEXT, GRID, MARKS, MINOR_GRID, TEXT};
 use super::prepare::Prepared;
 use crate::export::png::text::{fit_text, text_size};
 use crate::export::png::{drawing_error, FAMILY};
@@ -68,13 +68,14 @@ pub(super) fn draw_chart<DB: DrawingBackend>(
 
     // Marks: a dashed vertical line over the full height, its label at the top beside it.
     // Every line goes down before any label, so no line runs through another mark's label.
-    for &(x, _) in &data.marks {
+    for (i, &(x, _)) in data.marks.iter().enumerate() {
+        let color = MARKS[i % MARKS.len()];
         chart
             .draw_series(DashedLineSeries::new(
                 [(x, data.y.0), (x, data.y.1)],
                 (axes.fs * 0.5) as i32,
                 (axes.fs * 0.35) as i32,
-                MARK.stroke_width(stroke),
+                color.stroke_width(stroke),
             ))
             .map_err(drawing_error)?;
     }
@@ -84,7 +85,8 @@ pub(super) fn draw_chart<DB: DrawingBackend>(
     let gap = (label_fs * 0.4) as i32;
     let pad = (label_fs * 0.2) as i32;
     let mut placed: Vec<(i32, i32, i32)> = Vec::new(); // (left, right, level) of each label
-    for &(x, label) in &data.marks {
+    for (i, &(x, label)) in data.marks.iter().enumerate() {
+        let color = MARKS[i % MARKS.len()];
         let plot_w = (xr.end - xr.start - 2 * gap).max(1) as u32;
         let (label, _) = fit_text(body, label, label_fs, label_fs, plot_w);
         if label.is_empty() {
@@ -119,7 +121,7 @@ pub(super) fn draw_chart<DB: DrawingBackend>(
             WHITE.mix(0.85).filled(),
         ))
         .map_err(drawing_error)?;
-        let style = TextStyle::from((FAMILY, label_fs).into_font()).color(&MARK);
+        let style = TextStyle::from((FAMILY, label_fs).into_font()).color(&color);
         body.draw_text(&label, &style, (left - ox, top - oy))
             .map_err(drawing_error)?;
     }

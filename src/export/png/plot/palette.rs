@@ -20,4 +20,11 @@ pub(super) const TEXT: RGBColor = RGBColor(30, 30, 30);
 pub(super) const FAINT_TEXT: RGBColor = RGBColor(120, 120, 120);
 pub(super) const GRID: RGBColor = RGBColor(222, 222, 222);
 pub(super) const MINOR_GRID: RGBColor = RGBColor(242, 242, 242);
-pub(super) const MARK: RGBColor = RGBColor(60, 60, 60);
+/// Marks (vertical lines with a label), one colour each so three suggestions on one plot can
+/// be told apart: dark red, dark green, dark violet, then the grey of old.
+pub(super) const MARKS: [RGBColor; 4] = [
+    RGBColor(178, 34, 34),
+    RGBColor(0, 110, 60),
+    RGBColor(110, 50, 160),
+    RGBColor(60, 60, 60),
+];

@@ -98,7 +98,13 @@ pub(super) fn view<'a>(
     }
     if focused {
         let keys = if typing {
-            "Enter: run and check · ←/→ Home End: move · Esc: stop typing".to_string()
+            let left = ex.hints.len() - st.hints.min(ex.hints.len());
+            let hint = if left > 0 {
+                format!(" · Tab: hint ({left} left)")
+            } else {
+                String::new()
+            };
+            format!("Enter: run and check · ←/→ Home End: move{hint} · Esc: stop typing")
         } else {
             let mut k = vec!["Enter: type an answer".to_string()];
             if st.hints < ex.hints.len() {

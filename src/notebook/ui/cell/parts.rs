@@ -39,6 +39,15 @@ pub fn input_line(
         spans.push(Span::styled(placeholder.to_string(), DIM.italic()));
         return truncate_line(Line::from(spans), width);
     }
+    if typing && input.is_selected() {
+        // The value to replace: shown selected, as a text field does.
+        let shown: String = chars[start..end].iter().collect();
+        spans.push(Span::styled(
+            shown,
+            Style::new().fg(Color::Black).bg(TYPING),
+        ));
+        return Line::from(spans);
+    }
     let before: String = chars[start..cursor.min(end)].iter().collect();
     spans.push(Span::raw(before));
     if typing {

@@ -161,12 +161,21 @@ pub(super) fn view<'a>(
 fn quiz_keys(q: &Quiz, st: &QuizState, typing: bool) -> String {
     let choice = matches!(q.kind, QuizKind::Single { .. } | QuizKind::Multi { .. });
     if typing {
-        return match q.kind {
-            QuizKind::Single { .. } => "a, b, c…: answer · Esc: stop answering".into(),
-            QuizKind::Multi { .. } => {
-                "a, b, c…: tick/untick · Enter: check · Esc: stop answering".into()
+        let left = q.hints.len() - st.hints.min(q.hints.len());
+        // While answering, Tab shows a hint (and h where no answer holds the letter).
+        let hint = match (left, &q.kind) {
+            (0, _) => String::new(),
+            (_, QuizKind::Integer { .. } | QuizKind::Number { .. } | QuizKind::Shape { .. }) => {
+                format!(" · h or Tab: hint ({left} left)")
             }
-            _ => "Enter: check · ←/→ Home End: move · Esc: stop typing".into(),
+            _ => format!(" · Tab: hint ({left} left)"),
+        };
+        return match q.kind {
+            QuizKind::Single { .. } => format!("a, b, c…: answer{hint} · Esc: stop answering"),
+            QuizKind::Multi { .. } => {
+                format!("a, b, c…: tick/untick · Enter: check{hint} · Esc: stop answering")
+            }
+            _ => format!("Enter: check · ←/→ Home End: move{hint} · Esc: stop typing"),
         };
     }
     let mut keys = vec![if choice {

@@ -258,8 +258,11 @@ pub fn hard_wrap(line: &str, width: usize) -> Vec<String> {
     }
 }
 
-/// A table with aligned columns; numbers are right-aligned.
+/// A table with aligned columns; numbers are right-aligned. A table wider than `width` first
+/// wraps its headers onto several lines, then, if still too wide, is shown in column groups
+/// one under the other, each repeating the first column: no column is ever cut off.
 pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
+    let width = width.max(8);
     let ncols = t
         .rows
         .iter()
@@ -267,11 +270,52 @@ pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
         .chain([t.header.len()])
         .max()
         .unwrap_or(0);
-    let mut widths = vec![0usize; ncols];
-    for row in t.rows.iter().chain([&t.header]) {
-        for (j, c) in row.iter().enumerate() {
-            widths[j] = widths[j].max(c.width());
+    let cell = |row: &[String], j: usize| row.get(j).cloned().unwrap_or_default();
+    let header: Vec<String> = (0..ncols).map(|j| cell(&t.header, j)).collect();
+    let data_w: Vec<usize> = (0..ncols)
+        .map(|j| t.rows.iter().map(|r| cell(r, j).width()).max().unwrap_or(0))
+        .collect();
+    let word_w = |h: &str| h.split_whitespace().map(|w| w.width()).max().unwrap_or(0);
+    // Widest a column needs (header on one line) and narrowest it can be (header wrapped at
+    // its spaces); no column is narrower than what its cells need (a cell over the whole
+    // width is cut, the only case where something is).
+    let full: Vec<usize> = (0..ncols)
+        .map(|j| data_w[j].max(header[j].width()).min(width))
+        .collect();
+    let least: Vec<usize> = (0..ncols)
+        .map(|j| data_w[j].max(word_w(&header[j])).min(width))
+        .collect();
+    let span = |cols: &[usize], w: &[usize]| -> usize {
+        cols.iter().map(|&j| w[j]).sum::<usize>() + 2 * cols.len().saturating_sub(1)
+    };
+    // Group the columns so each group fits: the first column leads every group.
+    let all: Vec<usize> = (0..ncols).collect();
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut widths = full.clone();
+    if span(&all, &full) > width {
+        widths = least.clone();
+        let mut group = vec![0];
+        for j in 1..ncols {
+            let mut next = group.clone();
+            next.push(j);
+            if span(&next, &widths) > width && group.len() > 1 {
+                groups.push(std::mem::replace(&mut group, vec![0, j]));
+            } else {
+                group = next;
+            }
         }
+        groups.push(group);
+        // Give each group's spare room back to its wrapped headers.
+        for g in &groups {
+            let mut spare = width.saturating_sub(span(g, &widths));
+            for &j in g {
+                let more = (full[j] - widths[j]).min(spare);
+                widths[j] += more;
+                spare -= more;
+            }
+        }
+    } else if ncols > 0 {
+        groups.push(all);
     }
     // A column is right-aligned when every entry below the header is a number.
     let numeric: Vec<bool> = (0..ncols)
@@ -282,14 +326,14 @@ pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
             })
         })
         .collect();
-    let fmt_row = |row: &[String], style: Style| -> Line<'static> {
+    let fmt_row = |cols: &[usize], row: &[String], style: Style| -> Line<'static> {
         let mut spans = Vec::new();
-        for (j, w) in widths.iter().enumerate() {
-            if j > 0 {
+        for (k, &j) in cols.iter().enumerate() {
+            if k > 0 {
                 spans.push(Span::styled("  ", style));
             }
-            let c = row.get(j).map(String::as_str).unwrap_or("");
-            let pad = " ".repeat(w.saturating_sub(c.width()));
+            let c = row.get(k).map(String::as_str).unwrap_or("");
+            let pad = " ".repeat(widths[j].saturating_sub(c.width()));
             let text = if numeric[j] {
                 format!("{pad}{c}")
             } else {
@@ -301,15 +345,52 @@ pub fn table_lines(t: &Table, width: usize) -> Vec<Line<'static>> {
     };
     let mut out = Vec::new();
     if let Some(title) = &t.title {
-        out.push(Line::from(title.clone()).bold());
+        out.extend(markdown::wrap(
+            &[(title.clone(), Style::new().bold())],
+            width,
+            "",
+            "",
+        ));
     }
-    if !t.header.is_empty() {
-        out.push(fmt_row(&t.header, Style::new().bold()));
-        let total: usize = widths.iter().sum::<usize>() + 2 * ncols.saturating_sub(1);
-        out.push(Line::styled("─".repeat(total.min(width)), DIM));
-    }
-    for r in &t.rows {
-        out.push(fmt_row(r, Style::new()));
+    for (g, cols) in groups.iter().enumerate() {
+        if g > 0 {
+            out.push(Line::default());
+        }
+        if !t.header.is_empty() {
+            // Each header wrapped to its column, bottom-aligned over the rule.
+            let wrapped: Vec<Vec<String>> = cols
+                .iter()
+                .map(|&j| {
+                    markdown::wrap(&[(header[j].clone(), Style::new())], widths[j], "", "")
+                        .iter()
+                        .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+                        .collect()
+                })
+                .collect();
+            let tall = wrapped.iter().map(Vec::len).max().unwrap_or(1);
+            for i in 0..tall {
+                let row: Vec<String> = wrapped
+                    .iter()
+                    .map(|h| {
+                        let skip = tall - h.len();
+                        if i < skip {
+                            String::new()
+                        } else {
+                            h[i - skip].clone()
+                        }
+                    })
+                    .collect();
+                out.push(fmt_row(cols, &row, Style::new().bold()));
+            }
+            out.push(Line::styled(
+                "─".repeat(span(cols, &widths).min(width)),
+                DIM,
+            ));
+        }
+        for r in &t.rows {
+            let row: Vec<String> = cols.iter().map(|&j| cell(r, j)).collect();
+            out.push(fmt_row(cols, &row, Style::new()));
+        }
     }
     out
 }
@@ -333,6 +414,59 @@ mod tests {
         assert_eq!(fmt_duration(Duration::from_secs(42)), "42s");
         assert_eq!(fmt_duration(Duration::from_secs(65)), "1m 05s");
         assert_eq!(fmt_duration(Duration::from_secs(3720)), "1h 02m");
+    }
+
+    fn plain(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    /// Issue 12, item 9: a table wider than the screen keeps every column: headers wrap, then
+    /// the columns go in groups that repeat the first one.
+    #[test]
+    fn wide_tables_wrap_headers_and_group_columns_never_dropping_one() {
+        let header: Vec<String> = [
+            "layer",
+            "γ (frozen)",
+            "β (frozen)",
+            "mean, training mode",
+            "variance, training mode",
+            "mean, eval mode",
+            "variance, eval mode",
+        ]
+        .map(String::from)
+        .to_vec();
+        let t = Table {
+            title: Some("Largest change per channel".into()),
+            header: header.clone(),
+            rows: vec![[
+                "bn1", "0.0000", "0.0000", "0.4321", "1.2345", "0.0000", "0.0000",
+            ]
+            .map(String::from)
+            .to_vec()],
+        };
+        for width in [118, 76, 56, 30] {
+            let l = plain(&table_lines(&t, width));
+            let all = l.join("\n");
+            assert!(l.iter().all(|r| r.width() <= width), "{width}: {all}");
+            assert!(!all.contains('…'), "{width}: nothing is cut:\n{all}");
+            for h in &header {
+                for w in h.split_whitespace() {
+                    assert!(all.contains(w), "{width}: `{w}` missing:\n{all}");
+                }
+            }
+            for v in ["0.4321", "1.2345"] {
+                assert!(all.contains(v), "{width}: {v} missing:\n{all}");
+            }
+        }
+        // Narrow: the row label leads each group.
+        let l = plain(&table_lines(&t, 30));
+        assert!(
+            l.iter().filter(|r| r.starts_with("bn1")).count() >= 2,
+            "{l:#?}"
+        );
     }
 
     #[test]

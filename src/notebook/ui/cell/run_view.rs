@@ -10,6 +10,7 @@ use super::result::{outputs, status_lines};
 use super::style::{ACCENT, DIM, WARN};
 use super::view::{CellView, Piece};
 use crate::course::lesson::Run;
+use crate::experiments::ParamKind;
 use crate::notebook::app::{cell_state::show_value, RunState};
 use crate::notebook::ui::markdown;
 
@@ -33,20 +34,47 @@ pub(super) fn view<'a>(
         focused,
         inner,
     ));
+    if st.result.is_stale(&st.values) && !st.result.outputs.is_empty() {
+        // The outputs below answer other values than the ones shown above.
+        let changed: Vec<String> = st
+            .result
+            .ran_with
+            .iter()
+            .flatten()
+            .filter(|(k, v)| st.values.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k} = {}", show_value(v)))
+            .collect();
+        lines.extend(markdown::wrap(
+            &[(
+                format!(
+                    "⚠ Out of date: the outputs below are from the run with {}. Enter runs                      with the values above.",
+                    changed.join(", ")
+                ),
+                WARN,
+            )],
+            inner,
+            "",
+            "  ",
+        ));
+    }
     let mut pieces = vec![Piece::Lines(lines)];
     outputs(&st.result, inner, &mut pieces);
     if focused {
-        let keys = if run.experiment.long {
+        let mut keys = if run.experiment.long {
             "Enter: run · Esc: stop · r: run all"
         } else {
             "Enter: run again · r: run all"
-        };
-        pieces.push(Piece::Lines(markdown::wrap(
-            &[(keys.to_string(), DIM)],
-            inner,
-            "",
-            "",
-        )));
+        }
+        .to_string();
+        let has_pictures = st
+            .result
+            .outputs
+            .iter()
+            .any(|(_, o)| matches!(o, crate::output::Output::Pictures(_)));
+        if has_pictures {
+            keys.push_str(" · v: pictures full-screen");
+        }
+        pieces.push(Piece::Lines(markdown::wrap(&[(keys, DIM)], inner, "", "")));
     }
     let mut title = vec![Span::raw(" ▶ "), Span::raw(run.experiment.name).bold()];
     title.push(Span::raw(" "));
@@ -101,7 +129,8 @@ fn params_lines(
         }
         lines.extend(markdown::wrap(
             &[(
-                "Enter: set the value · Esc: keep the old one".to_string(),
+                "type to replace · ←/→ edit · Ctrl-U clear · Enter: set · Esc: keep the old value"
+                    .to_string(),
                 DIM,
             )],
             width,
@@ -116,17 +145,26 @@ fn params_lines(
             .get(st.selected)
             .and_then(|n| run.experiment.param(n))
         {
+            // Only a parameter +/- can step says so (free text and files are typed).
+            let steps = !matches!(
+                spec.kind,
+                ParamKind::Text | ParamKind::Matrix { .. } | ParamKind::File
+            );
+            let change = match (steps, run.experiment.long) {
+                (true, true) => " · +/-: change, then Enter to run",
+                (true, false) => " · +/-: change (reruns at once)",
+                (false, _) => "",
+            };
+            let next = if run.adjust.len() > 1 {
+                " · Tab: next parameter"
+            } else {
+                ""
+            };
             lines.extend(markdown::wrap(
                 &[(
                     format!(
-                        "{}: {} · Tab: next parameter · +/-: change{} · i: type a value",
-                        spec.name,
-                        spec.doc,
-                        if run.experiment.long {
-                            ", then Enter to run"
-                        } else {
-                            " (reruns at once)"
-                        }
+                        "{}: {}{next}{change} · i: type a value",
+                        spec.name, spec.doc
                     ),
                     DIM,
                 )],
