@@ -189,7 +189,7 @@ pub static COMPARE: Experiment = Experiment {
 };
 
 /// Accuracy on the test set moved `shift` pixels in each of four directions, averaged.
-fn shifted_accuracy(
+pub(crate) fn shifted_accuracy(
     model: &mut dyn Model,
     raw_test: &Dataset,
     data: &Prepared,
