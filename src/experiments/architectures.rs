@@ -81,11 +81,10 @@ fn famous(p: FamousParams, ctx: &mut Emit<'_, FamousMetric>) -> anyhow::Result<(
             .map_or(0, |r| r.out_shape.iter().product::<usize>());
         rows.push(vec![
             s.name.clone(),
-            fmt_shape(&s.input),
             format!("{convs}"),
             fmt_count(conv),
             fmt_count(linear),
-            format!("{first_name}: {flat_in} → …"),
+            format!("{first_name} ({flat_in} in)"),
             fmt_count(first),
             format!("{:.1}%", 100.0 * share),
             fmt_count(s.total_params),
@@ -93,24 +92,32 @@ fn famous(p: FamousParams, ctx: &mut Emit<'_, FamousMetric>) -> anyhow::Result<(
         shares.push(share);
         totals.push(s.total_params);
     }
+    // One column per network, so the table fits a narrow terminal.
+    let labels = [
+        "",
+        "convolutions",
+        "conv parameters",
+        "linear parameters",
+        "first linear layer",
+        "its parameters",
+        "its share",
+        "total",
+    ];
+    let table: Vec<Vec<String>> = (1..labels.len())
+        .map(|i| {
+            let mut r = vec![labels[i].to_string()];
+            r.extend(rows.iter().map(|net: &Vec<String>| net[i].clone()));
+            r
+        })
+        .collect();
+    let mut header = vec![labels[0].to_string()];
+    header.extend(rows.iter().map(|net| net[0].clone()));
     ctx.show(
         "params",
         Output::Table(Table {
-            title: Some("Where the parameters are (computed from the network files)".into()),
-            header: [
-                "network",
-                "input",
-                "convs",
-                "conv params",
-                "linear params",
-                "first linear layer",
-                "its params",
-                "share",
-                "total",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
+            title: Some("Where the parameters are, at 224x224 (from the network files)".into()),
+            header,
+            rows: table,
         }),
     );
     use FamousMetric as M;
@@ -190,7 +197,7 @@ fn stacks(p: StacksParams, ctx: &mut Emit<'_, StacksMetric>) -> anyhow::Result<(
                 "layers",
                 "receptive field",
                 "weights",
-                "non-linearities possible",
+                "ReLUs (one per layer)",
             ]
             .map(String::from)
             .to_vec(),
@@ -247,8 +254,9 @@ pub static RECEPTIVE: Experiment = Experiment {
     run: |p, ctx| kit::typed(&RECEPTIVE, p, ctx, receptive),
 };
 
-/// Pixels per input pixel in the pictures.
-const ZOOM: u32 = 4;
+/// Pixels per input pixel in the pictures (the notebook draws each pixel as half a cell; the
+/// PNG export enlarges small pictures itself).
+const ZOOM: u32 = 1;
 
 fn receptive(p: ReceptiveParams, ctx: &mut Emit<'_, ReceptiveMetric>) -> anyhow::Result<()> {
     let spec = NetSpec::load(&p.net)?;
@@ -295,6 +303,13 @@ fn receptive(p: ReceptiveParams, ctx: &mut Emit<'_, ReceptiveMetric>) -> anyhow:
         let rect = win.rect(r, c);
         last_rf = win.size[0];
         let whole = rect[0] <= 0.0 && rect[1] <= 0.0 && rect[2] >= h - 1.0 && rect[3] >= w - 1.0;
+        // Pictures up to the first field that covers the whole digit; the table goes on.
+        if covered.is_none() {
+            pics.push(Picture {
+                caption: format!("{}: {}", row.name, fmt_field(Some(win.size))),
+                image: draw_field(&digit, rect),
+            });
+        }
         if whole && covered.is_none() {
             covered = Some(weighted);
         }
@@ -309,12 +324,6 @@ fn receptive(p: ReceptiveParams, ctx: &mut Emit<'_, ReceptiveMetric>) -> anyhow:
                 rect[0], rect[2], rect[1], rect[3]
             ),
         ]);
-        if pics.len() < 10 {
-            pics.push(Picture {
-                caption: format!("{}: {}", row.name, fmt_field(Some(win.size))),
-                image: draw_field(&digit, rect),
-            });
-        }
     }
     ctx.show("fields", Output::Pictures(pics));
     ctx.show(
@@ -377,14 +386,12 @@ fn draw_field(digit: &RgbImage, rect: [f64; 4]) -> RgbImage {
     );
     let red = Rgb([230, 60, 40]);
     for x in x0..=x1 {
-        for y in [y0, y0 + 1, y1.saturating_sub(1), y1] {
-            out.put_pixel(x, y.min(h * ZOOM - 1), red);
-        }
+        out.put_pixel(x, y0, red);
+        out.put_pixel(x, y1, red);
     }
     for y in y0..=y1 {
-        for x in [x0, x0 + 1, x1.saturating_sub(1), x1] {
-            out.put_pixel(x.min(w * ZOOM - 1), y, red);
-        }
+        out.put_pixel(x0, y, red);
+        out.put_pixel(x1, y, red);
     }
     out
 }

@@ -63,7 +63,7 @@ pub fn summary_table(s: &Summary) -> Table {
         .collect();
     Table {
         title: Some(format!(
-            "{}: input {}, {} parameters (RF: the input pixels one value sees)",
+            "{}: input {}, {} parameters",
             s.name,
             fmt_shape(&s.input),
             fmt_count(s.total_params)
