@@ -10,6 +10,7 @@
 //! against its body and run every quick one to compare the metrics it emits with the ones it
 //! declares.
 
+pub mod architectures;
 pub mod autoencoders;
 pub mod common;
 pub mod conv_size;
@@ -69,6 +70,14 @@ pub static ALL: &[&Experiment] = &[
     &craft::search::RUNS,
     &craft::checkpoint::CHECKPOINT,
     &craft::INIT,
+    &architectures::FAMOUS,
+    &architectures::STACKS,
+    &architectures::RECEPTIVE,
+    &architectures::races::RESNET,
+    &architectures::BLOCK,
+    &architectures::SIZES,
+    &architectures::races::GAP,
+    &architectures::races::SE,
 ];
 
 /// Every experiment the tutor knows, in lesson order.

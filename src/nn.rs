@@ -15,6 +15,7 @@ pub mod objective;
 pub mod ops;
 pub mod optim;
 pub mod param;
+pub mod receptive;
 pub mod scores;
 pub mod shape;
 pub mod spec;

@@ -456,3 +456,121 @@ fn maxpool_partial_ties_and_fused_relu_dead_windows() {
         assert_eq!(g.data, want, "portable={portable}");
     }
 }
+
+#[test]
+fn squeeze_and_excitation_scale() {
+    // A whole SE block: the gate (pool, two linears, sigmoid) scales the saved map's channels;
+    // the gradient reaches the gate's layers, the map and the conv before both.
+    both(
+        r#"
+[[layers]]
+type = "conv2d"
+out_channels = 3
+kernel = 3
+padding = 1
+[[layers]]
+type = "save"
+as = "map"
+[[layers]]
+type = "global_avgpool"
+[[layers]]
+type = "linear"
+out_features = 2
+[[layers]]
+type = "relu"
+[[layers]]
+type = "linear"
+out_features = 3
+[[layers]]
+type = "sigmoid"
+[[layers]]
+type = "scale"
+with = "map"
+[[layers]]
+type = "conv2d"
+out_channels = 2
+kernel = 1
+"#,
+        "[1, 3, 3]",
+        &[2, 1, 3, 3],
+        Target::Classes(vec![0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1, 0, 0, 1, 0, 1, 1]),
+        LossKind::CrossEntropy,
+    );
+}
+
+#[test]
+fn scale_forward_multiplies_each_channel() {
+    let mut n = net(
+        r#"
+[[layers]]
+type = "save"
+as = "map"
+[[layers]]
+type = "global_avgpool"
+[[layers]]
+type = "scale"
+with = "map"
+"#,
+        "[2, 1, 2]",
+        1,
+    );
+    // Channel means 2 and -1: each channel is multiplied by its own mean.
+    let x = Batch::new(vec![1.0, 3.0, -2.0, 0.0], vec![1, 2, 1, 2]).unwrap();
+    let y = n.forward(&x).unwrap();
+    assert_eq!(y.shape, vec![1, 2, 1, 2]);
+    assert_eq!(y.data, vec![2.0, 6.0, 2.0, 0.0]);
+}
+
+#[test]
+fn residual_block_with_a_projection_on_a_branch() {
+    // ResNet's downsampling block: the main path halves the size and doubles the channels,
+    // a strided 1x1 projection of the saved input (started with `branch`) matches it. Every
+    // parameter, on both paths and before the split, gets its gradient.
+    both(
+        r#"
+[[layers]]
+type = "conv2d"
+out_channels = 2
+kernel = 3
+padding = 1
+[[layers]]
+type = "save"
+as = "x"
+[[layers]]
+type = "conv2d"
+out_channels = 3
+kernel = 3
+stride = 2
+padding = 1
+[[layers]]
+type = "relu"
+[[layers]]
+type = "conv2d"
+out_channels = 3
+kernel = 3
+padding = 1
+[[layers]]
+type = "save"
+as = "f"
+[[layers]]
+type = "branch"
+from = "x"
+[[layers]]
+type = "conv2d"
+out_channels = 3
+kernel = 1
+stride = 2
+[[layers]]
+type = "add"
+with = "f"
+[[layers]]
+type = "relu"
+"#,
+        "[1, 4, 4]",
+        &[2, 1, 4, 4],
+        Target::Classes(vec![
+            0, 1, 2, 0, 2, 1, 1, 0, //
+        ]),
+        LossKind::CrossEntropy,
+    );
+}

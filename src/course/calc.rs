@@ -55,6 +55,10 @@ pub const FUNCTIONS: &[(&str, &str)] = &[
         "net_size(\"net.toml\", \"layer\"?): number of values after a layer (flattened size)",
     ),
     (
+        "net_rf",
+        "net_rf(\"net.toml\", \"layer\"?): receptive field (height) after a layer, in input pixels",
+    ),
+    (
         "box_iou",
         "box_iou(x0, y0, x1, y1, x0', y0', x1', y1'): IoU of two corner-format boxes",
     ),
@@ -177,6 +181,7 @@ fn context(draw: &Draw, dir: &Path, no_bias: bool) -> HashMapContext<DefaultNume
     );
     register_nets(&mut ctx, dir);
     register_boxes(&mut ctx);
+    register_receptive(&mut ctx, dir);
     ctx
 }
 
@@ -347,6 +352,56 @@ fn within_limits(expr: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `net_rf`: the receptive field after a layer of a network file (relative to `dir`), from
+/// [`crate::nn::receptive`], the same figures as `tutor inspect`'s RF column.
+fn register_receptive(ctx: &mut HashMapContext<DefaultNumericTypes>, dir: &Path) {
+    let d = dir.to_path_buf();
+    let _ = ctx.set_function(
+        "net_rf".into(),
+        Function::new(move |a: &V| -> R {
+            let items: Vec<V> = match a {
+                Value::Tuple(t) => t.clone(),
+                v => vec![v.clone()],
+            };
+            let names: Vec<String> = items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(custom(format!("net_rf: `{other}` is not a quoted name"))),
+                })
+                .collect::<Result<_, _>>()?;
+            let (file, layer) = match names.as_slice() {
+                [f] => (f, None),
+                [f, l] => (f, Some(l)),
+                _ => {
+                    return Err(custom(
+                        "net_rf takes a network file and optionally a layer name",
+                    ))
+                }
+            };
+            let spec = NetSpec::load(d.join(file)).map_err(|e| custom(e.to_string()))?;
+            let fields = crate::nn::receptive::fields(&spec);
+            let at = match layer {
+                None => spec.layers.len().checked_sub(1),
+                Some(name) => spec.layers.iter().position(|l| &l.name == name),
+            }
+            .ok_or_else(|| {
+                custom(format!(
+                    "net_rf: `{file}` has no layer `{}`",
+                    layer.map_or("", |s| s)
+                ))
+            })?;
+            match fields[at] {
+                Some([h, _]) => Ok(Value::Int(h as i64)),
+                None => Err(custom(format!(
+                    "net_rf: after layer `{}` of `{file}` every value sees the whole input",
+                    spec.layers[at].name
+                ))),
+            }
+        }),
+    );
+}
+
 fn eval(expr: &str, draw: &Draw, dir: &Path) -> Result<V, String> {
     within_limits(expr)?;
     eval_in(expr, &context(draw, dir, false))
@@ -462,6 +517,11 @@ mod tests {
             .unwrap_err()
             .contains("no layer"));
         assert!(e("net_params(\"missing.toml\")".into()).is_err());
+        let vgg = "\"lesson9_vgg16.toml\"";
+        assert_eq!(e(format!("net_rf({vgg}, \"conv1_2\")")), Ok(vec![5.0]));
+        assert_eq!(e(format!("net_rf({vgg}, \"pool5\")")), Ok(vec![212.0]));
+        assert!(e(format!("net_rf({vgg}, \"fc6\")")).is_err());
+        assert!(e(format!("net_rf({vgg}, \"nope\")")).is_err());
     }
 
     #[test]

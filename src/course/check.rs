@@ -136,9 +136,12 @@ fn check_files(
     out: &mut Vec<Diagnostic>,
 ) {
     use crate::experiments::{Default, ParamKind, Value};
+    // Only experiments that train (the long ones) need the training memory; a network that is
+    // only inspected (VGG16 in lesson 9) may be far too big to train here.
     let batch = match params.get("batch") {
-        Some(Value::Int(b)) if *b > 0 => *b as usize,
-        _ => crate::nn::summary::DEFAULT_BATCH,
+        _ if !exp.long => None,
+        Some(Value::Int(b)) if *b > 0 => Some(*b as usize),
+        _ => Some(crate::nn::summary::DEFAULT_BATCH),
     };
     for p in exp
         .params
@@ -186,10 +189,10 @@ fn check_quick_run(l: &Lesson, c: &Cell, r: &super::lesson::Run, out: &mut Vec<D
     }
 }
 
-/// Loads `path` the way the experiment that names it will: a network (parsed, shapes and
-/// training memory checked), a pretrained model (metadata checked against the architecture,
-/// weights loaded and checked), or a picture.
-fn load_like_a_run(path: &Path, batch: usize) -> anyhow::Result<()> {
+/// Loads `path` the way the experiment that names it will: a network (parsed, shapes and, when
+/// `batch` is given, training memory checked), a pretrained model (metadata checked against the
+/// architecture, weights loaded and checked), or a picture.
+fn load_like_a_run(path: &Path, batch: Option<usize>) -> anyhow::Result<()> {
     use crate::util::files;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     match ext {
@@ -197,11 +200,16 @@ fn load_like_a_run(path: &Path, batch: usize) -> anyhow::Result<()> {
             let text = files::read_to_string(path)?;
             if text.contains(crate::experiments::transfer::pretrain::META_FORMAT) {
                 let pre = crate::experiments::transfer::pretrain::Pretrained::load(path)?;
-                pre.spec.summary(None)?.check_memory(batch)?;
+                if let Some(b) = batch {
+                    pre.spec.summary(None)?.check_memory(b)?;
+                }
                 pre.source_network()?;
             } else {
                 let spec = crate::nn::NetSpec::parse(&text, &path.display().to_string())?;
-                spec.summary(None)?.check_memory(batch)?;
+                let summary = spec.summary(None)?;
+                if let Some(b) = batch {
+                    summary.check_memory(b)?;
+                }
             }
         }
         "png" => {

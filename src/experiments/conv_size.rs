@@ -204,12 +204,9 @@ pub static LAYER: Experiment = Experiment {
     run: |p, ctx| kit::typed(&LAYER, p, ctx, layer),
 };
 
-fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> {
-    let shape = crate::util::parse::parse_numbers(&p.input)
-        .filter(|v| v.len() == 3 && v.iter().all(|x| x.fract() == 0.0 && *x >= 1.0))
-        .ok_or_else(|| anyhow::anyhow!("input shape must be C,H,W, e.g. 3,32,32"))?;
-    let (c_in, h) = (shape[0] as i64, shape[1] as i64);
-    let spec = &p.layer;
+/// A conv layer as a learner types it, `conv OUT kK [sS] [pP] [dD]`: the output channels,
+/// kernel, stride, padding and dilation.
+pub(crate) fn parse_conv(spec: &str) -> anyhow::Result<[i64; 5]> {
     let mut words = spec.split_whitespace();
     anyhow::ensure!(
         words.next().is_some_and(|w| w.eq_ignore_ascii_case("conv")),
@@ -237,6 +234,15 @@ fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> 
         }
     }
     let k = k.ok_or_else(|| anyhow::anyhow!("give the kernel size, e.g. k3"))?;
+    Ok([c_out, k, s, pad, d])
+}
+
+fn layer(p: LayerParams, ctx: &mut Emit<'_, LayerMetric>) -> anyhow::Result<()> {
+    let shape = crate::util::parse::parse_numbers(&p.input)
+        .filter(|v| v.len() == 3 && v.iter().all(|x| x.fract() == 0.0 && *x >= 1.0))
+        .ok_or_else(|| anyhow::anyhow!("input shape must be C,H,W, e.g. 3,32,32"))?;
+    let (c_in, h) = (shape[0] as i64, shape[1] as i64);
+    let [c_out, k, s, pad, d] = parse_conv(&p.layer)?;
     let o = conv_out(h, k, s, pad, d).map_err(|e| anyhow::anyhow!(e))?;
     let params = shape::conv2d_params(c_in, c_out, k, 1, true).map_err(|e| anyhow::anyhow!(e))?;
     ctx.show(

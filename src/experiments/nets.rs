@@ -1,7 +1,9 @@
 //! Network files as a lesson shows them: the layer-by-layer summary `tutor inspect` prints.
 
 use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
+use crate::nn::receptive::fmt_field;
 use crate::nn::spec::NetSpec;
+use crate::nn::summary::{fmt_count, fmt_shape, Summary};
 use crate::output::{Output, Table};
 
 params! {
@@ -32,42 +34,46 @@ pub static INSPECT: Experiment = Experiment {
 fn inspect(p: InspectParams, ctx: &mut Emit<'_, InspectMetric>) -> anyhow::Result<()> {
     let spec = NetSpec::load(&p.net)?;
     let s = spec.summary(None)?;
-    let rows = s
-        .rows
-        .iter()
-        .map(|r| {
-            vec![
-                format!("{} ({})", r.name, r.kind),
-                crate::nn::summary::fmt_shape(&r.out_shape),
-                if r.params == 0 {
-                    "--".to_string()
-                } else {
-                    crate::nn::summary::fmt_count(r.params)
-                },
-            ]
-        })
-        .collect();
-    ctx.show(
-        "summary",
-        Output::Table(Table {
-            title: Some(format!(
-                "{}: input {}, {} parameters",
-                s.name,
-                crate::nn::summary::fmt_shape(&s.input),
-                crate::nn::summary::fmt_count(s.total_params)
-            )),
-            header: vec![
-                "layer (type)".into(),
-                "output shape".into(),
-                "params".into(),
-            ],
-            rows,
-        }),
-    );
+    ctx.show("summary", Output::Table(summary_table(&s)));
     ctx.emit(InspectMetric::Params, s.total_params as f64);
     ctx.emit(
         InspectMetric::OutputSize,
         s.output.iter().product::<usize>() as f64,
     );
     Ok(())
+}
+
+/// A network's summary as a table: each layer's output shape, receptive field and parameters.
+pub fn summary_table(s: &Summary) -> Table {
+    let rows = s
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                format!("{} ({})", r.name, r.kind),
+                fmt_shape(&r.out_shape),
+                fmt_field(r.receptive),
+                if r.params == 0 {
+                    "--".to_string()
+                } else {
+                    fmt_count(r.params)
+                },
+            ]
+        })
+        .collect();
+    Table {
+        title: Some(format!(
+            "{}: input {}, {} parameters",
+            s.name,
+            fmt_shape(&s.input),
+            fmt_count(s.total_params)
+        )),
+        header: vec![
+            "layer (type)".into(),
+            "output shape".into(),
+            "RF".into(),
+            "params".into(),
+        ],
+        rows,
+    }
 }

@@ -95,6 +95,7 @@ enum Op {
     Save(String),
     Concat(String),
     Add(String),
+    Scale(String),
     Output(String),
     Branch(String),
 }
@@ -276,6 +277,7 @@ impl<D: Backend> Network<D> {
                 LayerKind::Save { as_name } => Op::Save(as_name.clone()),
                 LayerKind::Concat { with } => Op::Concat(with.clone()),
                 LayerKind::Add { with } => Op::Add(with.clone()),
+                LayerKind::Scale { with } => Op::Scale(with.clone()),
                 LayerKind::Output { as_name } => Op::Output(as_name.clone()),
                 LayerKind::Branch { from } => Op::Branch(from.clone()),
             };

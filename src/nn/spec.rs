@@ -225,6 +225,12 @@ pub enum LayerKind {
         /// The saved tensor.
         with: String,
     },
+    /// `scale`: the saved `[C, H, W]` tensor named by `with`, each channel multiplied by the
+    /// current `[C]` vector (squeeze-and-excitation's channel attention).
+    Scale {
+        /// The saved feature map.
+        with: String,
+    },
     /// `output`: the current tensor is one of the network's named outputs (a head,
     /// `as = "class"`). A network without `output` layers has one output, its last tensor.
     Output {
@@ -240,7 +246,7 @@ pub enum LayerKind {
 }
 
 /// The layer type names, in the order the documentation lists them.
-pub const LAYER_TYPES: [&str; 20] = [
+pub const LAYER_TYPES: [&str; 21] = [
     "conv2d",
     "conv_transpose2d",
     "maxpool2d",
@@ -259,6 +265,7 @@ pub const LAYER_TYPES: [&str; 20] = [
     "save",
     "concat",
     "add",
+    "scale",
     "output",
     "branch",
 ];
@@ -285,6 +292,7 @@ impl LayerKind {
             LayerKind::Save { .. } => "save",
             LayerKind::Concat { .. } => "concat",
             LayerKind::Add { .. } => "add",
+            LayerKind::Scale { .. } => "scale",
             LayerKind::Output { .. } => "output",
             LayerKind::Branch { .. } => "branch",
         }
@@ -494,7 +502,9 @@ impl NetSpec {
                         ),
                     ));
                 }
-                LayerKind::Concat { with } | LayerKind::Add { with }
+                LayerKind::Concat { with }
+                | LayerKind::Add { with }
+                | LayerKind::Scale { with }
                     if !saved.contains_key(with) =>
                 {
                     let span = raw_layer.get_ref().with.as_ref().map(|w| w.span());
@@ -739,6 +749,11 @@ fn parse_layer(
                 .clone(),
         },
         "add" => LayerKind::Add {
+            with: required(loc, &span, ty, "with", &raw.with)?
+                .get_ref()
+                .clone(),
+        },
+        "scale" => LayerKind::Scale {
             with: required(loc, &span, ty, "with", &raw.with)?
                 .get_ref()
                 .clone(),

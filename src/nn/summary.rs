@@ -240,6 +240,19 @@ impl NetSpec {
                         .ok_or_else(|| fail("joins too many channels".to_string()))?;
                     s
                 }
+                LayerKind::Scale { with } => {
+                    let other = saved.get(with.as_str()).cloned().unwrap_or_default();
+                    if other.len() != 3 || *shape != [other[0]] {
+                        return Err(fail(format!(
+                            "scales the channels of \"{with}\" (shape {}) by the current \
+                             tensor, which must be a vector of one value per channel, but it \
+                             has shape {}",
+                            fmt_shape(&other),
+                            fmt_shape(&shape)
+                        )));
+                    }
+                    other
+                }
                 LayerKind::Output { as_name } => {
                     outputs.push((as_name.clone(), shape.clone()));
                     next_flattened = flattened_from.clone();
@@ -273,9 +286,13 @@ impl NetSpec {
                 params,
                 trainable: params > 0 && !layer.frozen,
                 at: layer.at.clone(),
+                receptive: None,
             });
             shape = out;
             flattened_from = next_flattened;
+        }
+        for (row, field) in rows.iter_mut().zip(super::receptive::fields(self)) {
+            row.receptive = field;
         }
         let sum = |it: &mut dyn Iterator<Item = usize>| {
             let mut total = Some(0usize);
@@ -332,6 +349,9 @@ pub struct SummaryRow {
     pub trainable: bool,
     /// Where the layer is in its file.
     pub at: Location,
+    /// Receptive field (height, width in input pixels) of one output value; `None` when it
+    /// is the whole input ([`super::receptive`]).
+    pub receptive: Option<[usize; 2]>,
 }
 
 impl SummaryRow {
@@ -471,25 +491,33 @@ impl fmt::Display for Summary {
             .chain([7])
             .max()
             .unwrap_or(7);
-        let width = w1 + w2 + w3;
+        let fields: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| super::receptive::fmt_field(r.receptive))
+            .collect();
+        let wr = fields.iter().map(String::len).chain([2]).max().unwrap_or(2) + 2;
+        let width = w1 + w2 + wr + w3;
         let thick = "=".repeat(width);
         let thin = "-".repeat(width);
         writeln!(f, "{}", self.name)?;
         writeln!(f, "{thick}")?;
         writeln!(
             f,
-            "{:<w1$}{:<w2$}{:>w3$}",
-            "Layer (type)", "Output shape", "Param #"
+            "{:<w1$}{:<w2$}{:<wr$}{:>w3$}",
+            "Layer (type)", "Output shape", "RF", "Param #"
         )?;
         writeln!(f, "{thick}")?;
         writeln!(
             f,
-            "{:<w1$}{:<w2$}{:>w3$}",
+            "{:<w1$}{:<w2$}{:<wr$}{:>w3$}",
             "input",
             fmt_shape(&self.input),
+            "",
             ""
         )?;
-        for ((row, name), shape) in self.rows.iter().zip(&first_col).zip(&shapes) {
+        for (((row, name), shape), rf) in self.rows.iter().zip(&first_col).zip(&shapes).zip(&fields)
+        {
             let params = if row.params > 0 && !row.trainable {
                 format!("({})", fmt_count(row.params))
             } else if row.params > 0 {
@@ -497,7 +525,7 @@ impl fmt::Display for Summary {
             } else {
                 "--".to_string()
             };
-            writeln!(f, "{name:<w1$}{shape:<w2$}{params:>w3$}")?;
+            writeln!(f, "{name:<w1$}{shape:<w2$}{rf:<wr$}{params:>w3$}")?;
         }
         writeln!(f, "{thick}")?;
         if self.outputs.len() > 1 || self.outputs.iter().any(|(n, _)| n != DEFAULT_OUTPUT) {
@@ -530,7 +558,8 @@ impl fmt::Display for Summary {
         writeln!(f, "{thin}")?;
         write!(
             f,
-            "Shapes are per example; a batch adds a leading dimension. Frozen counts in ( )."
+            "Shapes are per example; a batch adds a leading dimension. Frozen counts in ( ). \
+             RF: the input pixels one output value can see (all: the whole input)."
         )
     }
 }

@@ -238,10 +238,22 @@ impl<D: Backend> Network<D> {
                     _ => return Err(NnError::Shape(format!("cannot concat \"{name}\""))),
                 }
             }
-            Op::Branch(name) => saved
-                .get(name)
-                .map(|a| a.with_empty_tape())
-                .ok_or_else(|| NnError::UnknownName(name.clone()))?,
+            Op::Branch(name) => {
+                let from = saved
+                    .get(name)
+                    .ok_or_else(|| NnError::UnknownName(name.clone()))?;
+                // The tensor left behind may live on in a saved copy (a residual block's main
+                // path, joined again by `add`): its tape holds every backward step recorded so
+                // far, so it moves onto the branch instead of being dropped with it.
+                let tape = match x {
+                    Act::I(t) => t.split_tape().1,
+                    Act::V(t) => t.split_tape().1,
+                };
+                match from {
+                    Act::I(t) => Act::I(t.retaped::<NoneTape>().put_tape(tape)),
+                    Act::V(t) => Act::V(t.retaped::<NoneTape>().put_tape(tape)),
+                }
+            }
             Op::Output(_) => unreachable!("outputs are collected in run"),
             Op::Add(name) => {
                 let other = saved
@@ -252,6 +264,24 @@ impl<D: Backend> Network<D> {
                     (Act::I(a), Act::I(b)) => Act::I(a.try_add(b).map_err(e)?),
                     (Act::V(a), Act::V(b)) => Act::V(a.try_add(b).map_err(e)?),
                     _ => return Err(NnError::Shape(format!("cannot add \"{name}\""))),
+                }
+            }
+            Op::Scale(name) => {
+                let other = saved
+                    .remove(name)
+                    .ok_or_else(|| NnError::UnknownName(name.clone()))?;
+                saved.insert(name.clone(), other.with_empty_tape());
+                match (x, other) {
+                    // The gate carries the tape; broadcasting it over H and W and multiplying
+                    // lets dfdx record both halves of the backward (gate and feature map).
+                    (Act::V(gate), Act::I(map)) => {
+                        let shape = *map.shape();
+                        let gate = gate
+                            .try_broadcast_like::<_, Axes2<2, 3>>(&shape)
+                            .map_err(e)?;
+                        Act::I(gate.try_mul(map).map_err(e)?)
+                    }
+                    _ => return Err(NnError::Shape(format!("cannot scale \"{name}\""))),
                 }
             }
         })

@@ -43,7 +43,7 @@ pub(super) fn allowed_fields(ty: &str) -> &'static [&'static str] {
         "linear" => &["in_features", "out_features", "bias", "frozen"],
         "save" | "output" => &["as"],
         "branch" => &["from"],
-        "concat" | "add" => &["with"],
+        "concat" | "add" | "scale" => &["with"],
         _ => &[],
     }
 }
