@@ -66,6 +66,25 @@ pub fn augmenter(norm: Normalization, h: usize, w: usize, transforms: Vec<Transf
     }))
 }
 
+/// The lesson's training settings: batches of [`BATCH`], `epochs` passes at `lr`, seeded.
+fn config(epochs: usize, lr: f64, seed: u64) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: BATCH,
+        lr,
+        seed,
+        ..TrainConfig::default()
+    }
+}
+
+/// Progress units for `runs` trainings of `epochs` passes over `data`'s training set.
+fn budget(data: &Prepared, runs: usize, epochs: usize) -> Budget {
+    Budget {
+        done: 0,
+        total: runs * data.train.n.div_ceil(BATCH) * epochs,
+    }
+}
+
 /// A classifier from its network file with Adam at `lr`.
 fn model(net: &str, seed: u64, lr: f64) -> anyhow::Result<NetModel> {
     common::classifier(Path::new(net), seed, lr)
@@ -225,24 +244,14 @@ fn shifted(p: ShiftedParams, ctx: &mut Emit<'_, ShiftedMetric>) -> anyhow::Resul
     let seed = p.seed as u64;
     let epochs = p.epochs as usize;
     let (data, raw_test) = mnist(p.train_size as usize, seed)?;
-    let batches = data.train.n.div_ceil(BATCH);
-    let mut budget = Budget {
-        done: 0,
-        total: 2 * batches * epochs,
-    };
+    let mut budget = budget(&data, 2, epochs);
     let aug = augmenter(
         data.norm,
         data.train.h,
         data.train.w,
         pipeline(p.aug_shift as usize, p.degrees as f32, p.scale as f32, 0.0),
     );
-    let plain_cfg = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr: p.lr,
-        seed,
-        ..TrainConfig::default()
-    };
+    let plain_cfg = config(epochs, p.lr, seed);
     let aug_cfg = TrainConfig {
         augment: Some(aug),
         ..plain_cfg.clone()
@@ -358,18 +367,8 @@ fn batchnorm(p: BatchNormParams, ctx: &mut Emit<'_, BatchNormMetric>) -> anyhow:
     let seed = p.seed as u64;
     let epochs = p.epochs as usize;
     let (data, _) = mnist(p.train_size as usize, seed)?;
-    let batches = data.train.n.div_ceil(BATCH);
-    let mut budget = Budget {
-        done: 0,
-        total: 2 * batches * epochs,
-    };
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr: p.lr,
-        seed,
-        ..TrainConfig::default()
-    };
+    let mut budget = budget(&data, 2, epochs);
+    let cfg = config(epochs, p.lr, seed);
     let mut plot = common::loss_plot(
         &format!("Loss per epoch at learning rate {}", p.lr),
         epochs,
@@ -483,18 +482,8 @@ fn regularize(p: RegularizeParams, ctx: &mut Emit<'_, RegularizeMetric>) -> anyh
     let pool = full.subset((p.train_size as usize + 1000).min(full.n), seed)?;
     let test = data::mnist(data::Split::Test)?;
     let data = Prepared::new(&pool, &test, 1000.0 / pool.n as f64, seed)?;
-    let batches = data.train.n.div_ceil(BATCH);
-    let mut budget = Budget {
-        done: 0,
-        total: 2 * batches * epochs,
-    };
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr: p.lr,
-        seed,
-        ..TrainConfig::default()
-    };
+    let mut budget = budget(&data, 2, epochs);
+    let cfg = config(epochs, p.lr, seed);
     let mut plot = common::loss_plot(
         &format!(
             "Loss per epoch on {} training digits: train (lines) vs validation (points)",
@@ -664,13 +653,7 @@ fn schedules(p: SchedulesParams, ctx: &mut Emit<'_, SchedulesMetric>) -> anyhow:
         .map(|s| s.valley)
         .ok_or_else(|| anyhow::anyhow!("the range test found no learning rate"))?;
     ctx.show("schedules", Output::Plot(schedule_plot(lr, total)));
-    let base = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr,
-        seed,
-        ..TrainConfig::default()
-    };
+    let base = config(epochs, lr, seed);
     let one = TrainConfig {
         schedule: Schedule::OneCycle {
             total,
@@ -760,18 +743,8 @@ fn init(p: InitParams, ctx: &mut Emit<'_, InitMetric>) -> anyhow::Result<()> {
     let seed = p.seed as u64;
     let epochs = p.epochs as usize;
     let (data, _) = mnist(p.train_size as usize, seed)?;
-    let batches = data.train.n.div_ceil(BATCH);
-    let mut budget = Budget {
-        done: 0,
-        total: 3 * batches * epochs,
-    };
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr: 1e-3,
-        seed,
-        ..TrainConfig::default()
-    };
+    let mut budget = budget(&data, 3, epochs);
+    let cfg = config(epochs, 1e-3, seed);
     let mut plot = common::loss_plot(
         "Loss per epoch by starting weights",
         epochs,

@@ -4,13 +4,13 @@
 
 use std::path::Path;
 
-use super::{mnist, BATCH};
-use crate::experiments::common::{self, Budget, Live};
+use super::{budget, config, mnist};
+use crate::experiments::common::{self, Live};
 use crate::experiments::kit::{self, metrics, params, Ctx, Emit, Experiment};
 use crate::experiments::mlp_cnn;
 use crate::nn::{NetSpec, Network};
 use crate::output::{Output, Picture, Table};
-use crate::train::{self, NetModel, Split, TrainConfig};
+use crate::train::{self, NetModel, Split};
 use crate::util::home;
 
 params! {
@@ -59,20 +59,11 @@ fn checkpoint(p: CheckpointParams, ctx: &mut Emit<'_, CheckpointMetric>) -> anyh
     let seed = p.seed as u64;
     let epochs = p.epochs as usize;
     let (data, raw_test) = mnist(p.train_size as usize, seed)?;
-    let batches = data.train.n.div_ceil(BATCH);
-    let mut budget = Budget {
-        done: 0,
-        total: batches * epochs,
-    };
+    let mut budget = budget(&data, 1, epochs);
+    let batches = data.train.n.div_ceil(super::BATCH);
     let spec = NetSpec::load(Path::new(&p.net))?;
     let mut m = common::classifier(Path::new(&p.net), seed, 2e-3)?;
-    let cfg = TrainConfig {
-        epochs,
-        batch_size: BATCH,
-        lr: 2e-3,
-        seed,
-        ..TrainConfig::default()
-    };
+    let cfg = config(epochs, 2e-3, seed);
     let mut plot = common::loss_plot("Loss per epoch", epochs, "cross-entropy");
     let h = {
         let mut live = Live::new(
