@@ -23,7 +23,7 @@ use crate::course::lesson::{CellBody, Lesson};
 use crate::util::atomic::{remove_stale_temps, write_atomic};
 
 /// The environment variable that moves the progress folder (classrooms, tests).
-pub const HOME_ENV: &str = "TUTOR_HOME";
+pub const HOME_ENV: &str = crate::util::home::HOME_ENV;
 /// The environment variable that names the learner (drills are drawn per learner).
 pub const LEARNER_ENV: &str = "TUTOR_LEARNER";
 /// The file of progress before it was kept per learner; adopted by the learner it names.
@@ -185,20 +185,12 @@ fn now() -> u64 {
 
 /// The folder progress is kept in: `$TUTOR_HOME`, else the platform's data folder.
 pub fn default_dir() -> anyhow::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os(HOME_ENV).filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(dir));
-    }
-    directories::ProjectDirs::from("", "", "tutor")
-        .map(|d| d.data_dir().to_path_buf())
-        .ok_or_else(|| anyhow::anyhow!("cannot find a home folder for progress; set {HOME_ENV}"))
+    crate::util::home::state_dir()
 }
 
 /// The learner's name: `$TUTOR_LEARNER`, else the login name, else "learner".
 pub fn default_learner() -> String {
-    ["TUTOR_LEARNER", "USER", "USERNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| "learner".to_string())
+    crate::util::home::learner()
 }
 
 /// A learner's name as a file name: letters, digits, `-` and `_` kept, every other byte as
