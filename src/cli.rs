@@ -105,7 +105,9 @@ pub enum Command {
         lesson: String,
         /// The cell's id, e.g. `stride-drill`.
         cell: String,
-        /// Your answer: a letter (or letters), a number, a shape, or an exercise's input.
+        /// Your answer: a letter (or letters), a number, a shape, or an exercise's input
+        /// (it may start with `-`: `tutor answer 1 kernel "-1 0 1; ..."`).
+        #[arg(allow_hyphen_values = true)]
         value: Option<String>,
     },
     /// Hand in an assignment: your answers to a pack in one JSON file for your teacher.
