@@ -145,13 +145,13 @@ pub fn answer(
                 }
                 Verdict::Correct => {
                     if gave_up {
-                        say!("Correct (not counted: the answer was shown).");
+                        say!("✓ Correct (not counted: the answer was shown).");
                     } else {
                         store
                             .data
                             .record(&lesson.id, &cell.id, false, value.trim(), true);
                         store.save()?;
-                        say!("Correct!");
+                        say!("✓ Correct!");
                     }
                     let why = quiz::explanation_text(q, &d, lesson.dir(), seed);
                     if !why.is_empty() {
@@ -166,9 +166,9 @@ pub fn answer(
                             .record(&lesson.id, &cell.id, false, value.trim(), false);
                         store.save()?;
                     }
-                    say!("Not quite: {m}");
+                    say!("✗ {m}");
                     if !q.hints.is_empty() {
-                        say!("Hint: {}", q.hints[0]);
+                        say!("Hint 1: {}", q.hints[0]);
                     }
                     Ok(1)
                 }
@@ -213,13 +213,13 @@ pub fn answer(
                 store.save()?;
             }
             if all {
-                say!("Every goal is met: solved!");
+                say!("✓ Every goal is met: solved!");
                 if !ex.explanation.is_empty() {
                     say!("{}", ex.explanation.trim());
                 }
                 Ok(0)
             } else {
-                say!("Not every goal is met yet.");
+                say!("✗ Not every goal is met yet.");
                 Ok(1)
             }
         }

@@ -67,6 +67,7 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     diags.extend(check_unique(&lessons));
     for l in &lessons {
         diags.extend(check_lesson(l));
+        diags.extend(check_graded_in_pack(l));
     }
     diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     diags
@@ -116,6 +117,27 @@ fn check_unique(lessons: &[Lesson]) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A graded cell needs an assignment to be handed in to: a `pack.toml` beside the lesson.
+fn check_graded_in_pack(l: &Lesson) -> Vec<Diagnostic> {
+    let Some(first) = l.cells.iter().find(|c| c.graded.is_some()) else {
+        return Vec::new();
+    };
+    match super::pack::load(l.dir()) {
+        Ok(None) => vec![at(
+            &l.path,
+            first.line,
+            format!(
+                "cell `{}` is graded, but the lesson's folder has no {} naming the assignment, \
+                 so it could never be handed in (see lessons/README.md, \"For teachers\")",
+                first.id,
+                super::pack::PACK_FILE
+            ),
+        )],
+        // A broken pack.toml is reported with the folder.
+        _ => Vec::new(),
+    }
 }
 
 /// Checks one loaded lesson's content.

@@ -409,3 +409,27 @@ fn run_timed(ex: &Exercise, input: &str, limit: Duration) -> Run {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lesson 5's exercise trains an autoencoder; a limit far too short for it stops the run
+    /// at its next batch and marks the cell timed out, and a bad input marks it failed.
+    #[test]
+    fn an_exercise_past_its_limit_times_out_and_a_bad_input_fails() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("lessons/lesson-5.toml");
+        let l = lesson::load(&path).unwrap();
+        let CellBody::Exercise(ex) = &l.cells[l.cell_index("set-threshold").unwrap()].body else {
+            panic!()
+        };
+        assert!(matches!(
+            run_timed(ex, "0.032", Duration::from_millis(1)),
+            Run::TimedOut
+        ));
+        match run_timed(ex, "not a number", Duration::from_secs(5)) {
+            Run::Failed(m) => assert!(m.contains("not a number"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
