@@ -177,8 +177,12 @@ impl Submission {
             None => return Err("it has no `version`".into()),
         }
         let s: Submission = serde_json::from_value(value).map_err(|e| format!("{e}"))?;
-        if s.learner.trim().is_empty() {
-            return Err("its `learner` is empty".into());
+        let max = super::progress::MAX_LEARNER;
+        if s.learner.trim().is_empty() || s.learner.chars().count() > max {
+            return Err(format!("its `learner` must have 1 to {max} characters"));
+        }
+        if s.learner.chars().any(char::is_control) {
+            return Err("its `learner` holds control characters".into());
         }
         Ok(s)
     }
@@ -194,4 +198,39 @@ pub fn answers_final(progress: &Progress, dir: &std::path::Path) -> Option<Strin
         pack.assignment,
         super::pack::format_time(i64::try_from(s.at).unwrap_or(i64::MAX))
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn minimal(learner: &str) -> String {
+        serde_json::json!({
+            "format": FORMAT, "version": VERSION, "learner": learner, "assignment": "a",
+            "assignment_version": "1", "fingerprint": "f", "submitted_at": 1, "tutor": "x",
+            "answers": []
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn what_is_not_a_submission_is_named() {
+        assert!(Submission::parse(minimal("ana").as_bytes()).is_ok());
+        let err = |b: &[u8]| Submission::parse(b).unwrap_err();
+        let full = minimal("ana");
+        assert!(err(&full.as_bytes()[..full.len() / 2]).contains("truncated"));
+        assert!(err(b"[1, 2]").contains("not a tutor submission"));
+        assert!(err(b"\xff\xfe").contains("UTF-8"));
+        assert!(err(minimal("").as_bytes()).contains("1 to 64"));
+        assert!(err(minimal(&"x".repeat(65)).as_bytes()).contains("1 to 64"));
+        assert!(err(minimal("a\u{1b}[2J").as_bytes()).contains("control"));
+        let extra = full.replacen("\"answers\"", "\"points\": 99, \"answers\"", 1);
+        assert!(err(extra.as_bytes()).contains("unknown field `points`"));
+        let newer = full.replacen("\"version\":1", "\"version\":2", 1);
+        assert!(
+            err(newer.as_bytes()).contains("version 2"),
+            "{}",
+            err(newer.as_bytes())
+        );
+    }
 }
