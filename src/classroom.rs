@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
-use crate::course::lesson::{CellBody, Lesson, Quiz, QuizKind};
+use crate::course::lesson::{CellBody, Lesson};
 use crate::course::progress::{Store, Submitted};
 use crate::course::quiz::{self, Verdict};
 use crate::course::submission::{self, Submission};
@@ -120,7 +120,7 @@ pub fn answer(
                     quiz::question_text(q, &d),
                     points.unwrap_or_default()
                 );
-                for line in options(q, seed) {
+                for line in quiz::option_lines(q, seed) {
                     say!("  {line}");
                 }
                 say!(
@@ -231,34 +231,6 @@ pub fn answer(
     }
 }
 
-/// The lines that show a question's choices or items (as the notebook lists them).
-fn options(q: &Quiz, seed: u64) -> Vec<String> {
-    let letter = |i: usize| (b'a' + i as u8) as char;
-    match &q.kind {
-        QuizKind::Single { choices, .. } | QuizKind::Multi { choices, .. } => choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{}) {c}", letter(i)))
-            .collect(),
-        QuizKind::Match { pairs } => {
-            let order = quiz::shown_order(q, seed);
-            let mut v: Vec<String> = pairs
-                .iter()
-                .enumerate()
-                .map(|(i, (l, _))| format!("{}. {l}", i + 1))
-                .collect();
-            v.extend(
-                order
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &o)| format!("   {}) {}", letter(j), pairs[o].1)),
-            );
-            v
-        }
-        _ => Vec::new(),
-    }
-}
-
 /// `tutor submit LESSON|PACK --out FILE`. `pack_dir` is the pack's folder (the lesson's).
 pub fn submit(pack_dir: &Path, out: &Path, store: &mut Store) -> anyhow::Result<u8> {
     let Some(pack) = pack::load(pack_dir).map_err(|e| anyhow::anyhow!("{e}"))? else {
@@ -294,7 +266,7 @@ pub fn submit(pack_dir: &Path, out: &Path, store: &mut Store) -> anyhow::Result<
         out.join(format!(
             "{}-{}.json",
             pack.assignment,
-            safe_name(&sub.learner)
+            crate::util::home::path_part(&sub.learner)
         ))
     } else {
         out.to_path_buf()
@@ -335,18 +307,6 @@ pub fn submit(pack_dir: &Path, out: &Path, store: &mut Store) -> anyhow::Result<
         path.display()
     );
     Ok(0)
-}
-
-fn safe_name(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// `tutor grade --key PACK --out DIR SUBMISSION...`.

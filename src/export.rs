@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::course::exercise;
-use crate::course::lesson::{CellBody, Lesson, Quiz, QuizKind};
+use crate::course::lesson::{CellBody, Lesson};
 use crate::course::quiz;
 use crate::experiments::{Ctx, Value};
 use crate::output::Output;
@@ -186,8 +186,8 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                     Ok(draw) => {
                         let text = quiz::question_text(q, &draw);
                         let _ = writeln!(report, "> **Question ({}).** {text}\n>", q.kind.name());
-                        for line in quiz_options(q, seed) {
-                            let _ = writeln!(report, "> {line}");
+                        for line in quiz::option_lines(q, seed) {
+                            let _ = writeln!(report, "> - {}", line.trim_start());
                         }
                         report.push('\n');
                         if opts.answers && q.held_back {
@@ -320,33 +320,6 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
         opts.out.join("report.md").display()
     );
     Ok(results)
-}
-
-/// The choices or pairs of a quiz, as report lines.
-fn quiz_options(q: &Quiz, seed: u64) -> Vec<String> {
-    match &q.kind {
-        QuizKind::Single { choices, .. } | QuizKind::Multi { choices, .. } => choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("- {}) {c}", (b'a' + i as u8) as char))
-            .collect(),
-        QuizKind::Match { pairs } => {
-            let order = quiz::shown_order(q, seed);
-            let mut v: Vec<String> = pairs
-                .iter()
-                .enumerate()
-                .map(|(i, (l, _))| format!("- {}. {l}", i + 1))
-                .collect();
-            v.extend(
-                order
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &o)| format!("- {}) {}", (b'a' + j as u8) as char, pairs[o].1)),
-            );
-            v
-        }
-        _ => Vec::new(),
-    }
 }
 
 type Outcome = anyhow::Result<HeadlessCtx>;

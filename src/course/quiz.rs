@@ -120,6 +120,34 @@ pub fn explanation_text(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64) -> String 
     e
 }
 
+/// A question's choices (`a) …`), or a match question's items (`1. …`) then its right-hand
+/// items in the order shown (`   a) …`), as the notebook lists them.
+pub fn option_lines(quiz: &Quiz, seed: u64) -> Vec<String> {
+    let letter = |i: usize| (b'a' + i as u8) as char;
+    match &quiz.kind {
+        QuizKind::Single { choices, .. } | QuizKind::Multi { choices, .. } => choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}) {c}", letter(i)))
+            .collect(),
+        QuizKind::Match { pairs } => {
+            let mut v: Vec<String> = pairs
+                .iter()
+                .enumerate()
+                .map(|(i, (l, _))| format!("{}. {l}", i + 1))
+                .collect();
+            v.extend(
+                shown_order(quiz, seed)
+                    .iter()
+                    .enumerate()
+                    .map(|(j, &o)| format!("   {}) {}", letter(j), pairs[o].1)),
+            );
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
 /// The order a match question's right-hand items are shown in (see [`match_order`]). A
 /// held-back question shows them as its released file lists them: `tutor release` put them in
 /// an order that is never the true one, which a shuffle here could undo.

@@ -30,7 +30,13 @@ pub fn learner() -> String {
 /// The learner's own folder under [`state_dir`]: `learners/<name>`, the name reduced to
 /// letters, digits, `-`, `_` and `.` (anything else becomes `_`) so it is one safe path part.
 pub fn learner_dir() -> anyhow::Result<PathBuf> {
-    let name: String = learner()
+    Ok(state_dir()?.join("learners").join(path_part(&learner())))
+}
+
+/// A name as one safe path part: letters, digits, `-`, `_` and `.` kept, anything else `_`;
+/// an empty name or one of dots only becomes `learner`.
+pub fn path_part(name: &str) -> String {
+    let part: String = name
         .trim()
         .chars()
         .map(|c| {
@@ -41,10 +47,9 @@ pub fn learner_dir() -> anyhow::Result<PathBuf> {
             }
         })
         .collect();
-    let name = if name.is_empty() || name.chars().all(|c| c == '.') {
+    if part.is_empty() || part.chars().all(|c| c == '.') {
         "learner".to_string()
     } else {
-        name
-    };
-    Ok(state_dir()?.join("learners").join(name))
+        part
+    }
 }
