@@ -11,7 +11,7 @@ use std::io::stdout;
 use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{self as term, Event as TermEvent, KeyEventKind};
@@ -25,6 +25,7 @@ use crate::course::lesson::Lesson;
 use crate::course::progress::Store;
 use crate::notebook::app::{App, ColorMode};
 use crate::notebook::event::Event;
+use crate::notebook::trace::FrameTrace;
 use crate::notebook::ui;
 use crate::notebook::worker::{self, Worker};
 
@@ -59,8 +60,15 @@ pub fn run(
     let signal = catch_signals()?;
     let guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
-    let result = event_loop(&mut terminal, &mut app, &signal);
+    let mut trace = FrameTrace::from_env();
+    let result = event_loop(&mut terminal, &mut app, &signal, trace.as_mut());
     drop(guard);
+    if let Some(trace) = &trace {
+        // The screen is back: a failure to write the trace can be said on stderr.
+        if let Err(e) = trace.write() {
+            eprintln!("warning: frame trace not written: {e:#}");
+        }
+    }
     result
 }
 
@@ -83,6 +91,7 @@ fn event_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     signal: &AtomicUsize,
+    mut trace: Option<&mut FrameTrace>,
 ) -> anyhow::Result<Ended>
 where
     B::Error: Send + Sync + 'static,
@@ -104,7 +113,11 @@ where
                 }
             }
         }
+        let drawing = Instant::now();
         draw(terminal, app)?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.frame_drawn(drawing, Instant::now(), app.busy() || worker.busy());
+        }
         if app.quit {
             // Quitting has asked the run to stop; give it a moment to do so cleanly.
             worker.wait(Duration::from_secs(1));
@@ -123,11 +136,15 @@ where
         } else {
             Duration::from_millis(250)
         };
+        let waited = Instant::now();
         if term::poll(wait)? {
             // Take every key already typed before drawing again (fast typing, pastes).
             loop {
                 match term::read()? {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        if let Some(t) = trace.as_deref_mut() {
+                            t.key_read(Instant::now());
+                        }
                         app.on_event(Event::Key(k))
                     }
                     TermEvent::Resize(w, h) => app.on_event(Event::Resize(w, h)),
@@ -138,6 +155,9 @@ where
                 }
             }
         } else {
+            if let Some(t) = trace.as_deref_mut() {
+                t.woke(wait, waited.elapsed(), app.busy() || worker.busy());
+            }
             app.on_event(Event::Tick);
         }
     }
