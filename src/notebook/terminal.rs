@@ -105,14 +105,6 @@ where
             worker.wait(Duration::from_secs(1));
             return Ok(Ended::Signal(sig as i32));
         }
-        if !worker.busy() {
-            if let Some(job) = app.next_job() {
-                let id = job.id;
-                if let Err(e) = worker.start(job, tx.clone()) {
-                    app.job_failed_to_start(id, e.to_string());
-                }
-            }
-        }
         let drawing = Instant::now();
         draw(terminal, app)?;
         if let Some(t) = trace.as_deref_mut() {
@@ -123,7 +115,18 @@ where
             worker.wait(Duration::from_secs(1));
             return Ok(Ended::Quit);
         }
+        // Runs start after the frame, so the first frame (and a frame after a key) never
+        // waits for a thread to be made; the cell shows it running at the next frame, at once.
         let mut got = false;
+        if !worker.busy() {
+            if let Some(job) = app.next_job() {
+                let id = job.id;
+                if let Err(e) = worker.start(job, tx.clone()) {
+                    app.job_failed_to_start(id, e.to_string());
+                }
+                got = true;
+            }
+        }
         while let Ok(ev) = rx.try_recv() {
             app.on_event(ev);
             got = true;
@@ -154,7 +157,8 @@ where
                     break;
                 }
             }
-        } else {
+        } else if !wait.is_zero() {
+            // A wait with no key: a pause in the typing (reports arriving do not count).
             if let Some(t) = trace.as_deref_mut() {
                 t.woke(wait, waited.elapsed(), app.busy() || worker.busy());
             }

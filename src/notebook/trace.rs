@@ -92,9 +92,10 @@ fn ms(d: Duration) -> String {
 pub struct FrameTrace {
     path: PathBuf,
     start: Instant,
-    /// Process start to the end of the first frame, and the wall-clock time it ended (so a
-    /// script that noted when it launched the tutor can check the figure from outside).
-    first_frame: Option<(Duration, SystemTime)>,
+    /// Process start to the end of the first frame, how long drawing it took, and the
+    /// wall-clock time it ended (so a script that noted when it launched the tutor can check
+    /// the figure from outside).
+    first_frame: Option<(Duration, Duration, SystemTime)>,
     /// Keys read since the last frame.
     unframed: Vec<Instant>,
     keys: Vec<Sample>,
@@ -136,10 +137,11 @@ impl FrameTrace {
     /// was going.
     pub fn frame_drawn(&mut self, from: Instant, at: Instant, training: bool) {
         self.frames += 1;
-        if self.first_frame.is_none() {
-            self.first_frame = Some((at.saturating_duration_since(self.start), SystemTime::now()));
-        }
         let draw = at.saturating_duration_since(from);
+        if self.first_frame.is_none() {
+            let since_start = at.saturating_duration_since(self.start);
+            self.first_frame = Some((since_start, draw, SystemTime::now()));
+        }
         for read in self.unframed.drain(..) {
             self.keys.push(Sample {
                 latency: at.saturating_duration_since(read),
@@ -183,8 +185,9 @@ impl FrameTrace {
         let mut out = String::new();
         let _ = writeln!(out, "# tutor frame trace ({ENV}); times in ms");
         match self.first_frame {
-            Some((d, wall)) => {
+            Some((d, draw, wall)) => {
                 let _ = writeln!(out, "first_frame {}", ms(d));
+                let _ = writeln!(out, "first_frame_draw {}", ms(draw));
                 let wall = wall.duration_since(UNIX_EPOCH).unwrap_or_default();
                 let _ = writeln!(
                     out,
@@ -275,7 +278,10 @@ mod tests {
         assert_eq!((idle.n, idle.max), (1, d(1)));
         t.woke(d(50), d(52), true);
         let report = t.report();
-        assert!(report.contains("first_frame 40.000\n"), "{report}");
+        assert!(
+            report.contains("first_frame 40.000\nfirst_frame_draw 10.000\n"),
+            "{report}"
+        );
         assert!(report.contains("frames 4\n"), "{report}");
         assert!(report.contains("keys_training n=2 p50=3.000"), "{report}");
         assert!(
