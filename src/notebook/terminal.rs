@@ -168,16 +168,30 @@ where
 }
 
 /// Draws one frame: measures the notebook for the terminal's size, lets the app settle its
-/// scroll and focus, then renders it.
+/// scroll and focus, then renders it with that layout (measured again only if settling moved
+/// the focus, which can change the focused cell's height).
 pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     let size = terminal.size()?;
     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+    let mut layout = None;
     if ui::fits(area) {
         let nb = ui::areas(app, area).notebook;
-        let layout = ui::layout(app, nb);
-        app.settle(&layout, usize::from(nb.height));
+        let before = (app.focus, app.mode);
+        let mut l = ui::layout(app, nb);
+        app.settle(&l, usize::from(nb.height));
+        if (app.focus, app.mode) != before {
+            l = ui::layout(app, nb);
+        }
+        layout = Some(l);
     }
-    terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+    terminal.draw(|f| {
+        if f.area() == area {
+            ui::render(app, layout.as_ref(), area, f.buffer_mut());
+        } else {
+            // The terminal was resized in between: lay out for the size being drawn.
+            f.render_widget(&*app, f.area());
+        }
+    })?;
     Ok(())
 }
 
