@@ -29,6 +29,9 @@ use crate::notebook::trace::FrameTrace;
 use crate::notebook::ui;
 use crate::notebook::worker::{self, Worker};
 
+/// How long after the last key a wait with no key counts as a pause ([`Event::Tick`]).
+const PAUSE: Duration = Duration::from_millis(500);
+
 /// How the notebook ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -98,6 +101,7 @@ where
 {
     let (tx, rx) = mpsc::channel::<Event>();
     let mut worker = Worker::default();
+    let mut last_key = Instant::now();
     loop {
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
@@ -145,8 +149,9 @@ where
             loop {
                 match term::read()? {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        last_key = Instant::now();
                         if let Some(t) = trace.as_deref_mut() {
-                            t.key_read(Instant::now());
+                            t.key_read(last_key);
                         }
                         app.on_event(Event::Key(k))
                     }
@@ -158,11 +163,14 @@ where
                 }
             }
         } else if !wait.is_zero() {
-            // A wait with no key: a pause in the typing (reports arriving do not count).
             if let Some(t) = trace.as_deref_mut() {
                 t.woke(wait, waited.elapsed(), app.busy() || worker.busy());
             }
-            app.on_event(Event::Tick);
+            // A pause in the typing (reports arriving do not count): long enough that the
+            // next key is unlikely to come while the tick saves.
+            if last_key.elapsed() >= PAUSE {
+                app.on_event(Event::Tick);
+            }
         }
     }
 }
