@@ -1,4 +1,5 @@
-//! The command line: `tutor list | run | exec | check | inspect | pretrain | bench`.
+//! The command line: `tutor list | run | exec | check | inspect | pretrain | bench`, and the
+//! classroom's `release | answer | submit | grade`.
 
 use std::path::PathBuf;
 
@@ -85,6 +86,52 @@ pub enum Command {
         /// Replace weights already in the output folder.
         #[arg(long)]
         force: bool,
+    },
+    /// Write the student copy of a lesson pack: graded cells lose their answers.
+    Release {
+        /// The teacher's pack: a folder with pack.toml and the lesson files.
+        pack: PathBuf,
+        /// The folder to write the student copy to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Write into a folder that is not empty.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Answer a question or exercise without the notebook (checked the same way); without
+    /// VALUE, show the question.
+    Answer {
+        /// e.g. `2` or `lesson-2`.
+        lesson: String,
+        /// The cell's id, e.g. `stride-drill`.
+        cell: String,
+        /// Your answer: a letter (or letters), a number, a shape, or an exercise's input
+        /// (it may start with `-`: `tutor answer 1 kernel "-1 0 1; ..."`).
+        #[arg(allow_hyphen_values = true)]
+        value: Option<String>,
+    },
+    /// Hand in an assignment: your answers to a pack in one JSON file for your teacher.
+    Submit {
+        /// A lesson of the assignment (`1`, `lesson-1`) or the pack's folder.
+        target: String,
+        /// The file to write (or a folder to write it in).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Grade submissions against the teacher's pack: grades.csv and a feedback file each.
+    Grade {
+        /// The teacher's pack (with answers), as released.
+        #[arg(long, value_name = "PACK")]
+        key: PathBuf,
+        /// Where to write grades.csv and feedback/.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Submission files, or folders of them.
+        #[arg(required = true, value_name = "SUBMISSION")]
+        submissions: Vec<PathBuf>,
+        /// Seconds an exercise's run may take before that cell is marked timed out.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        time_limit: u64,
     },
     /// Time a training step of the lesson-3 MLP and CNN (median over many steps).
     Bench {

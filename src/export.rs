@@ -17,7 +17,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 
 use crate::course::exercise;
-use crate::course::lesson::{CellBody, Lesson, QuizKind};
+use crate::course::lesson::{CellBody, Lesson, Quiz, QuizKind};
 use crate::course::quiz;
 use crate::experiments::{Ctx, Value};
 use crate::output::Output;
@@ -52,8 +52,8 @@ pub struct CellResult {
     pub error: Option<String>,
 }
 
-/// The context a headless run reports through.
-struct HeadlessCtx {
+/// The context a headless run reports through: progress lines on stderr, with the time left.
+pub struct HeadlessCtx {
     outputs: Vec<(String, Output)>,
     metrics: BTreeMap<String, f64>,
     last_progress: Option<Instant>,
@@ -64,7 +64,8 @@ struct HeadlessCtx {
 }
 
 impl HeadlessCtx {
-    fn new(label: &str) -> Self {
+    /// A context whose progress lines start with `[label]`.
+    pub fn new(label: &str) -> Self {
         HeadlessCtx {
             outputs: Vec::new(),
             metrics: BTreeMap::new(),
@@ -72,6 +73,11 @@ impl HeadlessCtx {
             first_progress: None,
             label: label.to_string(),
         }
+    }
+
+    /// The metrics the run reported.
+    pub fn metrics(&self) -> &BTreeMap<String, f64> {
+        &self.metrics
     }
 }
 
@@ -180,11 +186,17 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                     Ok(draw) => {
                         let text = quiz::question_text(q, &draw);
                         let _ = writeln!(report, "> **Question ({}).** {text}\n>", q.kind.name());
-                        for line in quiz_options(&q.kind, seed) {
+                        for line in quiz_options(q, seed) {
                             let _ = writeln!(report, "> {line}");
                         }
                         report.push('\n');
-                        if opts.answers {
+                        if opts.answers && q.held_back {
+                            let _ = writeln!(
+                                stdout,
+                                "\n== quiz `{}`: {text}\n   answer: held back (graded by your teacher)",
+                                cell.id
+                            );
+                        } else if opts.answers {
                             let ans = quiz::answer_text(q, &draw, lesson.dir(), seed);
                             let _ = writeln!(
                                 stdout,
@@ -224,11 +236,12 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
                 report.push('\n');
                 match &ex.solution {
                     None => {
-                        let _ = writeln!(
-                            stdout,
-                            "\n== exercise `{}`: no solution given, not run",
-                            cell.id
-                        );
+                        let why = if ex.held_back {
+                            "held back (graded by your teacher)"
+                        } else {
+                            "no solution given"
+                        };
+                        let _ = writeln!(stdout, "\n== exercise `{}`: {why}, not run", cell.id);
                     }
                     Some(sol) => {
                         let mut ctx = HeadlessCtx::new(&cell.id);
@@ -310,15 +323,15 @@ pub fn exec(lesson: &Lesson, opts: &ExecOptions) -> anyhow::Result<Results> {
 }
 
 /// The choices or pairs of a quiz, as report lines.
-fn quiz_options(kind: &QuizKind, seed: u64) -> Vec<String> {
-    match kind {
+fn quiz_options(q: &Quiz, seed: u64) -> Vec<String> {
+    match &q.kind {
         QuizKind::Single { choices, .. } | QuizKind::Multi { choices, .. } => choices
             .iter()
             .enumerate()
             .map(|(i, c)| format!("- {}) {c}", (b'a' + i as u8) as char))
             .collect(),
         QuizKind::Match { pairs } => {
-            let order = quiz::match_order(pairs.len(), seed);
+            let order = quiz::shown_order(q, seed);
             let mut v: Vec<String> = pairs
                 .iter()
                 .enumerate()

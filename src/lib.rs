@@ -6,6 +6,7 @@
 //! [`train`] (the training loop), [`nn`] (networks over dfdx), [`data`] and [`imaging`].
 //! [`output`] and [`util`] are leaves everything may use.
 
+pub mod classroom;
 pub mod cli;
 pub mod course;
 pub mod data;

@@ -302,6 +302,50 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Release { pack, out, force } => Ok(ExitCode::from(tutor::classroom::release(
+            pack, out, *force,
+        )?)),
+        Command::Answer {
+            lesson,
+            cell,
+            value,
+        } => {
+            let lessons = course(&cli)?;
+            let lesson = pick(&lessons, lesson)?;
+            let (mut store, warning) = open_store(&cli)?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            let code = tutor::classroom::answer(lesson, cell, value.as_deref(), &mut store)?;
+            Ok(ExitCode::from(code))
+        }
+        Command::Submit { target, out } => {
+            let dir = Path::new(target);
+            let dir = if dir.is_dir() {
+                dir.to_path_buf()
+            } else {
+                let lessons = course(&cli)?;
+                pick(&lessons, target)?.dir().to_path_buf()
+            };
+            let (mut store, warning) = open_store(&cli)?;
+            if let Some(w) = warning {
+                eprintln!("warning: {w}");
+            }
+            Ok(ExitCode::from(tutor::classroom::submit(
+                &dir, out, &mut store,
+            )?))
+        }
+        Command::Grade {
+            key,
+            out,
+            submissions,
+            time_limit,
+        } => Ok(ExitCode::from(tutor::classroom::grade(
+            key,
+            out,
+            submissions,
+            *time_limit,
+        )?)),
         Command::Pretrain {
             net,
             out,

@@ -34,6 +34,9 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
                         .collect();
                     v.sort();
                     files.extend(v);
+                    if let Err(e) = super::pack::load(p) {
+                        diags.extend(e.0);
+                    }
                 }
                 Err(e) => diags.push(at(p, 1, format!("cannot read folder: {e}"))),
             }
@@ -43,6 +46,15 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     }
     let mut lessons = Vec::new();
     for f in &files {
+        if f.ends_with(super::pack::PACK_FILE) {
+            // Read above, with the folder (or alone below).
+            if !f.parent().is_some_and(|d| paths.iter().any(|p| p == d)) {
+                if let Err(e) = super::pack::load(f.parent().unwrap_or(Path::new("."))) {
+                    diags.extend(e.0);
+                }
+            }
+            continue;
+        }
         match super::lesson::load::read_lesson_text(f) {
             Ok(text) => {
                 let (lesson, errors) = super::lesson::load_lenient(&text, f);
@@ -55,6 +67,7 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<Diagnostic> {
     diags.extend(check_unique(&lessons));
     for l in &lessons {
         diags.extend(check_lesson(l));
+        diags.extend(check_graded_in_pack(l));
     }
     diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     diags
@@ -104,6 +117,27 @@ fn check_unique(lessons: &[Lesson]) -> Vec<Diagnostic> {
         }
     }
     out
+}
+
+/// A graded cell needs an assignment to be handed in to: a `pack.toml` beside the lesson.
+fn check_graded_in_pack(l: &Lesson) -> Vec<Diagnostic> {
+    let Some(first) = l.cells.iter().find(|c| c.graded.is_some()) else {
+        return Vec::new();
+    };
+    match super::pack::load(l.dir()) {
+        Ok(None) => vec![at(
+            &l.path,
+            first.line,
+            format!(
+                "cell `{}` is graded, but the lesson's folder has no {} naming the assignment, \
+                 so it could never be handed in (see lessons/README.md, \"For teachers\")",
+                first.id,
+                super::pack::PACK_FILE
+            ),
+        )],
+        // A broken pack.toml is reported with the folder.
+        _ => Vec::new(),
+    }
 }
 
 /// Checks one loaded lesson's content.
@@ -243,6 +277,13 @@ fn check_quiz(l: &Lesson, c: &Cell, q: &super::lesson::Quiz, out: &mut Vec<Diagn
             ));
         }
     }
+    if q.held_back {
+        // A released copy: the answer is with the teacher, whose copy `check` verifies.
+        if let Err(e) = quiz::draw(q, quiz::seed("check", &l.id, &c.id, 0), l.dir()) {
+            out.push(at(&l.path, c.line, format!("quiz `{}`: {e}", c.id)));
+        }
+        return;
+    }
     let rounds = if q.vars.is_empty() { 1 } else { DRILL_SAMPLES };
     for round in 0..rounds {
         let seed = quiz::seed("check", &l.id, &c.id, round);
@@ -328,11 +369,29 @@ pub fn placeholders(text: &str) -> Vec<String> {
     out
 }
 
-/// Runs an exercise's solution (quick experiments only) and checks it meets every goal.
+/// Runs an exercise's solution (quick experiments only) and checks it meets every goal; and,
+/// as rustlings does, that the starting state (the input shown in the empty box) does not.
 fn check_exercise(l: &Lesson, c: &Cell, out: &mut Vec<Diagnostic>) {
     let CellBody::Exercise(ex) = &c.body else {
         return;
     };
+    if !ex.experiment.long && !ex.placeholder.trim().is_empty() {
+        let mut rec = Recorder::default();
+        let start = ex.placeholder.trim();
+        if exercise::run(ex, start, &mut rec).is_ok()
+            && exercise::all_met(&exercise::check_goals(&ex.goals, &rec.metrics))
+        {
+            out.push(at(
+                &l.path,
+                c.line,
+                format!(
+                    "exercise `{}`: the starting input `{start}` (its `placeholder`) already \
+                     meets every goal, so there is nothing to do",
+                    c.id
+                ),
+            ));
+        }
+    }
     let Some(solution) = &ex.solution else {
         return;
     };

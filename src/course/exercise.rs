@@ -162,6 +162,7 @@ mod tests {
             hints: Vec::new(),
             explanation: String::new(),
             solution: None,
+            held_back: false,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Lesson {
     /// One line for `tutor list`.
     pub summary: String,
     pub cells: Vec<Cell>,
+    /// A student copy written by `tutor release`: graded cells have their answers held back.
+    pub released: bool,
 }
 
 impl Lesson {
@@ -56,6 +58,16 @@ pub struct Cell {
     /// The line of the cell's `[[cells]]` header, for messages.
     pub line: usize,
     pub body: CellBody,
+    /// Set for a graded quiz or exercise: the learner's answer is recorded, not checked, and
+    /// `tutor grade` scores it against the teacher's copy.
+    pub graded: Option<Graded>,
+}
+
+/// What a graded cell is worth.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Graded {
+    /// The most points the cell gives (partial credit gives part of them).
+    pub points: f64,
 }
 
 /// What a cell is.
@@ -121,6 +133,9 @@ pub struct Quiz {
     pub vars: Vec<(String, VarRange)>,
     /// An expression over `vars` that must hold for a draw to be used (e.g. `conv_out(i,k,s,p) >= 1`).
     pub require: Option<String>,
+    /// A graded question in a released (student) copy: the answer is not in the file, so
+    /// `kind` holds a stand-in and nothing may check against it.
+    pub held_back: bool,
 }
 
 /// The values a drill variable is drawn from.
@@ -192,6 +207,8 @@ pub struct Exercise {
     pub explanation: String,
     /// A correct input (the teacher's key; `exec` runs it).
     pub solution: Option<String>,
+    /// A graded exercise in a released copy (its solution and explanation were taken out).
+    pub held_back: bool,
 }
 
 /// A condition on a metric the experiment reports.
@@ -275,6 +292,7 @@ pub fn load_dir(dir: &Path) -> anyhow::Result<(Vec<Lesson>, Vec<LessonError>)> {
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| !p.ends_with(crate::course::pack::PACK_FILE))
         .collect();
     paths.sort();
     for p in paths {

@@ -14,7 +14,6 @@ use std::fs;
 use std::time::Duration;
 
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
@@ -45,6 +44,19 @@ pub struct Progress {
     pub learner: String,
     #[serde(default)]
     pub lessons: BTreeMap<String, LessonProgress>,
+    /// Assignments handed in with `tutor submit`, by assignment id: their graded answers are
+    /// final.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub submitted: BTreeMap<String, Submitted>,
+}
+
+/// When an assignment was handed in, and which copy of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Submitted {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// The fingerprint of the released pack answered.
+    pub fingerprint: String,
 }
 
 /// Progress in one lesson.
@@ -88,6 +100,7 @@ impl Progress {
             version: VERSION,
             learner: learner.to_string(),
             lessons: BTreeMap::new(),
+            submitted: BTreeMap::new(),
         }
     }
 
@@ -147,7 +160,10 @@ impl Progress {
             };
             if is_task {
                 s.tasks += 1;
-                if map.and_then(|m| m.get(&c.id)).is_some_and(|q| q.solved) {
+                // A graded answer counts once given: it is checked by the teacher.
+                let done =
+                    |q: &QuizProgress| q.solved || (c.graded.is_some() && !q.attempts.is_empty());
+                if map.and_then(|m| m.get(&c.id)).is_some_and(done) {
                     s.solved += 1;
                 }
             }
@@ -178,9 +194,7 @@ impl Summary {
 }
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    crate::util::clock::now()
 }
 
 /// The folder progress is kept in: `$TUTOR_HOME`, else the platform's data folder.
@@ -383,6 +397,15 @@ impl Progress {
     /// one lacks: visited cells, attempts (each kept once), solved flags, the later round. The
     /// place to resume stays this process's.
     pub fn merge(&mut self, other: &Progress) {
+        for (id, theirs) in &other.submitted {
+            let keep_theirs = self
+                .submitted
+                .get(id)
+                .is_none_or(|ours| theirs.at < ours.at);
+            if keep_theirs {
+                self.submitted.insert(id.clone(), theirs.clone());
+            }
+        }
         for (id, theirs) in &other.lessons {
             let ours = self.lesson_mut(id);
             ours.visited.extend(theirs.visited.iter().cloned());

@@ -19,6 +19,8 @@ use crate::util::parse::parse_numbers;
 
 pub use crate::course::calc::Draw;
 
+pub mod score;
+
 /// The right answer, computed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expected {
@@ -38,6 +40,8 @@ pub enum Verdict {
     Wrong(String),
     /// Input that is not an answer at all (empty, not a number...): not counted as an attempt.
     Invalid(String),
+    /// A well-formed answer to a graded question: kept for the teacher, not checked here.
+    Recorded,
 }
 
 /// A stable seed for a learner's question: the same inputs give the same question on every
@@ -82,7 +86,9 @@ pub fn draw(quiz: &Quiz, seed: u64, dir: &Path) -> Result<Draw, String> {
             // simply not a valid question: try another.
             Some(cond) => calc::eval_bool(cond, &d, dir).unwrap_or(false),
         };
-        if ok && expected(quiz, &d, dir, seed).is_ok() {
+        // A held-back question has no answer to compute; the grader draws from the same
+        // released question, so both sides get the same numbers.
+        if ok && (quiz.held_back || expected(quiz, &d, dir, seed).is_ok()) {
             return Ok(d);
         }
     }
@@ -112,6 +118,21 @@ pub fn explanation_text(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64) -> String 
         e = e.replace("{answer}", &answer_text(quiz, d, dir, seed));
     }
     e
+}
+
+/// The order a match question's right-hand items are shown in (see [`match_order`]). A
+/// held-back question shows them as its released file lists them: `tutor release` put them in
+/// an order that is never the true one, which a shuffle here could undo.
+pub fn shown_order(quiz: &Quiz, seed: u64) -> Vec<usize> {
+    let n = match &quiz.kind {
+        QuizKind::Match { pairs } => pairs.len(),
+        _ => 0,
+    };
+    if quiz.held_back {
+        (0..n).collect()
+    } else {
+        match_order(n, seed)
+    }
 }
 
 /// The order the right-hand items of a match question are shown in: `order[j]` is the index
@@ -176,6 +197,25 @@ pub fn expected(quiz: &Quiz, d: &Draw, dir: &Path, seed: u64) -> Result<Expected
             )
         }
     })
+}
+
+/// Checks `input` against the quiz's answer for this draw; a graded question (`graded`) only
+/// has its form checked, and a well-formed answer is [`Verdict::Recorded`].
+pub fn check_cell(
+    quiz: &Quiz,
+    graded: bool,
+    d: &Draw,
+    dir: &Path,
+    seed: u64,
+    input: &str,
+) -> Verdict {
+    if !graded {
+        return check(quiz, d, dir, seed, input);
+    }
+    match check(&score::stand_in(quiz), d, dir, seed, input) {
+        Verdict::Invalid(m) => Verdict::Invalid(m),
+        _ => Verdict::Recorded,
+    }
 }
 
 /// Checks `input` against the quiz's answer for this draw.
@@ -358,7 +398,7 @@ fn choice_index(input: &str, n: usize) -> Option<usize> {
         .map(|k| k - 1)
 }
 
-fn letters(input: &str, n: usize) -> Option<Vec<usize>> {
+pub(crate) fn letters(input: &str, n: usize) -> Option<Vec<usize>> {
     let mut out = Vec::new();
     for c in input.chars() {
         if c.is_whitespace() || c == ',' || c == ';' {
@@ -374,7 +414,7 @@ fn letters(input: &str, n: usize) -> Option<Vec<usize>> {
 }
 
 /// `cab` (a letter per left item, in order) or `1c 2a 3b` (any order).
-fn match_letters(input: &str, n: usize) -> Option<Vec<usize>> {
+pub(crate) fn match_letters(input: &str, n: usize) -> Option<Vec<usize>> {
     let compact: String = input
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ',' && *c != '-')

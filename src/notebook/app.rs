@@ -235,17 +235,28 @@ impl App {
                 }
                 CellBody::Quiz(q) => {
                     let saved = lp.quizzes.get(&c.id);
-                    let round = saved.map_or(0, |s| s.round);
+                    // A graded drill is always the first draw: the grader draws the same.
+                    let round = match c.graded {
+                        Some(_) => 0,
+                        None => saved.map_or(0, |s| s.round),
+                    };
                     let seed = quiz::seed(&learner, &lesson.id, &c.id, round);
                     let mut st = QuizState::new(q, seed, round, lesson.dir());
-                    if saved.is_some_and(|s| s.solved) {
+                    st.graded = c.graded.map(|g| g.points);
+                    if st.graded.is_some() {
+                        st.feedback = recorded(saved);
+                    } else if saved.is_some_and(|s| s.solved) {
                         st.status = TaskStatus::Solved;
                     }
                     CellState::Quiz(st)
                 }
                 CellBody::Exercise(_) => {
                     let mut st = ExerciseState::new();
-                    if lp.exercises.get(&c.id).is_some_and(|s| s.solved) {
+                    let saved = lp.exercises.get(&c.id);
+                    st.graded = c.graded.map(|g| g.points);
+                    if st.graded.is_some() {
+                        st.feedback = recorded(saved);
+                    } else if saved.is_some_and(|s| s.solved) {
                         st.status = TaskStatus::Solved;
                     }
                     CellState::Exercise(st)
@@ -404,4 +415,13 @@ impl App {
         }
         self.open(to as usize);
     }
+}
+
+/// The line a graded cell shows for the answer recorded in an earlier session.
+fn recorded(saved: Option<&crate::course::progress::QuizProgress>) -> Option<Feedback> {
+    let last = saved?.attempts.last()?;
+    Some(Feedback::Recorded(format!(
+        "your recorded answer: {} (graded by your teacher; you can change it until you submit)",
+        last.answer
+    )))
 }

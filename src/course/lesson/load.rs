@@ -63,6 +63,8 @@ pub fn load_lenient(text: &str, path: &Path) -> (Option<Lesson>, Vec<Diagnostic>
         text,
         lines: Lines::new(text),
         errors: Vec::new(),
+        released: false,
+        graded: false,
     };
     let raw: RawLesson = match toml::from_str(text) {
         Ok(r) => r,
@@ -124,6 +126,10 @@ struct Loader<'a> {
     text: &'a str,
     lines: Lines,
     errors: Vec<Diagnostic>,
+    /// The file is a released (student) copy: graded cells hold no answers.
+    released: bool,
+    /// The cell being loaded is graded (its answer may be held back).
+    graded: bool,
 }
 
 impl Loader<'_> {
@@ -193,6 +199,7 @@ impl Loader<'_> {
         if raw.cells.is_empty() {
             self.error(top, "the lesson has no `[[cells]]`");
         }
+        self.released = raw.released.as_ref().is_some_and(|r| *r.get_ref());
         let mut cells = Vec::new();
         let mut seen = HashSet::new();
         for (i, rc) in raw.cells.iter().enumerate() {
@@ -231,7 +238,52 @@ impl Loader<'_> {
             title: title?,
             summary,
             cells,
+            released: self.released,
         })
+    }
+
+    /// Whether answers of the cell being loaded are held back (a graded cell of a released copy).
+    fn held_back(&self) -> bool {
+        self.released && self.graded
+    }
+
+    /// A quiz or exercise's `graded` and `points`.
+    fn graded(&mut self, c: &RawCell) -> Option<Graded> {
+        let graded = c.graded.as_ref().is_some_and(|g| *g.get_ref());
+        let points = match &c.points {
+            None => None,
+            Some(p) => {
+                let value = match p.get_ref() {
+                    toml::Value::Integer(i) => Some(*i as f64),
+                    toml::Value::Float(x) => Some(*x),
+                    _ => None,
+                };
+                match value {
+                    Some(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Some(v),
+                    _ => {
+                        self.error(
+                            p.span(),
+                            "`points` must be a number above 0 (e.g. 2 or 0.5)",
+                        );
+                        return None;
+                    }
+                }
+            }
+        };
+        match (graded, points) {
+            (true, points) => Some(Graded {
+                points: points.unwrap_or(1.0),
+            }),
+            (false, Some(_)) => {
+                let at = c.points.as_ref().map_or(0..0, |p| p.span());
+                self.error(
+                    at,
+                    "`points` count only in a graded cell: add `graded = true` (or remove `points`)",
+                );
+                None
+            }
+            (false, None) => None,
+        }
     }
 
     fn cell(&mut self, c: &RawCell, span: Range<usize>, index: usize) -> Option<Cell> {
@@ -277,6 +329,12 @@ impl Loader<'_> {
                 );
             }
         }
+        let graded = if matches!(kind_word, "quiz" | "exercise") {
+            self.graded(c)
+        } else {
+            None
+        };
+        self.graded = graded.is_some();
         let body = match kind_word {
             "text" => CellBody::Text(self.required(&c.text, span, "text")?),
             "code" => self.code(c, span)?,
@@ -284,7 +342,12 @@ impl Loader<'_> {
             "quiz" => CellBody::Quiz(self.quiz(c, span)?),
             _ => CellBody::Exercise(self.exercise(c, span)?),
         };
-        Some(Cell { id, line, body })
+        Some(Cell {
+            id,
+            line,
+            body,
+            graded,
+        })
     }
 
     fn code(&mut self, c: &RawCell, span: Range<usize>) -> Option<CellBody> {

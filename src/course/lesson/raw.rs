@@ -20,6 +20,8 @@ pub struct RawLesson {
     pub short: Option<Spanned<String>>,
     pub title: Option<Spanned<String>>,
     pub summary: Option<Spanned<String>>,
+    /// Written by `tutor release` into the student copy: graded answers are held back.
+    pub released: Option<Spanned<bool>>,
     #[serde(default)]
     pub cells: Vec<Spanned<RawCell>>,
 }
@@ -77,6 +79,10 @@ pub struct RawCell {
     pub goal: Option<Vec<Spanned<RawGoal>>>,
     /// exercise: a correct input.
     pub solution: Option<Spanned<String>>,
+    /// quiz and exercise: scored by `tutor grade` instead of checked on the spot.
+    pub graded: Option<Spanned<bool>>,
+    /// quiz and exercise (graded): what the cell is worth.
+    pub points: Option<Spanned<toml::Value>>,
 }
 
 /// One pane of a code cell.

@@ -9,6 +9,7 @@ use super::{
 use crate::course::exercise::{self, InputError};
 use crate::course::lesson::{CellBody, QuizKind};
 use crate::course::quiz::{self, Verdict};
+use crate::course::submission;
 
 impl App {
     /// Checks the focused quiz's answer, or starts the focused exercise's run (a run cell's
@@ -17,6 +18,17 @@ impl App {
         let focus = self.focus;
         let lesson = &self.lessons[self.current];
         let (lid, cid) = (lesson.id.clone(), lesson.cells[focus].id.clone());
+        let graded = lesson.cells[focus].graded.is_some();
+        if graded {
+            if let Some(why) = submission::answers_final(&self.store.data, lesson.dir()) {
+                self.message = Some(Message {
+                    text: why,
+                    error: true,
+                });
+                self.mode = Mode::Normal;
+                return;
+            }
+        }
         match (&lesson.cells[focus].body, &mut self.cells[focus]) {
             (CellBody::Quiz(q), CellState::Quiz(st)) => {
                 let text = match &q.kind {
@@ -29,7 +41,7 @@ impl App {
                     _ => st.input.text().to_string(),
                 };
                 let verdict = match &st.draw {
-                    Ok(d) => quiz::check(q, d, lesson.dir(), st.seed, &text),
+                    Ok(d) => quiz::check_cell(q, graded, d, lesson.dir(), st.seed, &text),
                     Err(e) => Verdict::Invalid(format!("this question is broken: {e}")),
                 };
                 let counted = st.status != TaskStatus::Revealed;
@@ -59,6 +71,14 @@ impl App {
                     Verdict::Invalid(m) => {
                         st.feedback = Some(Feedback::Invalid(m));
                         None
+                    }
+                    Verdict::Recorded => {
+                        st.feedback = Some(Feedback::Recorded(format!(
+                            "recorded: {text}. Graded by your teacher; you can change it until \
+                             you submit."
+                        )));
+                        self.mode = Mode::Normal;
+                        Some(false)
                     }
                 };
                 if let (Some(correct), true) = (record, counted) {
@@ -121,6 +141,13 @@ impl App {
     pub(super) fn give_up(&mut self) {
         let focus = self.focus;
         let lesson = &self.lessons[self.current];
+        if lesson.cells[focus].graded.is_some() {
+            self.message = Some(Message {
+                text: "this cell is graded: its answer is with your teacher".into(),
+                error: false,
+            });
+            return;
+        }
         let (lid, cid) = (lesson.id.clone(), lesson.cells[focus].id.clone());
         let exercise = match (&lesson.cells[focus].body, &mut self.cells[focus]) {
             (CellBody::Quiz(q), CellState::Quiz(st)) if st.status == TaskStatus::Open => {
@@ -161,6 +188,13 @@ impl App {
             });
             return;
         }
+        if lesson.cells[focus].graded.is_some() {
+            self.message = Some(Message {
+                text: "a graded drill keeps its numbers: your teacher grades this draw".into(),
+                error: false,
+            });
+            return;
+        }
         let round = st.round + 1;
         let (lid, cid) = (lesson.id.clone(), lesson.cells[focus].id.clone());
         let seed = quiz::seed(&learner, &lid, &cid, round);
@@ -187,6 +221,15 @@ impl App {
         };
         let answer = st.submitted.clone().unwrap_or_default();
         match &st.result.status {
+            RunStatus::Done { .. } if st.graded.is_some() => {
+                st.goals_met = None;
+                st.feedback = Some(Feedback::Recorded(format!(
+                    "recorded: {answer}. Graded by your teacher; you can change it until you \
+                     submit."
+                )));
+                self.store.data.record(&lid, &cid, true, &answer, false);
+                self.save();
+            }
             RunStatus::Done { .. } => {
                 let checks = exercise::check_goals(&ex.goals, &st.result.metrics);
                 let all = exercise::all_met(&checks);

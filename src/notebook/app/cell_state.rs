@@ -206,6 +206,8 @@ pub enum Feedback {
     Wrong(String),
     /// Not an answer (empty, not a number, a typo in a matrix): not counted.
     Invalid(String),
+    /// A graded answer, kept for the teacher.
+    Recorded(String),
 }
 
 /// A quiz cell.
@@ -231,6 +233,8 @@ pub struct QuizState {
     pub answer: Option<String>,
     /// The explanation with the computed answer and drawn values filled in.
     pub explanation: String,
+    /// The points of a graded question (answers are recorded, not checked).
+    pub graded: Option<f64>,
 }
 
 impl QuizState {
@@ -261,6 +265,7 @@ impl QuizState {
             status: TaskStatus::Open,
             wrong: 0,
             answer: None,
+            graded: None,
         }
     }
 }
@@ -277,6 +282,8 @@ pub struct ExerciseState {
     pub submitted: Option<String>,
     /// Whether the last finished run met each goal (None before any run).
     pub goals_met: Option<Vec<bool>>,
+    /// The points of a graded exercise (its input is recorded, not checked).
+    pub graded: Option<f64>,
 }
 
 impl ExerciseState {
@@ -289,6 +296,7 @@ impl ExerciseState {
             result: RunResult::default(),
             submitted: None,
             goals_met: None,
+            graded: None,
         }
     }
 }

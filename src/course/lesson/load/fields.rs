@@ -25,6 +25,8 @@ pub(super) fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
             "require",
             "hints",
             "explanation",
+            "graded",
+            "points",
         ],
         "exercise" => &[
             "prompt",
@@ -36,6 +38,8 @@ pub(super) fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
             "hints",
             "explanation",
             "solution",
+            "graded",
+            "points",
         ],
         _ => return None,
     })
@@ -77,6 +81,8 @@ pub(super) fn present_fields(c: &RawCell) -> Vec<(&'static str, Range<usize>)> {
         ("placeholder", at(&c.placeholder)),
         ("goal", goal_at),
         ("solution", at(&c.solution)),
+        ("graded", at(&c.graded)),
+        ("points", at(&c.points)),
     ];
     list.into_iter()
         .filter_map(|(n, s)| s.map(|s| (n, s)))

@@ -47,6 +47,22 @@ impl Loader<'_> {
                         return None;
                     }
                 };
+                if self.held_back() {
+                    // The answer stayed with the teacher: a stand-in nobody checks against.
+                    let multi = ty.get_ref() == "multi";
+                    return self.finish_quiz(
+                        c,
+                        question,
+                        if multi {
+                            QuizKind::Multi {
+                                choices,
+                                answers: Vec::new(),
+                            }
+                        } else {
+                            QuizKind::Single { choices, answer: 0 }
+                        },
+                    );
+                }
                 let answer = c.answer.as_ref().or_else(|| {
                     self.error(span.clone(), "missing field `answer`");
                     None
@@ -97,7 +113,15 @@ impl Loader<'_> {
                 }
             }
             "integer" | "number" | "shape" => {
-                let answer = self.answer(c, span.clone())?;
+                let answer = if self.held_back() {
+                    Answer {
+                        literal: None,
+                        compute: None,
+                        line: self.line(&span),
+                    }
+                } else {
+                    self.answer(c, span.clone())?
+                };
                 match ty.get_ref().as_str() {
                     "integer" => QuizKind::Integer { answer },
                     "shape" => QuizKind::Shape { answer },
@@ -138,6 +162,11 @@ impl Loader<'_> {
                 return None;
             }
         };
+        self.finish_quiz(c, question, kind)
+    }
+
+    /// The parts every kind of question has: hints, explanation, drill variables.
+    fn finish_quiz(&mut self, c: &RawCell, question: String, kind: QuizKind) -> Option<Quiz> {
         let mut vars = Vec::new();
         for (name, v) in c.vars.iter().flat_map(|v| v.get_ref()) {
             match var_range(v.get_ref()) {
@@ -156,6 +185,7 @@ impl Loader<'_> {
                 .unwrap_or_default(),
             vars,
             require: c.require.as_ref().map(|s| s.get_ref().clone()),
+            held_back: self.held_back(),
         })
     }
 

@@ -183,7 +183,12 @@ impl Loader<'_> {
                 .as_ref()
                 .map(|s| s.get_ref().clone())
                 .unwrap_or_default(),
-            solution: c.solution.as_ref().map(|s| s.get_ref().clone()),
+            solution: c
+                .solution
+                .as_ref()
+                .filter(|_| !self.held_back())
+                .map(|s| s.get_ref().clone()),
+            held_back: self.held_back(),
         })
     }
 }

@@ -4,7 +4,7 @@
 use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 
-use super::parts::{feedback_lines, hint_lines, input_line, status_tag};
+use super::parts::{feedback_lines, graded_tag, hint_lines, input_line, status_tag};
 use super::result::{outputs, status_lines};
 use super::style::{DIM, ERROR, GOOD};
 use super::view::{CellView, Piece};
@@ -110,7 +110,7 @@ pub(super) fn view<'a>(
             if st.hints < ex.hints.len() {
                 k.push(format!("h: hint ({} left)", ex.hints.len() - st.hints));
             }
-            if st.status == TaskStatus::Open {
+            if st.status == TaskStatus::Open && st.graded.is_none() {
                 k.push("s: show the solution".into());
             }
             k.join(" · ")
@@ -126,6 +126,7 @@ pub(super) fn view<'a>(
         Span::raw(" "),
     ];
     title.extend(status_tag(st.status));
+    title.extend(graded_tag(st.graded));
     CellView {
         title: Some(Line::from(title)),
         pieces,

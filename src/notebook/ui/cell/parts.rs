@@ -72,6 +72,12 @@ pub(super) fn feedback_lines(f: &Option<Feedback>, width: usize) -> Vec<Line<'st
             markdown::wrap(&[(format!("✗ {m}"), ERROR.bold())], width, "", "  ")
         }
         Some(Feedback::Invalid(m)) => markdown::wrap(&[(format!("⚠ {m}"), WARN)], width, "", "  "),
+        Some(Feedback::Recorded(m)) => markdown::wrap(
+            &[(format!("● {m}"), Style::new().fg(Color::LightBlue).bold())],
+            width,
+            "",
+            "  ",
+        ),
     }
 }
 
@@ -84,6 +90,19 @@ pub(super) fn hint_lines(hints: &[String], shown: usize, width: usize) -> Vec<Li
         out.extend(markdown::wrap(&pieces, width, "", "  "));
     }
     out
+}
+
+/// " graded · 2 points " for a graded cell.
+pub(super) fn graded_tag(points: Option<f64>) -> Option<Span<'static>> {
+    let p = points?;
+    let unit = if p == 1.0 { "point" } else { "points" };
+    Some(Span::styled(
+        format!(
+            " graded · {} {unit} ",
+            crate::course::quiz::format_number(p)
+        ),
+        Style::new().fg(Color::LightBlue),
+    ))
 }
 
 pub(super) fn status_tag(status: TaskStatus) -> Option<Span<'static>> {

@@ -5,7 +5,7 @@ use ratatui::style::{Color, Style, Stylize};
 use ratatui::text::{Line, Span};
 use unicode_width::UnicodeWidthStr;
 
-use super::parts::{feedback_lines, hint_lines, input_line, status_tag};
+use super::parts::{feedback_lines, graded_tag, hint_lines, input_line, status_tag};
 use super::style::{DIM, ERROR, GOOD};
 use super::view::{CellView, Piece};
 use crate::course::lesson::{Quiz, QuizKind};
@@ -75,7 +75,7 @@ pub(super) fn view<'a>(
             }
         }
         QuizKind::Match { pairs } => {
-            let order = crate::course::quiz::match_order(pairs.len(), st.seed);
+            let order = crate::course::quiz::shown_order(q, st.seed);
             for (k, (left, _)) in pairs.iter().enumerate() {
                 let first = format!("{}. ", k + 1);
                 let indent = " ".repeat(first.width());
@@ -152,6 +152,7 @@ pub(super) fn view<'a>(
         Span::raw(" "),
     ];
     title.extend(status_tag(st.status));
+    title.extend(graded_tag(st.graded));
     CellView {
         title: Some(Line::from(title)),
         pieces: vec![Piece::Lines(lines)],
@@ -187,10 +188,10 @@ fn quiz_keys(q: &Quiz, st: &QuizState, typing: bool) -> String {
     if st.hints < q.hints.len() {
         keys.push(format!("h: hint ({} left)", q.hints.len() - st.hints));
     }
-    if st.status == TaskStatus::Open {
+    if st.status == TaskStatus::Open && st.graded.is_none() {
         keys.push("s: show the answer".into());
     }
-    if !q.vars.is_empty() {
+    if !q.vars.is_empty() && st.graded.is_none() {
         keys.push("N: new numbers".into());
     }
     keys.join(" · ")
