@@ -39,6 +39,8 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    // `TUTOR_FRAME_TRACE`'s first-frame time counts from here.
+    tutor::notebook::trace::mark_process_start();
     // mimalloc hands freed pages back to the OS after 10 ms by default; training frees and
     // reallocates the same buffers every step, and the page faults cost about a fifth of a CNN
     // step (see src/nn/bench.rs). Keep them unless the user chose otherwise.

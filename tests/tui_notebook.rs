@@ -349,6 +349,13 @@ fn focus_moves_by_cell_and_visits_are_saved() {
     assert_eq!(app.focus, 2);
     press(&mut app, KeyCode::Up);
     assert_eq!(app.focus, 1);
+    // Issue 14: moving does not save (a save costs several ms); the pause after it does.
+    let before = reopen(&dir).data;
+    assert!(before
+        .lessons
+        .get("lesson-2")
+        .is_none_or(|l| l.last_cell.as_deref() != Some("code-2")));
+    app.on_event(Event::Tick);
     let p = reopen(&dir).data;
     let lp = &p.lessons["lesson-2"];
     assert_eq!(lp.last_cell.as_deref(), Some("code-2"));
@@ -501,6 +508,8 @@ fn invalid_answers_are_not_attempts() {
         quiz_state(&app, INT).feedback,
         Some(Feedback::Invalid(_))
     ));
+    // A pause saves the visits, so the lesson is in the file (without the quiz).
+    app.on_event(Event::Tick);
     let p = reopen(&dir).data;
     assert!(!p.lessons["lesson-2"].quizzes.contains_key("q-int"));
 }

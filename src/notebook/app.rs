@@ -123,6 +123,8 @@ pub struct App {
     /// The cells of lessons left in this session, by lesson id: going back shows them as
     /// they were (outputs, parameters, answers).
     kept: HashMap<String, Vec<CellState>>,
+    /// A visit is recorded but not yet saved (see [`App::save_visits`]).
+    visits_unsaved: bool,
 }
 
 impl App {
@@ -152,6 +154,7 @@ impl App {
             running: None,
             next_job: 1,
             kept: HashMap::new(),
+            visits_unsaved: false,
         };
         app.open(app.current);
         app
@@ -302,11 +305,14 @@ impl App {
             Event::Key(k) => self.on_key(k),
             Event::Run(r) => self.on_run(r),
             Event::Resize(..) => self.reveal = true,
-            Event::Tick => {}
+            // A pause in the typing: the moment to save where the learner is.
+            Event::Tick => self.save_visits(),
         }
     }
 
-    /// Records the focused cell as visited and the place to resume; saves when that changed.
+    /// Records the focused cell as visited and the place to resume. Saving waits for
+    /// [`App::save_visits`]: a save locks, reads, merges and syncs the progress file (several
+    /// ms, tens on a busy disk), too slow to do for every j or k while the learner moves.
     fn visit(&mut self) {
         let Some(cell) = self.lessons[self.current].cells.get(self.focus) else {
             return;
@@ -318,6 +324,14 @@ impl App {
         });
         if !unchanged {
             self.store.data.visit(&lid, &cid);
+            self.visits_unsaved = true;
+        }
+    }
+
+    /// Saves the visits recorded since the last save: on a [`Event::Tick`] (no key for a
+    /// moment) and when quitting.
+    pub fn save_visits(&mut self) {
+        if self.visits_unsaved {
             self.save();
         }
     }
@@ -375,6 +389,8 @@ impl App {
     }
 
     fn save(&mut self) {
+        // The whole of the progress goes, visits with it.
+        self.visits_unsaved = false;
         if let Err(e) = self.store.save() {
             self.message = Some(Message {
                 text: format!("progress not saved: {e:#}"),

@@ -16,7 +16,8 @@ pub enum Event {
     Key(KeyEvent),
     /// The terminal changed size (the next frame is laid out for it).
     Resize(u16, u16),
-    /// Time passed with nothing else happening (keeps the run timer moving).
+    /// A pause: a wait for input ended with no key, half a second or more after the last one
+    /// (the moment to save the visits).
     Tick,
     /// A report from the experiment worker.
     Run(RunEvent),

@@ -11,7 +11,7 @@ use std::io::stdout;
 use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::crossterm::event::{self as term, Event as TermEvent, KeyEventKind};
@@ -25,8 +25,12 @@ use crate::course::lesson::Lesson;
 use crate::course::progress::Store;
 use crate::notebook::app::{App, ColorMode};
 use crate::notebook::event::Event;
+use crate::notebook::trace::FrameTrace;
 use crate::notebook::ui;
 use crate::notebook::worker::{self, Worker};
+
+/// How long after the last key a wait with no key counts as a pause ([`Event::Tick`]).
+const PAUSE: Duration = Duration::from_millis(500);
 
 /// How the notebook ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +63,15 @@ pub fn run(
     let signal = catch_signals()?;
     let guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
-    let result = event_loop(&mut terminal, &mut app, &signal);
+    let mut trace = FrameTrace::from_env();
+    let result = event_loop(&mut terminal, &mut app, &signal, trace.as_mut());
     drop(guard);
+    if let Some(trace) = &trace {
+        // The screen is back: a failure to write the trace can be said on stderr.
+        if let Err(e) = trace.write() {
+            eprintln!("warning: frame trace not written: {e:#}");
+        }
+    }
     result
 }
 
@@ -83,12 +94,14 @@ fn event_loop<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     signal: &AtomicUsize,
+    mut trace: Option<&mut FrameTrace>,
 ) -> anyhow::Result<Ended>
 where
     B::Error: Send + Sync + 'static,
 {
     let (tx, rx) = mpsc::channel::<Event>();
     let mut worker = Worker::default();
+    let mut last_key = Instant::now();
     loop {
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
@@ -96,21 +109,28 @@ where
             worker.wait(Duration::from_secs(1));
             return Ok(Ended::Signal(sig as i32));
         }
+        let drawing = Instant::now();
+        draw(terminal, app)?;
+        if let Some(t) = trace.as_deref_mut() {
+            t.frame_drawn(drawing, Instant::now(), app.busy() || worker.busy());
+        }
+        if app.quit {
+            // Quitting has asked the run to stop; give it a moment to do so cleanly.
+            worker.wait(Duration::from_secs(1));
+            return Ok(Ended::Quit);
+        }
+        // Runs start after the frame, so the first frame (and a frame after a key) never
+        // waits for a thread to be made; the cell shows it running at the next frame, at once.
+        let mut got = false;
         if !worker.busy() {
             if let Some(job) = app.next_job() {
                 let id = job.id;
                 if let Err(e) = worker.start(job, tx.clone()) {
                     app.job_failed_to_start(id, e.to_string());
                 }
+                got = true;
             }
         }
-        draw(terminal, app)?;
-        if app.quit {
-            // Quitting has asked the run to stop; give it a moment to do so cleanly.
-            worker.wait(Duration::from_secs(1));
-            return Ok(Ended::Quit);
-        }
-        let mut got = false;
         while let Ok(ev) = rx.try_recv() {
             app.on_event(ev);
             got = true;
@@ -123,11 +143,16 @@ where
         } else {
             Duration::from_millis(250)
         };
+        let waited = Instant::now();
         if term::poll(wait)? {
             // Take every key already typed before drawing again (fast typing, pastes).
             loop {
                 match term::read()? {
                     TermEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                        last_key = Instant::now();
+                        if let Some(t) = trace.as_deref_mut() {
+                            t.key_read(last_key);
+                        }
                         app.on_event(Event::Key(k))
                     }
                     TermEvent::Resize(w, h) => app.on_event(Event::Resize(w, h)),
@@ -137,23 +162,44 @@ where
                     break;
                 }
             }
-        } else {
-            app.on_event(Event::Tick);
+        } else if !wait.is_zero() {
+            if let Some(t) = trace.as_deref_mut() {
+                t.woke(wait, waited.elapsed(), app.busy() || worker.busy());
+            }
+            // A pause in the typing (reports arriving do not count): long enough that the
+            // next key is unlikely to come while the tick saves.
+            if last_key.elapsed() >= PAUSE {
+                app.on_event(Event::Tick);
+            }
         }
     }
 }
 
 /// Draws one frame: measures the notebook for the terminal's size, lets the app settle its
-/// scroll and focus, then renders it.
+/// scroll and focus, then renders it with that layout (measured again only if settling moved
+/// the focus, which can change the focused cell's height).
 pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), B::Error> {
     let size = terminal.size()?;
     let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+    let mut layout = None;
     if ui::fits(area) {
         let nb = ui::areas(app, area).notebook;
-        let layout = ui::layout(app, nb);
-        app.settle(&layout, usize::from(nb.height));
+        let before = (app.focus, app.mode);
+        let mut l = ui::layout(app, nb);
+        app.settle(&l, usize::from(nb.height));
+        if (app.focus, app.mode) != before {
+            l = ui::layout(app, nb);
+        }
+        layout = Some(l);
     }
-    terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+    terminal.draw(|f| {
+        if f.area() == area {
+            ui::render(app, layout.as_ref(), area, f.buffer_mut());
+        } else {
+            // The terminal was resized in between: lay out for the size being drawn.
+            f.render_widget(&*app, f.area());
+        }
+    })?;
     Ok(())
 }
 

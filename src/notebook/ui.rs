@@ -104,33 +104,35 @@ pub fn fits(area: Rect) -> bool {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        if !fits(area) {
-            too_small(area, buf);
-            return;
-        }
-        let a = areas(self, area);
-        let l = layout(self, a.notebook);
-        title_bar(self, a.title, buf);
-        if let Some((cell, at)) = self.viewer {
-            viewer(
-                self,
-                cell,
-                at,
-                Rect::new(
-                    area.x,
-                    a.notebook.y,
-                    area.width,
-                    area.bottom() - a.notebook.y,
-                ),
-                buf,
-            );
-            return;
-        }
-        notebook(self, a.notebook, &l, buf);
-        status_bar(self, a.status, scroll_label(self, &l, a.notebook), buf);
-        if self.help {
-            help(area, buf);
-        }
+        let l = fits(area).then(|| layout(self, areas(self, area).notebook));
+        render(self, l.as_ref(), area, buf);
+    }
+}
+
+/// Draws the app into `area` with `l`, the [`layout`] of its notebook area (`None` when the
+/// area does not [`fit`](fits)): the event loop has just computed it to settle the scroll, and
+/// laying out every cell again would double the cost of a frame.
+pub fn render(app: &App, l: Option<&NotebookLayout>, area: Rect, buf: &mut Buffer) {
+    let Some(l) = l.filter(|_| fits(area)) else {
+        too_small(area, buf);
+        return;
+    };
+    let a = areas(app, area);
+    title_bar(app, a.title, buf);
+    if let Some((cell, at)) = app.viewer {
+        let below_title = Rect::new(
+            area.x,
+            a.notebook.y,
+            area.width,
+            area.bottom() - a.notebook.y,
+        );
+        viewer(app, cell, at, below_title, buf);
+        return;
+    }
+    notebook(app, a.notebook, l, buf);
+    status_bar(app, a.status, scroll_label(app, l, a.notebook), buf);
+    if app.help {
+        help(area, buf);
     }
 }
 

@@ -5,6 +5,12 @@
 //! is cooperative: Esc sets the job's shared flag, which experiments poll through
 //! [`crate::experiments::check_cancel`]. A failing or panicking experiment becomes a
 //! `Failed` event shown in its cell; it never takes the TUI down.
+//!
+//! The run's thread and rayon's pool, which does the heavy lifting, are lowered to
+//! [`BACKGROUND_NICE`] on Linux: with every core busy training, the UI thread still gets a core
+//! the moment a key arrives instead of waiting for a time slice (issue 14: a trainer must never
+//! starve the UI). On an otherwise idle machine the run loses nothing: priority only decides
+//! who waits when threads compete.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +27,9 @@ use crate::util::cancel::Cancelled;
 /// The name of the worker thread; the panic hook uses it to keep a caught experiment panic
 /// from restoring the terminal under the running app.
 pub const THREAD_NAME: &str = "tutor-run";
+
+/// The nice value of the threads a run computes on (0 is normal, 19 the lowest).
+pub const BACKGROUND_NICE: i32 = 10;
 
 /// How often progress and changed outputs are forwarded at most.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
@@ -181,11 +190,37 @@ impl Worker {
         }
         let handle = std::thread::Builder::new()
             .name(THREAD_NAME.to_string())
-            .spawn(move || run_job(&job, &tx))?;
+            .spawn(move || {
+                to_background();
+                run_job(&job, &tx)
+            })?;
         self.handle = Some(handle);
         Ok(())
     }
 }
+
+/// Lowers the calling thread and every thread of rayon's global pool (built now if it is not
+/// yet) to [`BACKGROUND_NICE`]. The pool is shared by every run and the nice value of a thread
+/// never goes back up, so later runs find it lowered already; the UI thread is not in the pool.
+fn to_background() {
+    lower_this_thread();
+    rayon::broadcast(|_| lower_this_thread());
+}
+
+/// On Linux a nice value set for a thread id applies to that thread alone. Failing (a sandbox
+/// that forbids it) only costs responsiveness, so it is ignored.
+#[cfg(target_os = "linux")]
+fn lower_this_thread() {
+    let tid = rustix::thread::gettid();
+    let now = rustix::process::getpriority_process(Some(tid)).unwrap_or(0);
+    if now < BACKGROUND_NICE {
+        let _ = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE);
+    }
+}
+
+/// Elsewhere the same call would lower the whole process, the UI with it: leave it.
+#[cfg(not(target_os = "linux"))]
+fn lower_this_thread() {}
 
 #[cfg(test)]
 mod tests {

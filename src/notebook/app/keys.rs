@@ -132,7 +132,7 @@ impl App {
         self.follow_focus();
     }
 
-    /// The process was sent a signal: stop the run and leave (progress is saved already).
+    /// The process was sent a signal: stop the run, save and leave.
     pub fn quit_on_signal(&mut self) {
         self.quit();
     }
@@ -140,6 +140,7 @@ impl App {
     fn quit(&mut self) {
         self.cancel_all();
         self.keep_cells();
+        self.save_visits();
         self.quit = true;
     }
 
