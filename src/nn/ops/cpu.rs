@@ -113,15 +113,15 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize, ns: Range<usize>) -> Vec<f32> {
     cols
 }
 
-/// col2im: adds group `gi`'s column gradients for examples `ns` into the input gradient `gx`
-/// (NCHW, the whole batch).
-fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, ns: Range<usize>) {
+/// col2im: adds group `gi`'s column gradients for `count` examples into `gx`, the input
+/// gradient of those examples (NCHW).
+fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, count: usize) {
     let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = ns.len() * ohw;
+    let m = count * ohw;
     let hw = g.h * g.w;
     let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
-    // Planes (n, channel) of this chunk; only this group's channels receive anything.
-    gx[ns.start * g.c * hw..ns.end * g.c * hw]
+    // Planes (n, channel) of these examples; only this group's channels receive anything.
+    gx[..count * g.c * hw]
         .par_chunks_mut(hw)
         .enumerate()
         .with_min_len(MIN_PLANES / 4)
@@ -159,6 +159,34 @@ fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, ns: Range<
                 }
             }
         });
+}
+
+/// The input gradient of group `gi` for examples `ns`, added into `gx` (their planes): the
+/// output gradient gathered as an `(og, examples*ohw)` matrix, `dcols = W^T @ go`, col2im.
+fn input_grad_add(
+    dev: &Cpu,
+    wm: &Tensor<Mat, f32, Cpu>,
+    gout: &[f32],
+    g: &ConvGeom,
+    gi: usize,
+    ns: Range<usize>,
+    gx: &mut [f32],
+) -> Result<(), CpuError> {
+    if ns.is_empty() {
+        return Ok(());
+    }
+    let (og, ohw) = (g.og(), g.ohw());
+    let m = ns.len() * ohw;
+    let mut go = Vec::with_capacity(og * m);
+    for j in 0..og {
+        for n in ns.clone() {
+            go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
+        }
+    }
+    let go = dev.try_tensor_from_vec(go, (og, m))?;
+    let dcols = matmul(dev, wm, true, &go, false)?; // (kdim, examples*ohw)
+    col2im_add(&dcols, gx, g, gi, ns.len());
+    Ok(())
 }
 
 /// Examples per chunk: bounds the column matrix to 16 MB however large the images. Smaller,
@@ -332,8 +360,20 @@ fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     }
                     weight_grad_add(&mut gw_local, &gwm, &g, gi);
                     if let Some(gx) = gx.as_deref_mut() {
-                        let dcols = matmul(&dev, wm, true, &go, false)?; // (kdim, chunk*ohw)
-                        col2im_add(&dcols, gx, &g, gi, ns.clone());
+                        // Two halves of the examples at once, so that the copies around each
+                        // matmul (single-threaded in dfdx) run on both cores. Each value of
+                        // `dcols` is one sum over `og` whichever columns are computed
+                        // together: the result is the same to the bit.
+                        let hw = g.h * g.w;
+                        let mid = ns.start + ns.len().div_ceil(2);
+                        let (lo, hi) = gx[ns.start * g.c * hw..ns.end * g.c * hw]
+                            .split_at_mut((mid - ns.start) * g.c * hw);
+                        let (a, b) = rayon::join(
+                            || input_grad_add(&dev, wm, &gout, &g, gi, ns.start..mid, lo),
+                            || input_grad_add(&dev, wm, &gout, &g, gi, mid..ns.end, hi),
+                        );
+                        a?;
+                        b?;
                     }
                 }
             }
