@@ -3,7 +3,8 @@
 //!
 //! Convolution is im2col into a `[taps, batch*pixels]` matrix (both cores, via rayon) and one
 //! multithreaded dfdx matmul per group for the whole batch; the backward pass is two more matmuls
-//! and a parallel col2im. Max pooling records the argmax with PyTorch's tie rule (the first
+//! and a parallel col2im, the input gradient's half in two halves of the batch at once (dfdx's
+//! matmul returns a tensor that must be copied out, and those copies run on one core each). Max pooling records the argmax with PyTorch's tie rule (the first
 //! maximum in the window wins) and can fuse a following ReLU, which commutes with max.
 //!
 //! Backward closures *add* into the input gradients (dfdx accumulates: a tensor read by several
