@@ -1,8 +1,8 @@
 //! The step benchmark behind `tutor bench`: one training step (forward, backward, Adam) of any
 //! network on a fixed batch, timed exactly like `bench/torch_models.py` times its PyTorch twin (5
 //! warm-up steps, then the median of the rest), so the two can be compared run against run. The
-//! lesson-3 MLP and CNN of `bench/torch_step.py` are built in; the lessons' networks come from
-//! their files (see `crate::bench`, which also times whole training runs).
+//! lesson-3 MLP and CNN are also built in ([`bench_step`]); the lessons' networks come from their
+//! files (see `crate::bench`, which also times whole training runs).
 
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use super::objective::{Objective, Target, Targets};
 use super::optim::Optimizer;
 use super::spec::NetSpec;
 
-/// The benchmark's CNN, the same layers as `torch_step.py`.
+/// The benchmark's CNN, the same layers as `nets/lesson3_cnn.toml`.
 pub const BENCH_CNN: &str = r#"
 name = "bench CNN"
 input = [1, 28, 28]
@@ -43,7 +43,7 @@ type = "linear"
 out_features = 10
 "#;
 
-/// The benchmark's MLP, 784-400-400-10 as in `torch_step.py` (no dropout there).
+/// The benchmark's MLP, 784-400-400-10: lesson 3's without its dropout.
 pub const BENCH_MLP: &str = r#"
 name = "bench MLP"
 input = [1, 28, 28]
