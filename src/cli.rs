@@ -133,7 +133,8 @@ pub enum Command {
         #[arg(long, default_value_t = 60, value_name = "SECONDS")]
         time_limit: u64,
     },
-    /// Time a training step of the lesson-3 MLP and CNN (median over many steps).
+    /// Time every lesson model: a training step (median over many) and its full default
+    /// training run (see bench/README.md for the PyTorch twins).
     Bench {
         /// Print the figures as JSON.
         #[arg(long)]
@@ -141,5 +142,11 @@ pub enum Command {
         /// Timed steps per model (after 5 warm-up steps).
         #[arg(long, default_value_t = 60)]
         steps: usize,
+        /// Only the models whose network file name contains this (e.g. `lesson3`).
+        #[arg(long, value_name = "TEXT")]
+        model: Option<String>,
+        /// Time the steps only, not the full training runs (which take minutes).
+        #[arg(long)]
+        no_full: bool,
     },
 }

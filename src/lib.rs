@@ -4,8 +4,10 @@
 //! [`notebook`] (the TUI) and [`export`] (headless runs and files) use [`course`] (lessons,
 //! quizzes, progress), which uses [`experiments`] (what a lesson cell runs), which use
 //! [`train`] (the training loop), [`nn`] (networks over dfdx), [`data`] and [`imaging`].
+//! [`bench`] (`tutor bench`) uses [`experiments`] and [`nn`].
 //! [`output`] and [`util`] are leaves everything may use.
 
+pub mod bench;
 pub mod classroom;
 pub mod cli;
 pub mod course;

@@ -417,34 +417,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { json, steps } => {
-            let mut results = Vec::new();
-            for which in ["mlp", "cnn"] {
-                let r = tutor::nn::bench::bench_step(which, (*steps).max(1))?;
-                if !json {
-                    say!("{r}");
+        Command::Bench {
+            json,
+            steps,
+            model,
+            no_full,
+        } => {
+            let steps = (*steps).max(1);
+            let results = tutor::bench::run(model.as_deref(), steps, !*no_full, |line| {
+                if !*json {
+                    // A closed pipe shows up again, as an error, at the next `say!`.
+                    let _ = writeln!(std::io::stdout(), "{line}");
                 }
-                results.push(r);
-            }
+            })?;
             if *json {
-                let mut obj = serde_json::Map::new();
-                for r in &results {
-                    for (k, v) in [
-                        ("step_ms", r.median_ms),
-                        ("forward_ms", r.forward_ms),
-                        ("backward_ms", r.backward_ms),
-                        ("update_ms", r.update_ms),
-                    ] {
-                        obj.insert(format!("{}_{k}", r.which), serde_json::json!(v));
-                    }
-                }
-                obj.insert("steps".into(), serde_json::json!(steps));
-                obj.insert("batch".into(), serde_json::json!(64));
-                obj.insert(
-                    "threads".into(),
-                    serde_json::json!(std::thread::available_parallelism().map_or(1, |n| n.get())),
-                );
-                say!("{}", serde_json::Value::Object(obj));
+                say!("{}", tutor::bench::to_json(&results, steps));
             }
             Ok(ExitCode::SUCCESS)
         }

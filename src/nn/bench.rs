@@ -1,17 +1,18 @@
-//! The speed benchmark behind `tutor bench`: one training step (forward, backward, Adam) of the
-//! lesson-3 MLP or CNN at batch 64 on 28x28x1 inputs, timed exactly like
-//! `shared/bench/torch_step.py` (a fixed batch, 5 warm-up steps, then the median of the rest), so
-//! the two can be compared run against run.
+//! The step benchmark behind `tutor bench`: one training step (forward, backward, Adam) of any
+//! network on a fixed batch, timed exactly like `bench/torch_models.py` times its PyTorch twin (5
+//! warm-up steps, then the median of the rest), so the two can be compared run against run. The
+//! lesson-3 MLP and CNN are also built in ([`bench_step`]); the lessons' networks come from their
+//! files (see `crate::bench`, which also times whole training runs).
 
 use std::time::Instant;
 
 use super::loss::LossKind;
 use super::network::{Batch, Network, NnError};
-use super::objective::{Objective, Target};
+use super::objective::{Objective, Target, Targets};
 use super::optim::Optimizer;
 use super::spec::NetSpec;
 
-/// The benchmark's CNN, the same layers as `torch_step.py`.
+/// The benchmark's CNN, the same layers as `nets/lesson3_cnn.toml`.
 pub const BENCH_CNN: &str = r#"
 name = "bench CNN"
 input = [1, 28, 28]
@@ -42,7 +43,7 @@ type = "linear"
 out_features = 10
 "#;
 
-/// The benchmark's MLP, 784-400-400-10 as in `torch_step.py` (no dropout there).
+/// The benchmark's MLP, 784-400-400-10: lesson 3's without its dropout.
 pub const BENCH_MLP: &str = r#"
 name = "bench MLP"
 input = [1, 28, 28]
@@ -66,8 +67,10 @@ out_features = 10
 /// Medians over the timed steps, in milliseconds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BenchResult {
-    /// "mlp" or "cnn".
+    /// The network benchmarked ("mlp", "cnn", or a lesson network's file stem).
     pub which: String,
+    /// Examples per step.
+    pub batch: usize,
     /// Timed steps (after 5 warm-up steps).
     pub steps: usize,
     /// Whole step.
@@ -84,8 +87,8 @@ impl std::fmt::Display for BenchResult {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "tutor {} batch=64: step median {:.2} ms (forward {:.2}, backward {:.2}, adam {:.2}) over {} steps",
-            self.which, self.median_ms, self.forward_ms, self.backward_ms, self.update_ms, self.steps
+            "tutor {} batch={}: step median {:.2} ms (forward {:.2}, backward {:.2}, adam {:.2}) over {} steps",
+            self.which, self.batch, self.median_ms, self.forward_ms, self.backward_ms, self.update_ms, self.steps
         )
     }
 }
@@ -115,10 +118,11 @@ pub fn bench_step(which: &str, steps: usize) -> Result<BenchResult, NnError> {
         }
     };
     let spec = NetSpec::parse(text, which)?;
-    let mut net = Network::new(&spec, 0)?;
-    let mut opt = Optimizer::adam(1e-3);
-    let n = 64;
-    // A fixed batch like torch.randn: approximately normal values (sum of uniforms), seeded.
+    bench_net(&spec, which, 64, steps)
+}
+
+/// A fixed batch like `torch.randn`: approximately normal values (a sum of four uniforms), seeded.
+fn fixed_inputs(len: usize) -> Vec<f32> {
     let mut s = 0x9E37_79B9_7F4A_7C15u64;
     let mut uniform = move || {
         s ^= s << 13;
@@ -126,18 +130,76 @@ pub fn bench_step(which: &str, steps: usize) -> Result<BenchResult, NnError> {
         s ^= s << 17;
         (s >> 40) as f32 / (1u64 << 24) as f32
     };
-    let data: Vec<f32> = (0..n * 28 * 28)
+    (0..len)
         .map(|_| (0..4).map(|_| uniform()).sum::<f32>() - 2.0)
+        .collect()
+}
+
+/// The objective a benchmark trains any network with, chosen from its outputs as
+/// `bench/torch_models.py` chooses it: an output with as many values per example as the input
+/// is a reconstruction (MSE against the input, and then the only term: an autoencoder's
+/// embedding output is not trained on); otherwise every output is trained, a head whose name
+/// says `box` with smooth L1 towards zero offsets, the others with cross-entropy on classes
+/// `i*7 mod K` (per pixel or anchor for an `[N, K, H, W]` output).
+pub fn bench_objective(
+    outputs: &[(String, Batch)],
+    x: &Batch,
+) -> Result<(Objective, Targets), NnError> {
+    let n = x.shape[0].max(1);
+    let per_input = x.data.len() / n;
+    let recon: Vec<&(String, Batch)> = outputs
+        .iter()
+        .filter(|(_, b)| b.data.len() / n == per_input)
         .collect();
-    let x = Batch::new(data, vec![n, 1, 28, 28])?;
-    let y = Target::Classes((0..n).map(|i| i * 7 % 10).collect());
+    let mut objective = Objective::new();
+    let mut targets = Targets::new();
+    if !recon.is_empty() {
+        for (name, _) in recon {
+            objective = objective.term(name, LossKind::Mse, 1.0);
+            targets.push((name.clone(), Target::Values(x.data.clone())));
+        }
+        return Ok((objective, targets));
+    }
+    for (name, b) in outputs {
+        if name.contains("box") {
+            objective = objective.term(name, LossKind::SmoothL1 { beta: 1.0 }, 1.0);
+            targets.push((name.clone(), Target::Values(vec![0.0; b.data.len()])));
+        } else {
+            let k = b.shape.get(1).copied().unwrap_or(1).max(1);
+            let count = b.data.len() / k;
+            objective = objective.term(name, LossKind::CrossEntropy, 1.0);
+            targets.push((
+                name.clone(),
+                Target::Classes((0..count).map(|i| i * 7 % k).collect()),
+            ));
+        }
+    }
+    Ok((objective, targets))
+}
+
+/// Times `steps` training steps (at least 1) of network `spec` at batch `batch` on a fixed
+/// batch, after 5 warm-up steps, with Adam at 1e-3 and [`bench_objective`]'s loss.
+pub fn bench_net(
+    spec: &NetSpec,
+    which: &str,
+    batch: usize,
+    steps: usize,
+) -> Result<BenchResult, NnError> {
+    let mut net = Network::new(spec, 0)?;
+    let mut opt = Optimizer::adam(1e-3);
+    let n = batch.max(1);
+    let mut shape = vec![n];
+    shape.extend(&spec.input);
+    let per: usize = spec.input.iter().product();
+    let x = Batch::new(fixed_inputs(n * per), shape)?;
+    let outputs = net.forward_outputs(&x)?;
+    let (objective, targets) = bench_objective(&outputs, &x)?;
+    net.set_train(true);
     let (mut tot, mut fwd, mut bwd, mut upd) = (vec![], vec![], vec![], vec![]);
     let steps = steps.max(1);
     for i in 0..steps + 5 {
         let t0 = Instant::now();
         let mut split = Some(t0);
-        let targets = vec![(String::new(), y.clone())];
-        let objective = Objective::single(LossKind::CrossEntropy);
         let ((_, grads, _), _) = net.backward_timed(&x, &targets, &objective, false, &mut split)?;
         let t2 = Instant::now();
         net.update(&mut opt, grads)?;
@@ -152,6 +214,7 @@ pub fn bench_step(which: &str, steps: usize) -> Result<BenchResult, NnError> {
     }
     Ok(BenchResult {
         which: which.to_string(),
+        batch: n,
         steps,
         median_ms: median(tot),
         forward_ms: median(fwd),
