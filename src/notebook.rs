@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod event;
+pub mod hangup;
 pub mod terminal;
 pub mod trace;
 pub mod ui;

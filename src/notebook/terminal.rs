@@ -25,6 +25,7 @@ use crate::course::lesson::Lesson;
 use crate::course::progress::Store;
 use crate::notebook::app::{App, ColorMode};
 use crate::notebook::event::Event;
+use crate::notebook::hangup;
 use crate::notebook::trace::FrameTrace;
 use crate::notebook::ui;
 use crate::notebook::worker::{self, Worker};
@@ -62,6 +63,7 @@ pub fn run(
     app.colors = ColorMode::detect();
     let signal = catch_signals()?;
     let guard = TerminalGuard::enter()?;
+    hangup::watch(signal.clone());
     let mut terminal = Terminal::new(CrosstermBackend::new(stdout()))?;
     let mut trace = FrameTrace::from_env();
     let result = event_loop(&mut terminal, &mut app, &signal, trace.as_mut());
@@ -143,6 +145,16 @@ where
         } else {
             Duration::from_millis(250)
         };
+        if hangup::hung_up() {
+            // The terminal is gone: leave as on SIGHUP (crossterm would spin on it).
+            let _ = signal.compare_exchange(
+                0,
+                signal_hook::consts::SIGHUP as usize,
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+            continue;
+        }
         let waited = Instant::now();
         if term::poll(wait)? {
             // Take every key already typed before drawing again (fast typing, pastes).
