@@ -91,6 +91,22 @@ fn right_answer(key: &Lesson, shown: &Lesson, learner: &str, cell: &str) -> Stri
     }
 }
 
+/// `tutor release TEACHER --out STUDENT`, which must succeed.
+fn release_pack(home: &Path, teacher: &Path, student: &Path) {
+    let o = tutor(
+        home,
+        "teacher",
+        None,
+        &[
+            "release",
+            teacher.to_str().unwrap(),
+            "--out",
+            student.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 struct Class {
     _tmp: tempfile::TempDir,
     root: PathBuf,
@@ -113,18 +129,7 @@ fn release() -> Class {
         &["check", teacher.to_str().unwrap()],
     );
     assert!(o.status.success(), "{}", text(&o));
-    let o = tutor(
-        &root.join("t-home"),
-        "teacher",
-        None,
-        &[
-            "release",
-            teacher.to_str().unwrap(),
-            "--out",
-            student.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    release_pack(&root.join("t-home"), &teacher, &student);
     let key = lesson::load(&teacher.join("lesson-1.toml")).unwrap();
     let shown = lesson::load(&student.join("lesson-1.toml")).unwrap();
     Class {
@@ -485,18 +490,7 @@ fn lessons_1_and_2_class(n: usize) -> f64 {
     )
     .unwrap();
     let student = root.join("student");
-    let o = tutor(
-        &root.join("t"),
-        "teacher",
-        None,
-        &[
-            "release",
-            teacher.to_str().unwrap(),
-            "--out",
-            student.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    release_pack(&root.join("t"), &teacher, &student);
     let subs = root.join("subs");
     let pairs: Vec<(Lesson, Lesson)> = ["lesson-1.toml", "lesson-2.toml"]
         .iter()

@@ -209,7 +209,7 @@ pub fn default_learner() -> String {
 
 /// A learner's name as a file name: letters, digits, `-` and `_` kept, every other byte as
 /// `%XX`, so no name can point outside the folder (`../x`) or clash with another.
-fn file_stem(learner: &str) -> String {
+pub fn file_stem(learner: &str) -> String {
     let mut out = String::new();
     for b in learner.bytes() {
         if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Key, LearnerGrade, Outcome};
 use crate::course::pack::format_time;
+use crate::course::progress::file_stem;
 use crate::course::quiz::format_number;
 use crate::util::atomic::write_atomic;
 
@@ -96,20 +97,6 @@ pub fn feedback(key: &Key, g: &LearnerGrade) -> String {
         }
     }
     md
-}
-
-/// A learner's name as a file name (letters, digits, `-`, `_` kept; the rest as `%XX`).
-fn file_stem(learner: &str) -> String {
-    learner
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// Writes `out/grades.csv` and `out/feedback/<learner>.md`; returns the paths written.
