@@ -99,6 +99,36 @@ out_features = 3
     );
 }
 
+/// A 1x1, stride-1, unpadded convolution reads its input planes as the column matrix (no
+/// im2col) on the CPU; ten examples put more than one in each part of the backward's sums.
+#[test]
+fn pointwise_grouped_conv_over_a_larger_batch() {
+    both(
+        r#"
+[[layers]]
+type = "conv2d"
+out_channels = 6
+kernel = 1
+groups = 2
+[[layers]]
+type = "relu"
+[[layers]]
+type = "conv2d"
+out_channels = 2
+kernel = 1
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+out_features = 3
+"#,
+        "[4, 3, 3]",
+        &[10, 4, 3, 3],
+        Target::Classes(vec![0, 2, 1, 1, 0, 2, 2, 1, 0, 0]),
+        LossKind::CrossEntropy,
+    );
+}
+
 #[test]
 fn transposed_conv() {
     both(

@@ -4,6 +4,7 @@
 //! that use both cores. The geometry shared by both lives here, as plain index arithmetic.
 
 pub mod cpu;
+pub mod gemm;
 pub mod portable;
 
 /// Activation shapes: `[batch, channels, height, width]` and `[batch, features]`.

@@ -1,50 +1,27 @@
-//! Fast CPU versions of convolution and max pooling: custom dfdx operations with hand-written
-//! backward passes recorded on the tape (`split_tape` / `add_backward_op` / `put_tape`).
+//! Fast CPU versions of convolution, fully connected layers and max pooling: custom dfdx
+//! operations with hand-written backward passes recorded on the tape (`split_tape` /
+//! `add_backward_op` / `put_tape`).
 //!
-//! Convolution is im2col into a `[taps, batch*pixels]` matrix (both cores, via rayon) and one
-//! multithreaded dfdx matmul per group for the whole batch; the backward pass is two more matmuls
-//! and a parallel col2im, the input gradient's half in two halves of the batch at once (dfdx's
-//! matmul returns a tensor that must be copied out, and those copies run on one core each). Max pooling records the argmax with PyTorch's tie rule (the first
-//! maximum in the window wins) and can fuse a following ReLU, which commutes with max.
+//! Convolution is, per example, an im2col and one matrix product per group written straight into
+//! the example's output planes ([`super::gemm`], on plain slices), with the examples spread over
+//! both cores; the backward pass splits the batch into fixed parts, each adding its examples'
+//! weight gradients into a partial sum and writing their input gradients. Max pooling records the
+//! argmax with PyTorch's tie rule (the first maximum in the window wins) and can fuse a following
+//! ReLU, which commutes with max.
 //!
 //! Backward closures *add* into the input gradients (dfdx accumulates: a tensor read by several
 //! ops receives the sum), and *take* the output gradient without copying it: every consumer of an
 //! op's output runs its backward before the op's own, so nobody reads that gradient afterwards.
 
-use std::ops::Range;
-
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use super::gemm::{gemm, gemm_rows, Operand};
 use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
 
 /// Image planes per parallel task: a plane is a few hundred values, too little work to be worth
 /// a task of its own.
 const MIN_PLANES: usize = 64;
-
-/// `a (m x k) @ b (k x n)` on dfdx's multithreaded matmul; `a_t`/`b_t` say the stored matrix is
-/// the transpose (`k x m`, `n x k`) and is read through a permuted view without copying.
-fn matmul(
-    dev: &Cpu,
-    a: &Tensor<Mat, f32, Cpu>,
-    a_t: bool,
-    b: &Tensor<Mat, f32, Cpu>,
-    b_t: bool,
-) -> Result<Vec<f32>, CpuError> {
-    let a = if a_t {
-        a.clone().try_permute::<_, Axes2<1, 0>>()?
-    } else {
-        a.clone()
-    };
-    let b = if b_t {
-        b.clone().try_permute::<_, Axes2<1, 0>>()?
-    } else {
-        b.clone()
-    };
-    let _ = dev;
-    let out = a.try_matmul(b)?;
-    Ok(to_vec(&out))
-}
 
 /// The values of a contiguous tensor by one memcpy (`as_vec` walks strides element by element,
 /// which showed up at 14% of a CNN step).
@@ -73,180 +50,159 @@ fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
         .collect()
 }
 
-/// im2col for group `gi` and examples `ns`: rows (channel-in-group, ky, kx), columns
-/// (example in `ns`, oy, ox).
-fn im2col(x: &[f32], g: &ConvGeom, gi: usize, ns: Range<usize>) -> Vec<f32> {
-    let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = ns.len() * ohw;
-    let mut cols = vec![0f32; cg * kk * m];
-    let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
-    let runs: Vec<_> = (0..g.k[1]).map(|kx| x_run(g, kx)).collect();
-    cols.par_chunks_mut(m).enumerate().for_each(|(row, dst)| {
+/// Column matrices kept from the forward pass for the backward (values, 64 MB): above this the
+/// backward computes each example's columns again, so memory stays bounded for large images.
+const KEEP_VALUES: usize = 1 << 24;
+
+/// Multiply-adds a parallel task should hold at least: smaller tasks cost more to hand to a
+/// thread than they save.
+const TASK_WORK: usize = 1 << 18;
+
+/// Parts the batch is cut into for the weight gradient's partial sums (fewer for smaller
+/// batches). Fixed, so that the sums, and the bits of the result, do not depend on the number
+/// of threads.
+const PARTS: usize = 8;
+
+/// A 1x1, stride-1, unpadded plain convolution reads each example's input planes as its column
+/// matrix, with no im2col.
+fn direct(g: &ConvGeom) -> bool {
+    !g.transposed && g.k == [1, 1] && g.s == [1, 1] && g.p == [0, 0]
+}
+
+/// Per kernel column, the contiguous run of a stride-1 row (see [`x_run`]) and the source
+/// column of every output column.
+struct Taps {
+    runs: Vec<Option<(usize, usize, isize)>>,
+    tables: Vec<Vec<usize>>,
+}
+
+impl Taps {
+    fn new(g: &ConvGeom) -> Self {
+        Taps {
+            runs: (0..g.k[1]).map(|kx| x_run(g, kx)).collect(),
+            tables: (0..g.k[1]).map(|kx| x_table(g, kx)).collect(),
+        }
+    }
+}
+
+/// im2col of one example (`x`: its `C x H x W` values) for group `gi`, into `dst`: rows
+/// (channel-in-group, ky, kx), columns (oy, ox).
+fn im2col(x: &[f32], g: &ConvGeom, gi: usize, dst: &mut [f32], taps: &Taps) {
+    let (cg, kk, ohw, hw) = (g.cg(), g.kk(), g.ohw(), g.h * g.w);
+    for (row, drow) in dst.chunks_mut(ohw).enumerate() {
         let cl = row / kk;
         let ky = (row % kk) / g.k[1];
         let kx = row % g.k[1];
-        let tab = &tables[kx];
-        for (ni, n) in ns.clone().enumerate() {
-            let plane = &x[(n * g.c + gi * cg + cl) * g.h * g.w..][..g.h * g.w];
-            for oy in 0..g.oh {
-                let d = &mut dst[ni * ohw + oy * g.ow..][..g.ow];
-                let Some(sy) = g.src_y(oy, ky) else {
-                    d.fill(0.0);
-                    continue;
-                };
-                let src = &plane[sy * g.w..][..g.w];
-                match runs[kx] {
-                    Some((lo, hi, shift)) => {
-                        d[..lo].fill(0.0);
-                        let a = (lo as isize + shift) as usize;
-                        d[lo..hi].copy_from_slice(&src[a..a + hi - lo]);
-                        d[hi..].fill(0.0);
+        let plane = &x[(gi * cg + cl) * hw..][..hw];
+        for oy in 0..g.oh {
+            let d = &mut drow[oy * g.ow..][..g.ow];
+            let Some(sy) = g.src_y(oy, ky) else {
+                d.fill(0.0);
+                continue;
+            };
+            let src = &plane[sy * g.w..][..g.w];
+            match taps.runs[kx] {
+                Some((lo, hi, shift)) => {
+                    d[..lo].fill(0.0);
+                    let a = (lo as isize + shift) as usize;
+                    d[lo..hi].copy_from_slice(&src[a..a + hi - lo]);
+                    d[hi..].fill(0.0);
+                }
+                None => {
+                    for (o, &sx) in d.iter_mut().zip(&taps.tables[kx]) {
+                        *o = if sx == usize::MAX { 0.0 } else { src[sx] };
                     }
-                    None => {
-                        for (o, &sx) in d.iter_mut().zip(tab) {
-                            *o = if sx == usize::MAX { 0.0 } else { src[sx] };
+                }
+            }
+        }
+    }
+}
+
+/// col2im of one example: adds group `gi`'s column gradients `dcols` into `gx`, the example's
+/// input gradient (`C x H x W`).
+fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, taps: &Taps) {
+    let (cg, kk, ohw, hw) = (g.cg(), g.kk(), g.ohw(), g.h * g.w);
+    for (row, srow_all) in dcols.chunks(ohw).enumerate() {
+        let cl = row / kk;
+        let ky = (row % kk) / g.k[1];
+        let kx = row % g.k[1];
+        let plane = &mut gx[(gi * cg + cl) * hw..][..hw];
+        for oy in 0..g.oh {
+            let Some(sy) = g.src_y(oy, ky) else { continue };
+            let dst = &mut plane[sy * g.w..][..g.w];
+            let srow = &srow_all[oy * g.ow..][..g.ow];
+            match taps.runs[kx] {
+                Some((lo, hi, shift)) => {
+                    let a = (lo as isize + shift) as usize;
+                    for (d, v) in dst[a..a + hi - lo].iter_mut().zip(&srow[lo..hi]) {
+                        *d += v;
+                    }
+                }
+                None => {
+                    for (&v, &sx) in srow.iter().zip(&taps.tables[kx]) {
+                        if sx != usize::MAX {
+                            dst[sx] += v;
                         }
                     }
                 }
             }
         }
-    });
-    cols
-}
-
-/// col2im: adds group `gi`'s column gradients for `count` examples into `gx`, the input
-/// gradient of those examples (NCHW).
-fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, count: usize) {
-    let (cg, kk, ohw) = (g.cg(), g.kk(), g.ohw());
-    let m = count * ohw;
-    let hw = g.h * g.w;
-    let tables: Vec<Vec<usize>> = (0..g.k[1]).map(|kx| x_table(g, kx)).collect();
-    // Planes (n, channel) of these examples; only this group's channels receive anything.
-    gx[..count * g.c * hw]
-        .par_chunks_mut(hw)
-        .enumerate()
-        .with_min_len(MIN_PLANES / 4)
-        .for_each(|(pi, plane)| {
-            let (ni, ch) = (pi / g.c, pi % g.c);
-            if ch / cg != gi {
-                return;
-            }
-            let cl = ch % cg;
-            for ky in 0..g.k[0] {
-                for (kx, tab) in tables.iter().enumerate() {
-                    let row = cl * kk + ky * g.k[1] + kx;
-                    let src = &dcols[row * m + ni * ohw..][..ohw];
-                    let run = x_run(g, kx);
-                    for oy in 0..g.oh {
-                        let Some(sy) = g.src_y(oy, ky) else { continue };
-                        let dst = &mut plane[sy * g.w..][..g.w];
-                        let srow = &src[oy * g.ow..][..g.ow];
-                        match run {
-                            Some((lo, hi, shift)) => {
-                                let a = (lo as isize + shift) as usize;
-                                for (d, v) in dst[a..a + hi - lo].iter_mut().zip(&srow[lo..hi]) {
-                                    *d += v;
-                                }
-                            }
-                            None => {
-                                for (&v, &sx) in srow.iter().zip(tab) {
-                                    if sx != usize::MAX {
-                                        dst[sx] += v;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
-}
-
-/// The input gradient of group `gi` for examples `ns`, added into `gx` (their planes): the
-/// output gradient gathered as an `(og, examples*ohw)` matrix, `dcols = W^T @ go`, col2im.
-fn input_grad_add(
-    dev: &Cpu,
-    wm: &Tensor<Mat, f32, Cpu>,
-    gout: &[f32],
-    g: &ConvGeom,
-    gi: usize,
-    ns: Range<usize>,
-    gx: &mut [f32],
-) -> Result<(), CpuError> {
-    if ns.is_empty() {
-        return Ok(());
     }
-    let (og, ohw) = (g.og(), g.ohw());
-    let m = ns.len() * ohw;
-    let mut go = Vec::with_capacity(og * m);
-    for j in 0..og {
-        for n in ns.clone() {
-            go.extend_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
-        }
+}
+
+/// The weights as `groups` matrices of `(og, cg*kk)`, one after another: a plain convolution's
+/// weights are already laid out so, a transposed one's (`[C, og, kk]`) are reordered.
+fn weight_matrices(w: Vec<f32>, g: &ConvGeom) -> Vec<f32> {
+    if !g.transposed {
+        return w;
     }
-    let go = dev.try_tensor_from_vec(go, (og, m))?;
-    let dcols = matmul(dev, wm, true, &go, false)?; // (kdim, examples*ohw)
-    col2im_add(&dcols, gx, g, gi, ns.len());
-    Ok(())
-}
-
-/// Examples per chunk: bounds the column matrix to 16 MB however large the images. Smaller,
-/// cache-sized chunks were tried: each chunk is another round of parallel sections, and waking
-/// threads that often cost more than the cache saved on this 2-core machine.
-const CHUNK_VALUES: usize = 1 << 22;
-
-fn chunk_len(g: &ConvGeom, chunk_values: usize) -> usize {
-    let per_example = (g.cg() * g.kk() * g.ohw()).max(1);
-    (chunk_values / per_example).clamp(1, g.n.max(1))
-}
-
-fn chunks(n: usize, len: usize) -> impl Iterator<Item = Range<usize>> {
-    (0..n).step_by(len).map(move |s| s..(s + len).min(n))
-}
-
-/// Group `gi`'s weights as an `(og, cg*kk)` matrix.
-fn weight_matrix(w: &[f32], g: &ConvGeom, gi: usize) -> Vec<f32> {
     let (cg, og, kk) = (g.cg(), g.og(), g.kk());
-    if g.transposed {
-        // Stored [C, og, kk]: row j, column (cl, t) is w[(gi*cg + cl), j, t].
-        let mut out = vec![0f32; og * cg * kk];
+    let mut out = vec![0f32; g.groups * og * cg * kk];
+    for gi in 0..g.groups {
         for j in 0..og {
             for cl in 0..cg {
                 for t in 0..kk {
-                    out[j * cg * kk + cl * kk + t] = w[((gi * cg + cl) * og + j) * kk + t];
+                    out[((gi * og + j) * cg + cl) * kk + t] = w[((gi * cg + cl) * og + j) * kk + t];
                 }
             }
         }
-        out
-    } else {
-        w[gi * og * cg * kk..][..og * cg * kk].to_vec()
     }
+    out
 }
 
-/// Adds an `(og, cg*kk)` weight-gradient matrix of group `gi` into the flat weight gradient.
-fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom, gi: usize) {
-    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
-    if g.transposed {
-        for j in 0..og {
-            for cl in 0..cg {
-                for t in 0..kk {
-                    gw[((gi * cg + cl) * og + j) * kk + t] += m[j * cg * kk + cl * kk + t];
-                }
-            }
-        }
-    } else {
-        for (d, s) in gw[gi * og * cg * kk..][..og * cg * kk].iter_mut().zip(m) {
+/// Adds weight-gradient matrices (the layout of [`weight_matrices`]) into the flat gradient.
+fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom) {
+    if !g.transposed {
+        for (d, s) in gw.iter_mut().zip(m) {
             *d += s;
         }
+        return;
     }
+    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
+    for gi in 0..g.groups {
+        for j in 0..og {
+            for cl in 0..cg {
+                for t in 0..kk {
+                    gw[((gi * cg + cl) * og + j) * kk + t] += m[((gi * og + j) * cg + cl) * kk + t];
+                }
+            }
+        }
+    }
+}
+
+/// Examples per parallel task, for `work` multiply-adds per example.
+fn min_len(n: usize, work: usize) -> usize {
+    (TASK_WORK / work.max(1)).clamp(1, (n / 4).max(1))
 }
 
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
 /// the input gradient (the first layer's input is data, nobody reads its gradient).
 ///
-/// Works through the batch in chunks of examples when the column matrix would be large; with a
-/// single chunk the backward pass reuses the forward's columns, otherwise it recomputes each
-/// chunk's (so memory stays bounded).
+/// Each example is one im2col and one matrix product per group, written straight into its
+/// slice of the NCHW output; examples run in parallel. The backward pass works through the
+/// batch in [`PARTS`] fixed parts at once: per example, the weight gradient's product adds into
+/// its part's partial sum, and the input gradient is one product and a col2im into the
+/// example's own planes. The partial sums are added in order at the end.
 pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
@@ -254,16 +210,16 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &ConvGeom,
     need_dx: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    conv2d_chunked(x, weight, bias, g, need_dx, CHUNK_VALUES)
+    conv2d_limited(x, weight, bias, g, need_dx, KEEP_VALUES)
 }
 
-fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
     bias: Option<&Tensor<Flat, f32, Cpu>>,
     g: &ConvGeom,
     need_dx: bool,
-    chunk_values: usize,
+    keep_values: usize,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
     // A reshape to the same shape is free when contiguous and makes it so otherwise, which
@@ -272,42 +228,57 @@ fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let g = *g;
     let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
+    let chw = g.c * g.h * g.w;
+    let per_ex = g.groups * kdim * ohw;
     let xv = to_vec(&x);
-    let wv = to_vec(weight);
+    let wm = weight_matrices(to_vec(weight), &g);
     let bv = bias.map(to_vec);
-    let wmats = (0..g.groups)
-        .map(|gi| dev.try_tensor_from_vec(weight_matrix(&wv, &g, gi), (og, kdim)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let nb = chunk_len(&g, chunk_values);
-    let keep_cols = T::OWNS_TAPE && nb >= g.n;
-    let mut kept = Vec::new();
+    let taps = Taps::new(&g);
+    let direct = direct(&g);
+    let keep = T::OWNS_TAPE && !direct && g.n * per_ex <= keep_values;
+    let mut kept = if keep {
+        vec![0f32; g.n * per_ex]
+    } else {
+        Vec::new()
+    };
     let mut out = vec![0f32; g.n * g.o * ohw];
-    for ns in chunks(g.n, nb) {
-        let m = ns.len() * ohw;
-        for (gi, wm) in wmats.iter().enumerate() {
-            let cols = dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?;
-            let res = matmul(&dev, wm, false, &cols, false)?; // (og, chunk*ohw)
-            if keep_cols {
-                kept.push(cols);
+    let per_task = min_len(g.n, g.o * kdim * ohw);
+    let forward = |ni: usize, dst: &mut [f32], cols: &mut [f32]| {
+        let xe = &xv[ni * chw..][..chw];
+        for gi in 0..g.groups {
+            let c: &[f32] = if direct {
+                &xe[gi * kdim * ohw..][..kdim * ohw]
+            } else {
+                let c = &mut cols[gi * kdim * ohw..][..kdim * ohw];
+                im2col(xe, &g, gi, c, &taps);
+                c
+            };
+            let d = &mut dst[gi * og * ohw..][..og * ohw];
+            let wg = Operand::plain(&wm[gi * og * kdim..][..og * kdim]);
+            gemm(d, og, ohw, kdim, wg, Operand::plain(c), false);
+            if let Some(b) = &bv {
+                for (j, row) in d.chunks_mut(ohw).enumerate() {
+                    let bj = b[gi * og + j];
+                    for v in row {
+                        *v += bj;
+                    }
+                }
             }
-            // (og, chunk, ohw) -> out[n, gi*og + j, :], adding the bias: one output plane per
-            // task (this copy ran on one core, 8% of a CNN step).
-            out[ns.start * g.o * ohw..ns.end * g.o * ohw]
-                .par_chunks_mut(ohw)
+        }
+    };
+    if g.n > 0 && g.o * ohw > 0 {
+        if keep {
+            out.par_chunks_mut(g.o * ohw)
+                .zip(kept.par_chunks_mut(per_ex))
                 .enumerate()
-                .with_min_len(MIN_PLANES)
-                .for_each(|(pi, dst)| {
-                    let (ni, ch) = (pi / g.o, pi % g.o);
-                    if ch / og != gi {
-                        return;
-                    }
-                    let j = ch % og;
-                    let src = &res[j * m + ni * ohw..][..ohw];
-                    let b = bv.as_ref().map_or(0.0, |b| b[ch]);
-                    for (d, v) in dst.iter_mut().zip(src) {
-                        *d = v + b;
-                    }
-                });
+                .with_min_len(per_task)
+                .for_each(|(ni, (d, c))| forward(ni, d, c));
+        } else {
+            let scratch = if direct { 0 } else { per_ex };
+            out.par_chunks_mut(g.o * ohw)
+                .enumerate()
+                .with_min_len(per_task)
+                .for_each_init(|| vec![0f32; scratch], |c, (ni, d)| forward(ni, d, c));
         }
     }
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
@@ -316,73 +287,85 @@ fn conv2d_chunked<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let bg = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
-            let mut gw_local = vec![0f32; g.weight_len()];
-            let mut gb_local = vec![0f32; g.o];
-            let mut gx = if need_dx {
-                Some(grads.get_or_alloc_mut(&xg)?)
-            } else {
-                None
-            };
-            for ns in chunks(g.n, nb) {
-                let m = ns.len() * ohw;
-                for (gi, wm) in wmats.iter().enumerate() {
-                    // This chunk's output gradient for the group as an (og, chunk*ohw) matrix.
-                    // One row per task; each row's bias sum runs in the same order as before.
-                    let mut go = vec![0f32; og * m];
-                    let sums: Vec<f32> = go
-                        .par_chunks_mut(m)
-                        .enumerate()
-                        .map(|(j, row)| {
-                            for (ni, n) in ns.clone().enumerate() {
-                                row[ni * ohw..][..ohw]
-                                    .copy_from_slice(&gout[(n * g.o + gi * og + j) * ohw..][..ohw]);
-                            }
-                            row.iter().sum::<f32>()
-                        })
-                        .collect();
-                    for (j, s) in sums.into_iter().enumerate() {
-                        gb_local[gi * og + j] += s;
-                    }
-                    let go = dev.try_tensor_from_vec(go, (og, m))?;
-                    let cols = match kept.get(gi) {
-                        Some(c) => c.clone(),
-                        None => {
-                            dev.try_tensor_from_vec(im2col(&xv, &g, gi, ns.clone()), (kdim, m))?
+            let per_part = g.n.div_ceil(g.n.clamp(1, PARTS));
+            let wlen = g.groups * og * kdim;
+            // One part's examples (from `n0`): its partial weight and bias gradients, and the
+            // input gradient added into `gx`, the part's own planes.
+            let part = |n0: usize, mut gx: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
+                let mut dw = vec![0f32; wlen];
+                let mut db = vec![0f32; g.o];
+                let mut cols = vec![0f32; if keep || direct { 0 } else { kdim * ohw }];
+                let mut dcols = vec![0f32; if need_dx && !direct { kdim * ohw } else { 0 }];
+                for ni in n0..(n0 + per_part).min(g.n) {
+                    let goe = &gout[ni * g.o * ohw..][..g.o * ohw];
+                    let xe = &xv[ni * chw..][..chw];
+                    for gi in 0..g.groups {
+                        let gog = &goe[gi * og * ohw..][..og * ohw];
+                        for (j, row) in gog.chunks(ohw).enumerate() {
+                            db[gi * og + j] += row.iter().sum::<f32>();
                         }
-                    };
-                    // dW^T = cols @ go^T: gemm blocks this shape about a third faster than
-                    // go @ cols^T (a 32 x 144 output over a 12544-long sum, measured).
-                    let gwt = matmul(&dev, &cols, false, &go, true)?; // (kdim, og)
-                    let mut gwm = vec![0f32; og * kdim];
-                    for (r, row) in gwt.chunks(og).enumerate() {
-                        for (j, v) in row.iter().enumerate() {
-                            gwm[j * kdim + r] = *v;
-                        }
-                    }
-                    weight_grad_add(&mut gw_local, &gwm, &g, gi);
-                    if let Some(gx) = gx.as_deref_mut() {
-                        // Two halves of the examples at once, so that the copies around each
-                        // matmul (single-threaded in dfdx) run on both cores. Each value of
-                        // `dcols` is one sum over `og` whichever columns are computed
-                        // together: the result is the same to the bit.
-                        let hw = g.h * g.w;
-                        let mid = ns.start + ns.len().div_ceil(2);
-                        let (lo, hi) = gx[ns.start * g.c * hw..ns.end * g.c * hw]
-                            .split_at_mut((mid - ns.start) * g.c * hw);
-                        let (a, b) = rayon::join(
-                            || input_grad_add(&dev, wm, &gout, &g, gi, ns.start..mid, lo),
-                            || input_grad_add(&dev, wm, &gout, &g, gi, mid..ns.end, hi),
+                        let c: &[f32] = if direct {
+                            &xe[gi * kdim * ohw..][..kdim * ohw]
+                        } else if keep {
+                            &kept[(ni * g.groups + gi) * kdim * ohw..][..kdim * ohw]
+                        } else {
+                            im2col(xe, &g, gi, &mut cols, &taps);
+                            &cols
+                        };
+                        // dW (og x kdim) += go (og x ohw) @ cols^T.
+                        let dwg = &mut dw[gi * og * kdim..][..og * kdim];
+                        gemm(
+                            dwg,
+                            og,
+                            kdim,
+                            ohw,
+                            Operand::plain(gog),
+                            Operand::transposed(c),
+                            true,
                         );
-                        a?;
-                        b?;
+                        if let Some(gx) = gx.as_deref_mut() {
+                            // dcols (kdim x ohw) = W^T @ go, then col2im.
+                            let gxe = &mut gx[(ni - n0) * chw..][..chw];
+                            let wt = Operand::transposed(&wm[gi * og * kdim..][..og * kdim]);
+                            let gog = Operand::plain(gog);
+                            if direct {
+                                let d = &mut gxe[gi * kdim * ohw..][..kdim * ohw];
+                                gemm(d, kdim, ohw, og, wt, gog, true);
+                            } else {
+                                gemm(&mut dcols, kdim, ohw, og, wt, gog, false);
+                                col2im_add(&dcols, gxe, &g, gi, &taps);
+                            }
+                        }
                     }
                 }
+                (dw, db)
+            };
+            let partials: Vec<(Vec<f32>, Vec<f32>)> = if need_dx && chw > 0 {
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                gx[..g.n * chw]
+                    .par_chunks_mut(per_part * chw)
+                    .enumerate()
+                    .map(|(p, gxp)| part(p * per_part, Some(gxp)))
+                    .collect()
+            } else {
+                (0..g.n.div_ceil(per_part.max(1)))
+                    .into_par_iter()
+                    .map(|p| part(p * per_part, None))
+                    .collect()
+            };
+            let mut gw = vec![0f32; wlen];
+            let mut gb = vec![0f32; g.o];
+            for (dw, db) in &partials {
+                for (d, s) in gw.iter_mut().zip(dw) {
+                    *d += s;
+                }
+                for (d, s) in gb.iter_mut().zip(db) {
+                    *d += s;
+                }
             }
-            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw_local) {
-                *d += s;
-            }
+            weight_grad_add(grads.get_or_alloc_mut(&wg)?, &gw, &g);
             if let Some(bg) = bg {
-                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb_local) {
+                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb) {
                     *d += s;
                 }
             }
@@ -515,7 +498,8 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 }
 
 /// A fully connected layer with a hand-written backward, so that the first layer can skip the
-/// input gradient (`need_dx = false`), a third of an MLP's backward matmuls.
+/// input gradient (`need_dx = false`), a third of an MLP's backward matmuls. The products write
+/// into their buffers directly, blocks of rows in parallel.
 pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Mat, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
@@ -525,15 +509,23 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 ) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
     let (n, f) = *x.shape();
-    let (x, mut tape) = x.split_tape();
-    let w = weight.clone().try_reshape_like(&(out, f))?;
-    let mut y = to_vec(
-        &x.clone()
-            .try_matmul(w.clone().try_permute::<_, Axes2<1, 0>>()?)?,
+    let (x, mut tape) = x.try_reshape_like(&(n, f))?.split_tape();
+    let xv = to_vec(&x);
+    let wv = to_vec(weight);
+    let mut y = vec![0f32; n * out];
+    // y (n, out) = x @ W^T.
+    gemm_rows(
+        &mut y,
+        n,
+        out,
+        f,
+        Operand::plain(&xv),
+        Operand::transposed(&wv),
+        false,
     );
     if let Some(b) = bias {
         let bv = to_vec(b);
-        for row in y.chunks_mut(out) {
+        for row in y.chunks_mut(out.max(1)) {
             for (v, b) in row.iter_mut().zip(&bv) {
                 *v += b;
             }
@@ -544,27 +536,31 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let (xg, yg, wg) = (x.ghost(), y.ghost(), weight.ghost());
         let bg = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
-            let gy_vec: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&yg)?);
+            let gy: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&yg)?);
             if let Some(bg) = bg {
                 let gb = grads.get_or_alloc_mut(&bg)?;
-                for row in gy_vec.chunks(out) {
+                for row in gy.chunks(out.max(1)) {
                     for (d, s) in gb.iter_mut().zip(row) {
                         *d += s;
                     }
                 }
             }
-            let gy = dev.try_tensor_from_vec(gy_vec, (n, out))?;
-            // dW (out, f) = gy^T @ x.
-            let gw = matmul(&dev, &gy, true, &x, false)?;
-            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
-                *d += s;
-            }
+            // dW (out, f) += gy^T @ x.
+            let gw = grads.get_or_alloc_mut(&wg)?;
+            let gyt = Operand::transposed(&gy);
+            gemm_rows(gw, out, f, n, gyt, Operand::plain(&xv), true);
             if need_dx {
-                // dx (n, f) = gy @ W.
-                let gx = to_vec(&gy.try_matmul(w)?);
-                for (d, s) in grads.get_or_alloc_mut(&xg)?.iter_mut().zip(&gx) {
-                    *d += s;
-                }
+                // dx (n, f) += gy @ W.
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                gemm_rows(
+                    gx,
+                    n,
+                    f,
+                    out,
+                    Operand::plain(&gy),
+                    Operand::plain(&wv),
+                    true,
+                );
             }
             Ok(())
         });
@@ -577,7 +573,7 @@ mod tests {
     use super::*;
 
     /// Runs a grouped, strided convolution and returns its output and all three gradients.
-    fn run(chunk_values: usize, transposed: bool) -> Vec<Vec<f32>> {
+    fn run(keep_values: usize, transposed: bool) -> Vec<Vec<f32>> {
         let dev = Cpu::seed_from_u64(1);
         let (n, c, h, w, o) = (5, 4, 7, 6, 6);
         let g = if transposed {
@@ -616,7 +612,7 @@ mod tests {
         let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(n, c, h, w));
         let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
         let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(o,));
-        let y = conv2d_chunked(x.leaky_trace(), &wt, Some(&b), &g, true, chunk_values).unwrap();
+        let y = conv2d_limited(x.leaky_trace(), &wt, Some(&b), &g, true, keep_values).unwrap();
         let out = y.as_vec();
         let grads = (y.square()).sum().backward();
         vec![
