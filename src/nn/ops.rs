@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod gemm;
 pub mod portable;
+pub mod scratch;
 
 /// Activation shapes: `[batch, channels, height, width]` and `[batch, features]`.
 pub(crate) type Img = (usize, usize, usize, usize);

@@ -17,6 +17,7 @@ use dfdx::prelude::*;
 use rayon::prelude::*;
 
 use super::gemm::{gemm, gemm_rows, Operand};
+use super::scratch::{self, Scratch};
 use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
 
 /// Image planes per parallel task: a plane is a few hundred values, too little work to be worth
@@ -26,7 +27,7 @@ const MIN_PLANES: usize = 64;
 /// The values of a contiguous tensor by one memcpy (`as_vec` walks strides element by element,
 /// which showed up at 14% of a CNN step).
 fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    let mut v = vec![0f32; t.shape().num_elements()];
+    let mut v = scratch::take(t.shape().num_elements());
     t.copy_into(&mut v);
     v
 }
@@ -236,12 +237,13 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let taps = Taps::new(&g);
     let direct = direct(&g);
     let keep = T::OWNS_TAPE && !direct && g.n * per_ex <= keep_values;
+    // Every value of these is written below.
     let mut kept = if keep {
-        vec![0f32; g.n * per_ex]
+        scratch::take(g.n * per_ex)
     } else {
         Vec::new()
     };
-    let mut out = vec![0f32; g.n * g.o * ohw];
+    let mut out = scratch::take(g.n * g.o * ohw);
     let per_task = min_len(g.n, g.o * kdim * ohw);
     let forward = |ni: usize, dst: &mut [f32], cols: &mut [f32]| {
         let xe = &xv[ni * chw..][..chw];
@@ -278,7 +280,10 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             out.par_chunks_mut(g.o * ohw)
                 .enumerate()
                 .with_min_len(per_task)
-                .for_each_init(|| vec![0f32; scratch], |c, (ni, d)| forward(ni, d, c));
+                .for_each_init(
+                    || Scratch::new(scratch),
+                    |c, (ni, d)| forward(ni, d, &mut c.0),
+                );
         }
     }
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
@@ -294,8 +299,8 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             let part = |n0: usize, mut gx: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
                 let mut dw = vec![0f32; wlen];
                 let mut db = vec![0f32; g.o];
-                let mut cols = vec![0f32; if keep || direct { 0 } else { kdim * ohw }];
-                let mut dcols = vec![0f32; if need_dx && !direct { kdim * ohw } else { 0 }];
+                let mut cols = Scratch::new(if keep || direct { 0 } else { kdim * ohw });
+                let mut dcols = Scratch::new(if need_dx && !direct { kdim * ohw } else { 0 });
                 for ni in n0..(n0 + per_part).min(g.n) {
                     let goe = &gout[ni * g.o * ohw..][..g.o * ohw];
                     let xe = &xv[ni * chw..][..chw];
@@ -309,8 +314,8 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         } else if keep {
                             &kept[(ni * g.groups + gi) * kdim * ohw..][..kdim * ohw]
                         } else {
-                            im2col(xe, &g, gi, &mut cols, &taps);
-                            &cols
+                            im2col(xe, &g, gi, &mut cols.0, &taps);
+                            &cols.0
                         };
                         // dW (og x kdim) += go (og x ohw) @ cols^T.
                         let dwg = &mut dw[gi * og * kdim..][..og * kdim];
@@ -332,8 +337,8 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                                 let d = &mut gxe[gi * kdim * ohw..][..kdim * ohw];
                                 gemm(d, kdim, ohw, og, wt, gog, true);
                             } else {
-                                gemm(&mut dcols, kdim, ohw, og, wt, gog, false);
-                                col2im_add(&dcols, gxe, &g, gi, &taps);
+                                gemm(&mut dcols.0, kdim, ohw, og, wt, gog, false);
+                                col2im_add(&dcols.0, gxe, &g, gi, &taps);
                             }
                         }
                     }
@@ -369,8 +374,13 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     *d += s;
                 }
             }
+            for v in [gout, kept, xv] {
+                scratch::give(v);
+            }
             Ok(())
         });
+    } else {
+        scratch::give(xv);
     }
     Ok(out.put_tape(tape))
 }
@@ -388,7 +398,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let g = *g;
     let xv = to_vec(&x);
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
-    let mut out = vec![0f32; g.n * g.c * ohw];
+    let mut out = scratch::take(g.n * g.c * ohw); // every value is written
     let mut arg = vec![0u32; g.n * g.c * ohw];
     let unpadded = g.p == [0, 0];
     out.par_chunks_mut(ohw)
@@ -473,6 +483,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 }
             }
         });
+    scratch::give(xv);
     let out_t = dev.try_tensor_from_vec(out, (g.n, g.c, g.oh, g.ow))?;
     if T::OWNS_TAPE {
         let (xg, og) = (x.ghost(), out_t.ghost());
@@ -491,6 +502,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         }
                     }
                 });
+            scratch::give(gout);
             Ok(())
         });
     }
@@ -512,8 +524,8 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let (x, mut tape) = x.try_reshape_like(&(n, f))?.split_tape();
     let xv = to_vec(&x);
     let wv = to_vec(weight);
-    let mut y = vec![0f32; n * out];
-    // y (n, out) = x @ W^T.
+    let mut y = scratch::take(n * out); // every value is written
+                                        // y (n, out) = x @ W^T.
     gemm_rows(
         &mut y,
         n,
@@ -562,8 +574,14 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     true,
                 );
             }
+            for v in [gy, xv, wv] {
+                scratch::give(v);
+            }
             Ok(())
         });
+    } else {
+        scratch::give(xv);
+        scratch::give(wv);
     }
     Ok(y.put_tape(tape))
 }
