@@ -399,90 +399,101 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let xv = to_vec(&x);
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     let mut out = scratch::take(g.n * g.c * ohw); // every value is written
-    let mut arg = vec![0u32; g.n * g.c * ohw];
     let unpadded = g.p == [0, 0];
-    out.par_chunks_mut(ohw)
-        .zip(arg.par_chunks_mut(ohw))
-        .enumerate()
-        .with_min_len(MIN_PLANES)
-        .for_each(|(pi, (o, a))| {
-            let plane = &xv[pi * hw..][..hw];
-            if g.k == [2, 2] && g.s == [2, 2] && unpadded {
-                // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
-                for oy in 0..g.oh {
-                    let r0 = &plane[2 * oy * g.w..][..2 * g.ow];
-                    let r1 = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
-                    let orow = &mut o[oy * g.ow..][..g.ow];
-                    let arow = &mut a[oy * g.ow..][..g.ow];
-                    for ox in 0..g.ow {
-                        let (p, q) = (r0[2 * ox], r0[2 * ox + 1]);
-                        let (r, t) = (r1[2 * ox], r1[2 * ox + 1]);
-                        let m = p.max(q).max(r.max(t));
-                        let i0 = 2 * oy * g.w + 2 * ox;
-                        // First tap equal to the maximum, by arithmetic (no branches).
-                        let (np, nq, nr) = (
-                            usize::from(p != m),
-                            usize::from(q != m),
-                            usize::from(r != m),
-                        );
-                        let idx = i0
-                            + np * (1 - nq)
-                            + np * nq * (1 - nr) * g.w
-                            + np * nq * nr * (g.w + 1);
-                        let dead = u32::from(relu && (m <= 0.0 || m.is_nan()));
-                        orow[ox] = if relu { m.max(0.0) } else { m };
-                        arow[ox] = (pi * hw + idx) as u32 | 0u32.wrapping_sub(dead);
-                    }
-                }
-                return;
-            }
+    // One plane: its maxima into `o`, their positions into `a`.
+    let pool_plane = |pi: usize, o: &mut [f32], a: &mut [u32]| {
+        let plane = &xv[pi * hw..][..hw];
+        if g.k == [2, 2] && g.s == [2, 2] && unpadded {
+            // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
             for oy in 0..g.oh {
+                let r0 = &plane[2 * oy * g.w..][..2 * g.ow];
+                let r1 = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
+                let orow = &mut o[oy * g.ow..][..g.ow];
+                let arow = &mut a[oy * g.ow..][..g.ow];
                 for ox in 0..g.ow {
-                    let mut best = f32::NEG_INFINITY;
-                    let mut best_i = usize::MAX;
-                    if unpadded {
-                        // Every tap is inside the image: no bounds logic. Which tap wins is
-                        // data-dependent, so branches mispredict: take the maximum with `max`,
-                        // then the first tap equal to it by a reverse scan of arithmetic selects.
-                        // (A NaN is skipped here, where PyTorch would propagate it.)
-                        let base = oy * g.s[0] * g.w + ox * g.s[1];
-                        best = plane[base];
-                        for ky in 0..g.k[0] {
-                            for &v in &plane[base + ky * g.w..][..g.k[1]] {
-                                best = best.max(v);
-                            }
+                    let (p, q) = (r0[2 * ox], r0[2 * ox + 1]);
+                    let (r, t) = (r1[2 * ox], r1[2 * ox + 1]);
+                    let m = p.max(q).max(r.max(t));
+                    let i0 = 2 * oy * g.w + 2 * ox;
+                    // First tap equal to the maximum, by arithmetic (no branches).
+                    let (np, nq, nr) = (
+                        usize::from(p != m),
+                        usize::from(q != m),
+                        usize::from(r != m),
+                    );
+                    let idx =
+                        i0 + np * (1 - nq) + np * nq * (1 - nr) * g.w + np * nq * nr * (g.w + 1);
+                    let dead = u32::from(relu && (m <= 0.0 || m.is_nan()));
+                    orow[ox] = if relu { m.max(0.0) } else { m };
+                    arow[ox] = (pi * hw + idx) as u32 | 0u32.wrapping_sub(dead);
+                }
+            }
+            return;
+        }
+        for oy in 0..g.oh {
+            for ox in 0..g.ow {
+                let mut best = f32::NEG_INFINITY;
+                let mut best_i = usize::MAX;
+                if unpadded {
+                    // Every tap is inside the image: no bounds logic. Which tap wins is
+                    // data-dependent, so branches mispredict: take the maximum with `max`,
+                    // then the first tap equal to it by a reverse scan of arithmetic selects.
+                    // (A NaN is skipped here, where PyTorch would propagate it.)
+                    let base = oy * g.s[0] * g.w + ox * g.s[1];
+                    best = plane[base];
+                    for ky in 0..g.k[0] {
+                        for &v in &plane[base + ky * g.w..][..g.k[1]] {
+                            best = best.max(v);
                         }
-                        best_i = base;
-                        for ky in (0..g.k[0]).rev() {
-                            for kx in (0..g.k[1]).rev() {
-                                let i = base + ky * g.w + kx;
-                                let eq = usize::from(plane[i] == best);
-                                best_i = eq * i + (1 - eq) * best_i;
-                            }
+                    }
+                    best_i = base;
+                    for ky in (0..g.k[0]).rev() {
+                        for kx in (0..g.k[1]).rev() {
+                            let i = base + ky * g.w + kx;
+                            let eq = usize::from(plane[i] == best);
+                            best_i = eq * i + (1 - eq) * best_i;
                         }
-                    } else {
-                        for ky in 0..g.k[0] {
-                            for kx in 0..g.k[1] {
-                                if let Some((y, xx)) = g.src(oy, ox, ky, kx) {
-                                    let i = y * g.w + xx;
-                                    let v = plane[i];
-                                    if best_i == usize::MAX || v > best || v.is_nan() {
-                                        best = v;
-                                        best_i = i;
-                                    }
+                    }
+                } else {
+                    for ky in 0..g.k[0] {
+                        for kx in 0..g.k[1] {
+                            if let Some((y, xx)) = g.src(oy, ox, ky, kx) {
+                                let i = y * g.w + xx;
+                                let v = plane[i];
+                                if best_i == usize::MAX || v > best || v.is_nan() {
+                                    best = v;
+                                    best_i = i;
                                 }
                             }
                         }
                     }
-                    let k = oy * g.ow + ox;
-                    // With the fused ReLU a non-positive maximum passes no gradient: mark it
-                    // (all bits set), without a branch on the data.
-                    let dead = u32::from(relu && (best <= 0.0 || best.is_nan()));
-                    o[k] = if relu { best.max(0.0) } else { best };
-                    a[k] = (pi * hw + best_i) as u32 | 0u32.wrapping_sub(dead);
                 }
+                let k = oy * g.ow + ox;
+                // With the fused ReLU a non-positive maximum passes no gradient: mark it
+                // (all bits set), without a branch on the data.
+                let dead = u32::from(relu && (best <= 0.0 || best.is_nan()));
+                o[k] = if relu { best.max(0.0) } else { best };
+                a[k] = (pi * hw + best_i) as u32 | 0u32.wrapping_sub(dead);
             }
-        });
+        }
+    };
+    // Without a tape nobody reads the positions: each task writes them into a small buffer of
+    // its own instead of a batch-sized one.
+    let arg = if T::OWNS_TAPE {
+        let mut arg = vec![0u32; g.n * g.c * ohw];
+        out.par_chunks_mut(ohw)
+            .zip(arg.par_chunks_mut(ohw))
+            .enumerate()
+            .with_min_len(MIN_PLANES)
+            .for_each(|(pi, (o, a))| pool_plane(pi, o, a));
+        arg
+    } else {
+        out.par_chunks_mut(ohw)
+            .enumerate()
+            .with_min_len(MIN_PLANES)
+            .for_each_init(|| vec![0u32; ohw], |a, (pi, o)| pool_plane(pi, o, a));
+        Vec::new()
+    };
     scratch::give(xv);
     let out_t = dev.try_tensor_from_vec(out, (g.n, g.c, g.oh, g.ow))?;
     if T::OWNS_TAPE {
