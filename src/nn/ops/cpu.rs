@@ -44,6 +44,17 @@ fn x_run(g: &ConvGeom, kx: usize) -> Option<(usize, usize, isize)> {
     Some((lo, hi, shift))
 }
 
+/// As [`x_run`] for kernel row `ky`: output rows `lo..hi` read input rows `lo+shift..hi+shift`.
+fn y_run(g: &ConvGeom, ky: usize) -> Option<(usize, usize, isize)> {
+    if g.transposed || g.s[0] != 1 {
+        return None;
+    }
+    let shift = (ky * g.d[0]) as isize - g.p[0] as isize;
+    let lo = (-shift).clamp(0, g.oh as isize) as usize;
+    let hi = (g.h as isize - shift).clamp(lo as isize, g.oh as isize) as usize;
+    Some((lo, hi, shift))
+}
+
 /// Per output column, the source column for kernel column `kx` (`usize::MAX` in the padding).
 fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
     (0..g.ow)
@@ -74,6 +85,7 @@ fn direct(g: &ConvGeom) -> bool {
 /// column of every output column.
 struct Taps {
     runs: Vec<Option<(usize, usize, isize)>>,
+    yruns: Vec<Option<(usize, usize, isize)>>,
     tables: Vec<Vec<usize>>,
 }
 
@@ -81,6 +93,7 @@ impl Taps {
     fn new(g: &ConvGeom) -> Self {
         Taps {
             runs: (0..g.k[1]).map(|kx| x_run(g, kx)).collect(),
+            yruns: (0..g.k[0]).map(|ky| y_run(g, ky)).collect(),
             tables: (0..g.k[1]).map(|kx| x_table(g, kx)).collect(),
         }
     }
@@ -95,6 +108,25 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize, dst: &mut [f32], taps: &Taps) {
         let ky = (row % kk) / g.k[1];
         let kx = row % g.k[1];
         let plane = &x[(gi * cg + cl) * hw..][..hw];
+        if let (Some((ylo, yhi, ys)), Some((lo, hi, xs))) = (taps.yruns[ky], taps.runs[kx]) {
+            // Stride 1 both ways: padding rows, then runs of each row.
+            let ow = g.ow;
+            drow[..ylo * ow].fill(0.0);
+            drow[yhi * ow..].fill(0.0);
+            let sy0 = (ylo as isize + ys) as usize;
+            if lo == 0 && hi == ow && xs == 0 && g.w == ow {
+                // A centre column tap: the rows are one contiguous block.
+                drow[ylo * ow..yhi * ow].copy_from_slice(&plane[sy0 * g.w..][..(yhi - ylo) * ow]);
+                continue;
+            }
+            let a = (lo as isize + xs) as usize;
+            for (i, d) in drow[ylo * ow..yhi * ow].chunks_mut(ow).enumerate() {
+                d[..lo].fill(0.0);
+                d[lo..hi].copy_from_slice(&plane[(sy0 + i) * g.w + a..][..hi - lo]);
+                d[hi..].fill(0.0);
+            }
+            continue;
+        }
         for oy in 0..g.oh {
             let d = &mut drow[oy * g.ow..][..g.ow];
             let Some(sy) = g.src_y(oy, ky) else {
@@ -128,6 +160,18 @@ fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, taps: &Tap
         let ky = (row % kk) / g.k[1];
         let kx = row % g.k[1];
         let plane = &mut gx[(gi * cg + cl) * hw..][..hw];
+        if let (Some((ylo, yhi, ys)), Some((lo, hi, xs))) = (taps.yruns[ky], taps.runs[kx]) {
+            let ow = g.ow;
+            let sy0 = (ylo as isize + ys) as usize;
+            let a = (lo as isize + xs) as usize;
+            for (i, srow) in srow_all[ylo * ow..yhi * ow].chunks(ow).enumerate() {
+                let dst = &mut plane[(sy0 + i) * g.w + a..][..hi - lo];
+                for (d, v) in dst.iter_mut().zip(&srow[lo..hi]) {
+                    *d += v;
+                }
+            }
+            continue;
+        }
         for oy in 0..g.oh {
             let Some(sy) = g.src_y(oy, ky) else { continue };
             let dst = &mut plane[sy * g.w..][..g.w];
