@@ -195,49 +195,160 @@ fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, taps: &Tap
     }
 }
 
-/// The weights as `groups` matrices of `(og, cg*kk)`, one after another: a plain convolution's
-/// weights are already laid out so, a transposed one's (`[C, og, kk]`) are reordered.
-fn weight_matrices(w: Vec<f32>, g: &ConvGeom) -> Vec<f32> {
-    if !g.transposed {
-        return w;
-    }
-    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
-    let mut out = vec![0f32; g.groups * og * cg * kk];
-    for gi in 0..g.groups {
-        for j in 0..og {
-            for cl in 0..cg {
-                for t in 0..kk {
-                    out[((gi * og + j) * cg + cl) * kk + t] = w[((gi * cg + cl) * og + j) * kk + t];
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Adds weight-gradient matrices (the layout of [`weight_matrices`]) into the flat gradient.
-fn weight_grad_add(gw: &mut [f32], m: &[f32], g: &ConvGeom) {
-    if !g.transposed {
-        for (d, s) in gw.iter_mut().zip(m) {
-            *d += s;
-        }
-        return;
-    }
-    let (cg, og, kk) = (g.cg(), g.og(), g.kk());
-    for gi in 0..g.groups {
-        for j in 0..og {
-            for cl in 0..cg {
-                for t in 0..kk {
-                    gw[((gi * cg + cl) * og + j) * kk + t] += m[((gi * og + j) * cg + cl) * kk + t];
-                }
-            }
-        }
-    }
-}
-
 /// Examples per parallel task, for `work` multiply-adds per example.
 fn min_len(n: usize, work: usize) -> usize {
     (TASK_WORK / work.max(1)).clamp(1, (n / 4).max(1))
+}
+
+/// The plain convolution whose col2im is a transposed convolution's forward pass: it reads the
+/// transposed one's output as its input and writes the transposed one's input as its output
+/// (input pixel `i` meets output pixel `i*s - p + k*d` in both).
+fn dual(g: &ConvGeom) -> ConvGeom {
+    ConvGeom {
+        c: g.o,
+        h: g.oh,
+        w: g.ow,
+        o: g.c,
+        oh: g.h,
+        ow: g.w,
+        transposed: false,
+        ..*g
+    }
+}
+
+/// Transposed convolution by scattering, as PyTorch does: per example and group, the products
+/// of every input pixel with every kernel tap, `cols (og*kk, h*w) = W^T @ x`, are added into
+/// the output by the [`dual`] convolution's col2im. No multiply meets a zero of a strided
+/// gather. The backward pass gathers the output gradient with the dual's im2col: the input
+/// gradient is `W @ cols(dy)`, the weight gradient `x @ cols(dy)^T`.
+fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let g = *g;
+    let dg = dual(&g);
+    let (cg, rows) = (g.cg(), g.og() * g.kk());
+    let (hw, ohw) = (g.h * g.w, g.ohw());
+    let (chw, ochw) = (g.c * hw, g.o * ohw);
+    let xv = to_vec(&x);
+    // Stored [C, og, kk]: group gi's weights are a (cg, og*kk) matrix.
+    let wv = to_vec(weight);
+    let bv = bias.map(to_vec);
+    let taps = Taps::new(&dg);
+    let mut out = scratch::take(g.n * ochw); // every value is written
+    let per_task = min_len(g.n, g.c * rows * hw);
+    if g.n > 0 && ochw > 0 {
+        out.par_chunks_mut(ochw)
+            .enumerate()
+            .with_min_len(per_task)
+            .for_each_init(
+                || Scratch::new(rows * hw),
+                |cols, (ni, d)| {
+                    for (ch, plane) in d.chunks_mut(ohw).enumerate() {
+                        plane.fill(bv.as_ref().map_or(0.0, |b| b[ch]));
+                    }
+                    let xe = &xv[ni * chw..][..chw];
+                    for gi in 0..g.groups {
+                        let wt = Operand::transposed(&wv[gi * cg * rows..][..cg * rows]);
+                        let xg = Operand::plain(&xe[gi * cg * hw..][..cg * hw]);
+                        gemm(&mut cols.0, rows, hw, cg, wt, xg, false);
+                        col2im_add(&cols.0, d, &dg, gi, &taps);
+                    }
+                },
+            );
+    }
+    let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
+    if T::OWNS_TAPE {
+        let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
+        let bg = bias.map(|b| b.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            let per_part = g.n.div_ceil(g.n.clamp(1, PARTS));
+            let part = |n0: usize, mut gx: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
+                let mut dw = vec![0f32; g.weight_len()];
+                let mut db = vec![0f32; g.o];
+                let mut gcols = Scratch::new(rows * hw);
+                for ni in n0..(n0 + per_part).min(g.n) {
+                    let goe = &gout[ni * ochw..][..ochw];
+                    let xe = &xv[ni * chw..][..chw];
+                    for (ch, plane) in goe.chunks(ohw).enumerate() {
+                        db[ch] += plane.iter().sum::<f32>();
+                    }
+                    for gi in 0..g.groups {
+                        im2col(goe, &dg, gi, &mut gcols.0, &taps);
+                        let gc = &gcols.0;
+                        // dW (cg, og*kk) += x (cg, hw) @ cols(dy)^T.
+                        let xgm = Operand::plain(&xe[gi * cg * hw..][..cg * hw]);
+                        let dwg = &mut dw[gi * cg * rows..][..cg * rows];
+                        gemm(dwg, cg, rows, hw, xgm, Operand::transposed(gc), true);
+                        if let Some(gx) = gx.as_deref_mut() {
+                            // dx (cg, hw) += W (cg, og*kk) @ cols(dy).
+                            let d = &mut gx[(ni - n0) * chw + gi * cg * hw..][..cg * hw];
+                            let wgm = Operand::plain(&wv[gi * cg * rows..][..cg * rows]);
+                            gemm(d, cg, hw, rows, wgm, Operand::plain(gc), true);
+                        }
+                    }
+                }
+                (dw, db)
+            };
+            let partials: Vec<(Vec<f32>, Vec<f32>)> = if need_dx && chw > 0 {
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                gx[..g.n * chw]
+                    .par_chunks_mut(per_part * chw)
+                    .enumerate()
+                    .map(|(p, gxp)| part(p * per_part, Some(gxp)))
+                    .collect()
+            } else {
+                (0..g.n.div_ceil(per_part.max(1)))
+                    .into_par_iter()
+                    .map(|p| part(p * per_part, None))
+                    .collect()
+            };
+            let (gw, gb) = sum_partials(partials, g.weight_len(), g.o);
+            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
+                *d += s;
+            }
+            if let Some(bg) = bg {
+                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb) {
+                    *d += s;
+                }
+            }
+            for v in [gout, xv] {
+                scratch::give(v);
+            }
+            Ok(())
+        });
+    } else {
+        scratch::give(xv);
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// The parts' weight and bias gradients added up, in order.
+fn sum_partials(
+    partials: Vec<(Vec<f32>, Vec<f32>)>,
+    wlen: usize,
+    o: usize,
+) -> (Vec<f32>, Vec<f32>) {
+    let mut it = partials.into_iter();
+    let (mut gw, mut gb) = it
+        .next()
+        .unwrap_or_else(|| (vec![0f32; wlen], vec![0f32; o]));
+    for (dw, db) in it {
+        for (d, s) in gw.iter_mut().zip(&dw) {
+            *d += s;
+        }
+        for (d, s) in gb.iter_mut().zip(&db) {
+            *d += s;
+        }
+    }
+    (gw, gb)
 }
 
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
@@ -266,6 +377,9 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     need_dx: bool,
     keep_values: usize,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    if g.transposed {
+        return conv_transpose2d(x, weight, bias, g, need_dx);
+    }
     let dev = x.device().clone();
     // A reshape to the same shape is free when contiguous and makes it so otherwise, which
     // `to_vec`'s raw copy relies on.
@@ -276,7 +390,8 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let chw = g.c * g.h * g.w;
     let per_ex = g.groups * kdim * ohw;
     let xv = to_vec(&x);
-    let wm = weight_matrices(to_vec(weight), &g);
+    // Stored [O, cg, kk]: group gi's weights are an (og, cg*kk) matrix.
+    let wm = to_vec(weight);
     let bv = bias.map(to_vec);
     let taps = Taps::new(&g);
     let direct = direct(&g);
@@ -402,17 +517,10 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     .map(|p| part(p * per_part, None))
                     .collect()
             };
-            let mut gw = vec![0f32; wlen];
-            let mut gb = vec![0f32; g.o];
-            for (dw, db) in &partials {
-                for (d, s) in gw.iter_mut().zip(dw) {
-                    *d += s;
-                }
-                for (d, s) in gb.iter_mut().zip(db) {
-                    *d += s;
-                }
+            let (gw, gb) = sum_partials(partials, wlen, g.o);
+            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
+                *d += s;
             }
-            weight_grad_add(grads.get_or_alloc_mut(&wg)?, &gw, &g);
             if let Some(bg) = bg {
                 for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb) {
                     *d += s;
