@@ -604,3 +604,88 @@ type = "relu"
         LossKind::CrossEntropy,
     );
 }
+
+/// Issue 14: the fast batch norm (with its fused ReLU) trains like dfdx's formulation: a few
+/// Adam steps of a lesson-8-like network give the same losses, running statistics and
+/// evaluation outputs on both kernel sets. The layers before batch norm have no bias: Adam
+/// would turn a bias's gradient, zero up to rounding there, into full-sized steps of either
+/// sign, and the running means would follow those.
+#[test]
+fn fast_batchnorm_trains_like_the_portable_one() {
+    let layers = r#"
+[[layers]]
+type = "conv2d"
+out_channels = 4
+kernel = 3
+padding = 1
+bias = false
+[[layers]]
+type = "batchnorm2d"
+name = "bn1"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "maxpool2d"
+kernel = 2
+[[layers]]
+type = "conv2d"
+out_channels = 4
+kernel = 3
+padding = 1
+bias = false
+[[layers]]
+type = "batchnorm2d"
+name = "bn2"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "flatten"
+[[layers]]
+type = "linear"
+out_features = 6
+bias = false
+[[layers]]
+type = "batchnorm1d"
+name = "bn3"
+[[layers]]
+type = "relu"
+[[layers]]
+type = "linear"
+out_features = 3
+"#;
+    let x = batch(&[8, 1, 8, 8], 21);
+    let t = Target::Classes(vec![0, 1, 2, 0, 1, 2, 0, 1]);
+    let mut nets = [net(layers, "[1, 8, 8]", 4), net(layers, "[1, 8, 8]", 4)];
+    nets[1].set_portable_ops(true);
+    let mut opts = [
+        tutor::nn::Optimizer::adam(0.01),
+        tutor::nn::Optimizer::adam(0.01),
+    ];
+    for step in 0..5 {
+        let l: Vec<f32> = nets
+            .iter_mut()
+            .zip(&mut opts)
+            .map(|(n, o)| n.step(&x, &t, LossKind::CrossEntropy, o).unwrap())
+            .collect();
+        assert!(
+            (l[0] - l[1]).abs() < 1e-4 * (1.0 + l[1].abs()),
+            "step {step}: {l:?}"
+        );
+    }
+    for name in nets[0].buffer_names() {
+        let (a, b) = (
+            nets[0].values(&name).unwrap(),
+            nets[1].values(&name).unwrap(),
+        );
+        for (u, v) in a.iter().zip(&b) {
+            assert!((u - v).abs() < 1e-4 * (1.0 + v.abs()), "{name}: {u} vs {v}");
+        }
+    }
+    for n in nets.iter_mut() {
+        n.set_train(false);
+    }
+    let (ya, yb) = (nets[0].forward(&x).unwrap(), nets[1].forward(&x).unwrap());
+    for (u, v) in ya.data.iter().zip(&yb.data) {
+        assert!((u - v).abs() < 1e-4 * (1.0 + v.abs()), "eval {u} vs {v}");
+    }
+}

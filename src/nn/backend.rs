@@ -1,10 +1,12 @@
 //! The device a network runs on, and which kernels it gets there: the CPU uses the fast custom
 //! kernels of [`super::ops::cpu`]; any other dfdx device (CUDA) the portable ones of
 //! [`super::ops::portable`]. The choice is made at compile time by `dfdx::tensor::AutoDevice`.
+//! The layers between convolutions (batch norm, ReLU, add) get [`super::ops::cpu_layers`] on the
+//! CPU and dfdx's own ops elsewhere.
 
 use dfdx::prelude::*;
 
-use super::ops::{cpu, portable, ConvGeom, Flat, Img, Mat, PoolGeom};
+use super::ops::{cpu, cpu_layers, portable, BnOut, BnParams, ConvGeom, Flat, Img, Mat, PoolGeom};
 
 /// The device type lessons use: the CPU, or CUDA when built with the `cuda` feature.
 pub type AutoDevice = dfdx::tensor::AutoDevice;
@@ -51,6 +53,42 @@ pub trait Backend: Device<f32> + Clone + 'static {
             Ok(out)
         }
     }
+
+    /// Batch norm over `[N, C, H, W]` per channel (see [`portable::batchnorm`]); `need_dx` may
+    /// skip the input gradient.
+    fn batchnorm2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        p: &BnParams<'_, Self>,
+        need_dx: bool,
+    ) -> Result<BnOut<Img, Self, T>, Self::Err> {
+        let _ = need_dx;
+        portable::batchnorm::<_, Axes3<0, 2, 3>, _, _>(x, p)
+    }
+
+    /// Batch norm over `[N, F]` per feature; `need_dx` may skip the input gradient.
+    fn batchnorm1d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        p: &BnParams<'_, Self>,
+        need_dx: bool,
+    ) -> Result<BnOut<Mat, Self, T>, Self::Err> {
+        let _ = need_dx;
+        portable::batchnorm::<_, Axis<0>, _, _>(x, p)
+    }
+
+    /// ReLU.
+    fn relu<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        x.try_relu()
+    }
+
+    /// `a + b`, same shapes (a residual join).
+    fn add<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        a: Tensor<S, f32, Self, T>,
+        b: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        a.try_add(b)
+    }
 }
 
 impl Backend for Cpu {
@@ -84,6 +122,35 @@ impl Backend for Cpu {
         relu: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         cpu::maxpool2d(x, g, relu)
+    }
+
+    fn batchnorm2d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        p: &BnParams<'_, Self>,
+        need_dx: bool,
+    ) -> Result<BnOut<Img, Self, T>, Self::Err> {
+        cpu_layers::batchnorm2d(x, p, need_dx)
+    }
+
+    fn batchnorm1d<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        p: &BnParams<'_, Self>,
+        need_dx: bool,
+    ) -> Result<BnOut<Mat, Self, T>, Self::Err> {
+        cpu_layers::batchnorm1d(x, p, need_dx)
+    }
+
+    fn relu<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        cpu_layers::relu(x)
+    }
+
+    fn add<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        a: Tensor<S, f32, Self, T>,
+        b: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        cpu_layers::add(a, b)
     }
 }
 

@@ -2,11 +2,16 @@
 //! written twice: [`portable`] from dfdx's stable primitives (gather + matmul, so they run on any
 //! dfdx device including CUDA) and [`cpu`] as custom operations with hand-written backward passes
 //! that use both cores. The geometry shared by both lives here, as plain index arithmetic.
+//! The layers between convolutions (batch norm, ReLU, the residual add) have fast CPU versions
+//! too, in [`cpu_layers`].
 
 pub mod cpu;
+pub mod cpu_layers;
 pub mod gemm;
 pub mod portable;
 pub mod scratch;
+
+use dfdx::prelude::{Device, Tensor};
 
 /// Activation shapes: `[batch, channels, height, width]` and `[batch, features]`.
 pub(crate) type Img = (usize, usize, usize, usize);
@@ -14,6 +19,31 @@ pub(crate) type Img = (usize, usize, usize, usize);
 pub(crate) type Flat = (usize,);
 /// A matrix.
 pub(crate) type Mat = (usize, usize);
+
+/// What a batch-norm layer needs besides its input.
+pub struct BnParams<'a, D: Device<f32>> {
+    /// Per-channel scale (PyTorch's `weight`).
+    pub gamma: &'a Tensor<Flat, f32, D>,
+    /// Per-channel shift (`bias`).
+    pub beta: &'a Tensor<Flat, f32, D>,
+    /// Running mean and variance to normalize with (evaluation mode); `None` normalizes with
+    /// the batch's own statistics (training mode).
+    pub running: Option<(&'a FlatT<D>, &'a FlatT<D>)>,
+    /// Added to the variance under the square root.
+    pub eps: f64,
+    /// A ReLU follows (fused by the CPU kernel).
+    pub relu: bool,
+}
+
+/// A flat tensor without a tape (parameters, buffers, statistics).
+pub(crate) type FlatT<D> = Tensor<Flat, f32, D>;
+
+/// In training mode, the batch's per-channel mean and biased variance, from which the caller
+/// updates the running statistics; `None` in evaluation mode.
+pub type BatchStats<D> = Option<(FlatT<D>, FlatT<D>)>;
+
+/// A batch norm's output and its [`BatchStats`].
+pub type BnOut<S, D, T> = (Tensor<S, f32, D, T>, BatchStats<D>);
 
 /// The geometry of a (transposed) 2-d convolution over a whole batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use dfdx::prelude::*;
 
 use super::{dev_err, Act, Heads, Network, NnError, Op};
 use crate::nn::backend::Backend;
-use crate::nn::ops::{portable, ConvGeom, Flat, Img, PoolGeom};
+use crate::nn::ops::{portable, BnParams, ConvGeom, Flat, Img, PoolGeom};
 use crate::nn::shape::{conv2d_out, conv_transpose2d_out, pool2d_out};
 use crate::nn::spec::{ConvSpec, PoolSpec, DEFAULT_OUTPUT};
 
@@ -41,6 +41,11 @@ impl<D: Backend> Network<D> {
             let fuse = !self.portable
                 && matches!(op, Op::Relu)
                 && matches!(self.ops.get(i + 1), Some(Op::MaxPool(_)));
+            // So does batch norm followed by relu (unless the relu goes to a max pooling).
+            let fuse_bn = !self.portable
+                && matches!(op, Op::BatchNorm { .. })
+                && matches!(self.ops.get(i + 1), Some(Op::Relu))
+                && !matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
             x = if let Op::Output(name) = &op {
                 // The head keeps the tape; what follows (a branch) starts from an empty one,
                 // and the tapes meet again when the loss terms are added up.
@@ -55,6 +60,9 @@ impl<D: Backend> Network<D> {
                 let t = img(x, "maxpool2d")?;
                 let g = pool_geom(&t, &p)?;
                 Act::I(D::maxpool2d(t, &g, true).map_err(dev_err)?)
+            } else if fuse_bn {
+                i += 1;
+                self.batchnorm(&op, x, train, true, skip_dx)?
             } else {
                 self.apply(&op, x, train, skip_dx, &mut saved)?
             };
@@ -115,68 +123,7 @@ impl<D: Backend> Network<D> {
             Op::Upsample(s) => {
                 Act::I(portable::upsample_nearest(img(x, "upsample")?, *s).map_err(e)?)
             }
-            Op::BatchNorm {
-                gamma,
-                beta,
-                mean,
-                var,
-                eps,
-                momentum,
-            } => {
-                let gamma = self.params[*gamma].t.clone();
-                let beta = self.params[*beta].t.clone();
-                match x {
-                    Act::I(t) => {
-                        let shape = *t.shape();
-                        let normed = if train {
-                            let stats = t.retaped::<NoneTape>();
-                            let count = shape.0 * shape.2 * shape.3;
-                            self.update_running::<_, Axes3<0, 2, 3>>(
-                                stats, count, *mean, *var, *momentum,
-                            )?;
-                            t.try_normalize::<Axes3<0, 2, 3>>(*eps).map_err(e)?
-                        } else {
-                            let (m, inv) = self.eval_stats(*mean, *var, *eps)?;
-                            t.try_sub(
-                                m.try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
-                                    .map_err(e)?,
-                            )
-                            .map_err(e)?
-                            .try_mul(
-                                inv.try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
-                                    .map_err(e)?,
-                            )
-                            .map_err(e)?
-                        };
-                        let g = gamma
-                            .try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
-                            .map_err(e)?;
-                        let b = beta
-                            .try_broadcast_like::<_, Axes3<0, 2, 3>>(&shape)
-                            .map_err(e)?;
-                        Act::I(normed.try_mul(g).map_err(e)?.try_add(b).map_err(e)?)
-                    }
-                    Act::V(t) => {
-                        let shape = *t.shape();
-                        let normed = if train {
-                            let stats = t.retaped::<NoneTape>();
-                            self.update_running::<_, Axis<0>>(
-                                stats, shape.0, *mean, *var, *momentum,
-                            )?;
-                            t.try_normalize::<Axis<0>>(*eps).map_err(e)?
-                        } else {
-                            let (m, inv) = self.eval_stats(*mean, *var, *eps)?;
-                            t.try_sub(m.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?)
-                                .map_err(e)?
-                                .try_mul(inv.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?)
-                                .map_err(e)?
-                        };
-                        let g = gamma.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?;
-                        let b = beta.try_broadcast_like::<_, Axis<0>>(&shape).map_err(e)?;
-                        Act::V(normed.try_mul(g).map_err(e)?.try_add(b).map_err(e)?)
-                    }
-                }
-            }
+            Op::BatchNorm { .. } => self.batchnorm(op, x, train, false, skip_dx)?,
             Op::Dropout(p) => {
                 if !train || *p == 0.0 {
                     x
@@ -206,6 +153,7 @@ impl<D: Backend> Network<D> {
                     D::linear(t, weight, bias, *out, !skip_dx).map_err(e)?
                 })
             }
+            Op::Relu if !self.portable => map_act(x, D::relu, D::relu)?,
             Op::Relu => map_act(x, |t| t.try_relu(), |t| t.try_relu())?,
             Op::Sigmoid => map_act(x, |t| t.try_sigmoid(), |t| t.try_sigmoid())?,
             Op::Tanh => map_act(x, |t| t.try_tanh(), |t| t.try_tanh())?,
@@ -261,6 +209,8 @@ impl<D: Backend> Network<D> {
                     .ok_or_else(|| NnError::UnknownName(name.clone()))?;
                 saved.insert(name.clone(), other.with_empty_tape());
                 match (x, other) {
+                    (Act::I(a), Act::I(b)) if !self.portable => Act::I(D::add(a, b).map_err(e)?),
+                    (Act::V(a), Act::V(b)) if !self.portable => Act::V(D::add(a, b).map_err(e)?),
                     (Act::I(a), Act::I(b)) => Act::I(a.try_add(b).map_err(e)?),
                     (Act::V(a), Act::V(b)) => Act::V(a.try_add(b).map_err(e)?),
                     _ => return Err(NnError::Shape(format!("cannot add \"{name}\""))),
@@ -287,44 +237,81 @@ impl<D: Backend> Network<D> {
         })
     }
 
-    /// Running statistics update with PyTorch's conventions: `momentum` weights the new batch,
-    /// and the running variance is the unbiased one.
-    fn update_running<S, Ax: Axes>(
+    /// A batch-norm layer (`op`), followed by a ReLU when `relu`, on the device's kernels (or
+    /// the portable ones); in training mode the running statistics are updated after.
+    fn batchnorm<T: Tape<f32, D> + Merge<NoneTape>>(
         &mut self,
-        x: Tensor<S, f32, D>,
+        op: &Op,
+        x: Act<D, T>,
+        train: bool,
+        relu: bool,
+        skip_dx: bool,
+    ) -> Result<Act<D, T>, NnError> {
+        let e = dev_err;
+        let Op::BatchNorm {
+            gamma,
+            beta,
+            mean,
+            var,
+            eps,
+            momentum,
+        } = *op
+        else {
+            unreachable!("batchnorm is called for batch-norm layers")
+        };
+        let p = BnParams {
+            gamma: &self.params[gamma].t,
+            beta: &self.params[beta].t,
+            running: (!train).then(|| (&self.buffers[mean].t, &self.buffers[var].t)),
+            eps,
+            relu,
+        };
+        let (y, stats, count) = match x {
+            Act::I(t) => {
+                let (n, _, h, w) = *t.shape();
+                let (y, stats) = if self.portable {
+                    portable::batchnorm::<_, Axes3<0, 2, 3>, _, _>(t, &p)
+                } else {
+                    D::batchnorm2d(t, &p, !skip_dx)
+                }
+                .map_err(e)?;
+                (Act::I(y), stats, n * h * w)
+            }
+            Act::V(t) => {
+                let n = t.shape().0;
+                let (y, stats) = if self.portable {
+                    portable::batchnorm::<_, Axis<0>, _, _>(t, &p)
+                } else {
+                    D::batchnorm1d(t, &p, !skip_dx)
+                }
+                .map_err(e)?;
+                (Act::V(y), stats, n)
+            }
+        };
+        if let Some((batch_mean, batch_var)) = stats {
+            self.update_running(batch_mean, batch_var, count, mean, var, momentum);
+        }
+        Ok(y)
+    }
+
+    /// Running statistics update with PyTorch's conventions: `momentum` weights the new batch,
+    /// and the running variance is the unbiased one (`batch_var` is the biased variance of
+    /// `count` values per channel).
+    fn update_running(
+        &mut self,
+        batch_mean: FlatT<D>,
+        batch_var: FlatT<D>,
         count: usize,
         mean: usize,
         var: usize,
         momentum: f64,
-    ) -> Result<(), NnError>
-    where
-        S: Shape + ReduceShapeTo<Flat, Ax> + HasAxes<Ax>,
-    {
-        let e = dev_err;
+    ) {
         let m = momentum as f32;
-        let batch_mean: Tensor<Flat, f32, D> = x.clone().try_mean::<Flat, Ax>().map_err(e)?;
-        let batch_var: Tensor<Flat, f32, D> = x.try_var::<Flat, Ax>().map_err(e)?;
         let unbias = count as f32 / (count.max(2) - 1) as f32;
         let rm = self.buffers[mean].t.clone();
         let rv = self.buffers[var].t.clone();
         self.buffers[mean].t = (rm * (1.0 - m) + batch_mean * m).retaped();
         self.buffers[var].t = (rv * (1.0 - m) + batch_var * (unbias * m)).retaped();
-        Ok(())
-    }
-
-    /// Running mean and 1/sqrt(running var + eps), for evaluation mode.
-    fn eval_stats(
-        &self,
-        mean: usize,
-        var: usize,
-        eps: f64,
-    ) -> Result<(FlatT<D>, FlatT<D>), NnError> {
-        let inv = (self.buffers[var].t.clone() + eps as f32)
-            .try_sqrt()
-            .map_err(dev_err)?
-            .try_recip()
-            .map_err(dev_err)?;
-        Ok((self.buffers[mean].t.clone(), inv))
     }
 }
 

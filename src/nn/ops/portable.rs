@@ -8,7 +8,7 @@
 
 use dfdx::prelude::*;
 
-use super::{ConvGeom, Flat, Img, Mat, PoolGeom};
+use super::{BnOut, BnParams, ConvGeom, Flat, Img, Mat, PoolGeom};
 
 /// The input flattened with one `fill` element appended at index `len`.
 fn flat_with_slot<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
@@ -186,4 +186,40 @@ pub fn linear<D: Device<f32>, T: Tape<f32, D> + Merge<NoneTape>>(
         Some(b) => y.try_add(b.clone().try_broadcast_like::<_, Axis<0>>(&(n, out))?),
         None => Ok(y),
     }
+}
+
+/// Batch norm over the axes `Ax` (batch and pixels for images, batch for vectors), then the
+/// scale and shift, then a ReLU when `p.relu`: in training mode with the batch's statistics
+/// (returned for the running update), in evaluation mode with the running ones.
+pub fn batchnorm<S, Ax, D, T>(
+    x: Tensor<S, f32, D, T>,
+    p: &BnParams<'_, D>,
+) -> Result<BnOut<S, D, T>, D::Err>
+where
+    S: Shape + ReduceShape<Ax> + ReduceShapeTo<Flat, Ax> + HasAxes<Ax>,
+    Flat: BroadcastShapeTo<S, Ax>,
+    Ax: Axes,
+    D: Device<f32>,
+    T: Tape<f32, D> + Merge<NoneTape>,
+{
+    let shape = *x.shape();
+    let (normed, stats) = match p.running {
+        None => {
+            let s = x.retaped::<NoneTape>();
+            let mean: Tensor<Flat, f32, D> = s.clone().try_mean::<Flat, Ax>()?;
+            let var: Tensor<Flat, f32, D> = s.try_var::<Flat, Ax>()?;
+            (x.try_normalize::<Ax>(p.eps)?, Some((mean, var)))
+        }
+        Some((mean, var)) => {
+            let inv = (var.clone() + p.eps as f32).try_sqrt()?.try_recip()?;
+            let normed = x
+                .try_sub(mean.clone().try_broadcast_like::<_, Ax>(&shape)?)?
+                .try_mul(inv.try_broadcast_like::<_, Ax>(&shape)?)?;
+            (normed, None)
+        }
+    };
+    let g = p.gamma.clone().try_broadcast_like::<_, Ax>(&shape)?;
+    let b = p.beta.clone().try_broadcast_like::<_, Ax>(&shape)?;
+    let y = normed.try_mul(g)?.try_add(b)?;
+    Ok((if p.relu { y.try_relu()? } else { y }, stats))
 }

@@ -1,0 +1,577 @@
+//! Fast CPU versions of the layers between the convolutions: batch norm (training and
+//! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU and the
+//! residual add. dfdx runs these as chains of single-threaded elementwise kernels, each pass
+//! allocating a zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's
+//! step); here each is one custom op with a hand-written backward, on both cores through rayon.
+//!
+//! Determinism: every reduction is per channel, summed in one fixed order (eight f64 lanes
+//! across each contiguous run, runs in example order) by one task, so results do not depend on
+//! the number of threads. As in [`super::cpu`], backward closures *add* into input gradients and
+//! *take* the output gradient.
+
+use dfdx::prelude::*;
+use rayon::prelude::*;
+
+use super::scratch;
+use super::{BnOut, BnParams, Img, Mat};
+
+/// Values per parallel task in elementwise passes: fewer is not worth waking a thread for.
+const MIN_VALUES: usize = 1 << 14;
+
+/// The values of a contiguous tensor by one memcpy (`as_vec` walks strides one by one).
+fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut v = scratch::take(t.shape().num_elements()); // every value is copied in
+    t.copy_into(&mut v);
+    v
+}
+
+/// A batch-norm input as `n` examples of `c` channels of `inner` contiguous values (`h*w` for
+/// images, 1 for vectors).
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    n: usize,
+    c: usize,
+    inner: usize,
+}
+
+impl Layout {
+    /// Values per channel: what the statistics average over.
+    fn count(&self) -> usize {
+        self.n * self.inner
+    }
+    /// One example's values.
+    fn row(&self) -> usize {
+        (self.c * self.inner).max(1)
+    }
+    /// Channel `ch`'s run in example `i`.
+    fn run<'a>(&self, v: &'a [f32], i: usize, ch: usize) -> &'a [f32] {
+        &v[(i * self.c + ch) * self.inner..][..self.inner]
+    }
+    /// Examples per task in passes over rows.
+    fn min_rows(&self) -> usize {
+        (MIN_VALUES / self.row().max(1)).max(1)
+    }
+    /// Channels per task in per-channel reductions.
+    fn min_channels(&self) -> usize {
+        (MIN_VALUES / self.count().max(1)).max(1)
+    }
+}
+
+/// `sum(f(v))` over a run in a fixed order: eight f64 lanes, then the lanes, then the tail.
+#[inline]
+fn lanes(s: &[f32], f: impl Fn(f32) -> f64) -> f64 {
+    let mut acc = [0f64; 8];
+    let mut it = s.chunks_exact(8);
+    for ch in &mut it {
+        for (a, &v) in acc.iter_mut().zip(ch) {
+            *a += f(v);
+        }
+    }
+    let mut t = acc.iter().sum::<f64>();
+    for &v in it.remainder() {
+        t += f(v);
+    }
+    t
+}
+
+/// Two sums `(sum(f(a, b).0), sum(f(a, b).1))` over paired runs, in [`lanes`]' order.
+#[inline]
+fn lanes2(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f64, f64)) -> (f64, f64) {
+    let (mut p, mut q) = ([0f64; 8], [0f64; 8]);
+    let (mut ia, mut ib) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (ca, cb) in (&mut ia).zip(&mut ib) {
+        for k in 0..8 {
+            let (u, v) = f(ca[k], cb[k]);
+            p[k] += u;
+            q[k] += v;
+        }
+    }
+    let (mut s, mut t) = (p.iter().sum::<f64>(), q.iter().sum::<f64>());
+    for (&u, &v) in ia.remainder().iter().zip(ib.remainder()) {
+        let (x, y) = f(u, v);
+        s += x;
+        t += y;
+    }
+    (s, t)
+}
+
+/// Per channel, the batch mean and biased variance (two passes, f64 sums).
+fn batch_stats(xv: &[f32], l: Layout) -> Vec<(f64, f64)> {
+    let m = l.count() as f64;
+    (0..l.c)
+        .into_par_iter()
+        .with_min_len(l.min_channels())
+        .map(|ch| {
+            let s: f64 = (0..l.n).map(|i| lanes(l.run(xv, i, ch), f64::from)).sum();
+            let mean = s / m;
+            let q: f64 = (0..l.n)
+                .map(|i| {
+                    lanes(l.run(xv, i, ch), |v| {
+                        let d = f64::from(v) - mean;
+                        d * d
+                    })
+                })
+                .sum();
+            (mean, q / m)
+        })
+        .collect()
+}
+
+/// The normalisation a forward pass applied, kept for the backward pass.
+struct Affine {
+    /// Mean subtracted, per channel.
+    mean: Vec<f32>,
+    /// 1/sqrt(var + eps), per channel.
+    inv: Vec<f32>,
+    /// gamma * inv: `y = x*scale + shift`.
+    scale: Vec<f32>,
+    /// beta - mean*scale.
+    shift: Vec<f32>,
+}
+
+impl Affine {
+    fn new(mean: Vec<f32>, inv: Vec<f32>, gamma: &[f32], beta: &[f32]) -> Affine {
+        let scale: Vec<f32> = gamma.iter().zip(&inv).map(|(g, i)| g * i).collect();
+        let shift = beta
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        Affine {
+            mean,
+            inv,
+            scale,
+            shift,
+        }
+    }
+}
+
+/// `y = x*scale + shift` (then ReLU) over whole examples: from `src` into `dst`, or in place
+/// when `src` is `None`.
+fn affine_rows(src: Option<&[f32]>, dst: &mut [f32], l: Layout, a: &Affine, relu: bool) {
+    let one = |ch: usize, v: f32| {
+        let y = v * a.scale[ch] + a.shift[ch];
+        if relu {
+            y.max(0.0)
+        } else {
+            y
+        }
+    };
+    let rows = dst.par_chunks_mut(l.row()).with_min_len(l.min_rows());
+    match src {
+        Some(src) => rows.zip(src.par_chunks(l.row())).for_each(|(d, s)| {
+            for (ch, (d, s)) in d
+                .chunks_mut(l.inner.max(1))
+                .zip(s.chunks(l.inner.max(1)))
+                .enumerate()
+            {
+                for (o, &v) in d.iter_mut().zip(s) {
+                    *o = one(ch, v);
+                }
+            }
+        }),
+        None => rows.for_each(|d| {
+            for (ch, d) in d.chunks_mut(l.inner.max(1)).enumerate() {
+                for o in d {
+                    *o = one(ch, *o);
+                }
+            }
+        }),
+    }
+}
+
+/// Batch norm over `[N, C, H, W]` per channel; see [`batchnorm`].
+pub fn batchnorm2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    p: &BnParams<'_, Cpu>,
+    need_dx: bool,
+) -> Result<BnOut<Img, Cpu, T>, CpuError> {
+    let (n, c, h, w) = *x.shape();
+    batchnorm(x, Layout { n, c, inner: h * w }, p, need_dx)
+}
+
+/// Batch norm over `[N, F]` per feature; see [`batchnorm`].
+pub fn batchnorm1d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, Cpu, T>,
+    p: &BnParams<'_, Cpu>,
+    need_dx: bool,
+) -> Result<BnOut<Mat, Cpu, T>, CpuError> {
+    let (n, c) = *x.shape();
+    batchnorm(x, Layout { n, c, inner: 1 }, p, need_dx)
+}
+
+/// Batch norm as one op: the statistics per channel in parallel (training mode; evaluation
+/// mode takes the running ones), then one pass of `y = x*scale + shift` with the optional ReLU.
+/// The backward pass is the closed form, per channel: with `g` the output gradient (zero where
+/// the fused ReLU was off) and `xhat` the normalized input, `dbeta = sum(g)`,
+/// `dgamma = sum(g*xhat)` and `dx = gamma*inv*(g - dbeta/m - xhat*dgamma/m)` (in evaluation
+/// mode the statistics are constants: `dx = gamma*inv*g`). `need_dx = false` skips `dx`.
+fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<S, f32, Cpu, T>,
+    l: Layout,
+    p: &BnParams<'_, Cpu>,
+    need_dx: bool,
+) -> Result<BnOut<S, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    // A same-shape reshape makes a strided input contiguous (free when it already is).
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let mut xv = to_vec(&x);
+    let gamma = to_vec(p.gamma);
+    let beta = to_vec(p.beta);
+    let (affine, stats) = match p.running {
+        Some((rm, rv)) => {
+            let inv = to_vec(rv)
+                .iter()
+                .map(|&v| (1.0 / (f64::from(v) + p.eps).sqrt()) as f32)
+                .collect();
+            (Affine::new(to_vec(rm), inv, &gamma, &beta), None)
+        }
+        None => {
+            let st = batch_stats(&xv, l);
+            let mean: Vec<f32> = st.iter().map(|s| s.0 as f32).collect();
+            let var: Vec<f32> = st.iter().map(|s| s.1 as f32).collect();
+            let inv = st
+                .iter()
+                .map(|s| (1.0 / (s.1 + p.eps).sqrt()) as f32)
+                .collect();
+            let stats = (
+                dev.try_tensor_from_vec(mean.clone(), (l.c,))?,
+                dev.try_tensor_from_vec(var, (l.c,))?,
+            );
+            (Affine::new(mean, inv, &gamma, &beta), Some(stats))
+        }
+    };
+    let relu = p.relu;
+    let out = if T::OWNS_TAPE {
+        let mut out = scratch::take(xv.len()); // every value is written
+        affine_rows(Some(&xv), &mut out, l, &affine, relu);
+        out
+    } else {
+        // Nothing to keep for a backward pass: normalize the copy in place.
+        affine_rows(None, &mut xv, l, &affine, relu);
+        std::mem::take(&mut xv)
+    };
+    let out = dev.try_tensor_from_vec(out, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og, gg, bg) = (x.ghost(), out.ghost(), p.gamma.ghost(), p.beta.ghost());
+        let batch = p.running.is_none();
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let a = &affine;
+            // The output gradient where it passes the fused ReLU (the same `x*scale + shift`
+            // as the forward pass, so the same mask to the bit).
+            let pass = |ch: usize, v: f32, g: f32| -> f32 {
+                if relu && v * a.scale[ch] + a.shift[ch] <= 0.0 {
+                    0.0
+                } else {
+                    g
+                }
+            };
+            let sums: Vec<(f64, f64)> = (0..l.c)
+                .into_par_iter()
+                .with_min_len(l.min_channels())
+                .map(|ch| {
+                    let (mu, inv) = (a.mean[ch], a.inv[ch]);
+                    (0..l.n)
+                        .map(|i| {
+                            lanes2(l.run(&gout, i, ch), l.run(&xv, i, ch), |g, v| {
+                                let g = pass(ch, v, g);
+                                (f64::from(g), f64::from(g * ((v - mu) * inv)))
+                            })
+                        })
+                        .fold((0.0, 0.0), |(s, t), (u, w)| (s + u, t + w))
+                })
+                .collect();
+            for (d, s) in grads.get_or_alloc_mut(&gg)?.iter_mut().zip(&sums) {
+                *d += s.1 as f32;
+            }
+            for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&sums) {
+                *d += s.0 as f32;
+            }
+            if need_dx {
+                let m = l.count() as f64;
+                // Per channel: dx = k*g - c0 - c1*xhat, with the batch terms zero in
+                // evaluation mode.
+                let coef: Vec<(f32, f32, f32)> = sums
+                    .iter()
+                    .enumerate()
+                    .map(|(ch, &(sg, sgx))| {
+                        let k = a.scale[ch];
+                        if batch {
+                            (
+                                k,
+                                (f64::from(k) * sg / m) as f32,
+                                (f64::from(k) * sgx / m) as f32,
+                            )
+                        } else {
+                            (k, 0.0, 0.0)
+                        }
+                    })
+                    .collect();
+                let gx = grads.get_or_alloc_mut(&xg)?;
+                gx.par_chunks_mut(l.row())
+                    .zip(gout.par_chunks(l.row()).zip(xv.par_chunks(l.row())))
+                    .with_min_len(l.min_rows())
+                    .for_each(|(d, (go, xs))| {
+                        for (ch, &(k, c0, c1)) in coef.iter().enumerate() {
+                            let (mu, inv) = (a.mean[ch], a.inv[ch]);
+                            let r = ch * l.inner..(ch + 1) * l.inner;
+                            for ((o, &g), &v) in
+                                d[r.clone()].iter_mut().zip(&go[r.clone()]).zip(&xs[r])
+                            {
+                                let g = pass(ch, v, g);
+                                *o += k * g - c0 - c1 * ((v - mu) * inv);
+                            }
+                        }
+                    });
+            }
+            scratch::give(gout);
+            scratch::give(xv);
+            Ok(())
+        });
+    }
+    Ok((out.put_tape(tape), stats))
+}
+
+/// ReLU as one parallel pass; the backward passes the gradient where the input was positive
+/// (dfdx's and PyTorch's rule: none at exactly zero).
+pub fn relu<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<S, f32, Cpu, T>,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let mut v = to_vec(&x);
+    let mask: Vec<u8> = if T::OWNS_TAPE {
+        v.par_iter()
+            .with_min_len(MIN_VALUES)
+            .map(|&a| u8::from(a > 0.0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    v.par_chunks_mut(MIN_VALUES).for_each(|c| {
+        for a in c {
+            *a = a.max(0.0);
+        }
+    });
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            gx.par_chunks_mut(MIN_VALUES)
+                .zip(gout.par_chunks(MIN_VALUES).zip(mask.par_chunks(MIN_VALUES)))
+                .for_each(|(d, (g, m))| {
+                    for ((d, &g), &m) in d.iter_mut().zip(g).zip(m) {
+                        *d += if m != 0 { g } else { 0.0 };
+                    }
+                });
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// `a + b` of the same shape (a residual join) as one parallel pass; the backward adds the
+/// output gradient into both inputs' (twice into one tensor added to itself).
+pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    a: Tensor<S, f32, Cpu, T>,
+    b: Tensor<S, f32, Cpu, T>,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    let dev = a.device().clone();
+    let shape = *a.shape();
+    if b.shape() != &shape {
+        return Err(CpuError::WrongNumElements);
+    }
+    let (a, ta) = a.try_reshape_like(&shape)?.split_tape();
+    let (b, tb) = b.try_reshape_like(&shape)?.split_tape();
+    let mut tape = ta.merge(tb);
+    let mut v = to_vec(&a);
+    let w = to_vec(&b);
+    v.par_chunks_mut(MIN_VALUES)
+        .zip(w.par_chunks(MIN_VALUES))
+        .for_each(|(v, w)| {
+            for (v, w) in v.iter_mut().zip(w) {
+                *v += w;
+            }
+        });
+    scratch::give(w);
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (ag, bg, og) = (a.ghost(), b.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            for g in [&ag, &bg] {
+                grads
+                    .get_or_alloc_mut(g)?
+                    .par_chunks_mut(MIN_VALUES)
+                    .zip(gout.par_chunks(MIN_VALUES))
+                    .for_each(|(d, s)| {
+                        for (d, s) in d.iter_mut().zip(s) {
+                            *d += s;
+                        }
+                    });
+            }
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{portable, Flat};
+    use super::*;
+
+    fn close(what: &str, a: &[f32], b: &[f32]) {
+        assert_eq!(a.len(), b.len(), "{what}");
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        for (i, (u, v)) in a.iter().zip(b).enumerate() {
+            assert!(
+                (u - v).abs() <= 1e-5 * (scale + v.abs()) + 1e-6,
+                "{what}[{i}]: {u} vs {v}"
+            );
+        }
+    }
+
+    /// Output, batch statistics and gradients (x, gamma, beta) of one batch norm, fast or
+    /// portable, with the loss `sum(y * r)` for a random `r` (a plain sum would give a zero
+    /// input gradient in training mode). `one_d` runs it over `[N, C]` (`h = w = 1`).
+    fn run(
+        dims: Img,
+        one_d: bool,
+        train: bool,
+        relu: bool,
+        fast: bool,
+        seed: u64,
+    ) -> Vec<Vec<f32>> {
+        let dev = Cpu::seed_from_u64(seed);
+        let c = dims.1;
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&dims);
+        // An offset and a spread keep the statistics away from 0 and 1.
+        let x = (x * 1.7 + 0.4).retaped::<NoneTape>();
+        let r: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&dims);
+        let gamma: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(c,));
+        let beta: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(c,));
+        let rm: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(c,));
+        let rv: Tensor<Flat, f32, Cpu> = dev.sample_uniform_like(&(c,)) + 0.5;
+        let p = BnParams {
+            gamma: &gamma,
+            beta: &beta,
+            running: (!train).then_some((&rm, &rv)),
+            eps: 1e-5,
+            relu,
+        };
+        let xt = x.leaky_trace();
+        let (y, stats) = if one_d {
+            let xt = xt.reshape_like(&(dims.0, dims.1));
+            let (y, s) = if fast {
+                batchnorm1d(xt, &p, true).unwrap()
+            } else {
+                portable::batchnorm::<_, Axis<0>, _, _>(xt, &p).unwrap()
+            };
+            (y.reshape_like(&dims), s)
+        } else if fast {
+            batchnorm2d(xt, &p, true).unwrap()
+        } else {
+            portable::batchnorm::<_, Axes3<0, 2, 3>, _, _>(xt, &p).unwrap()
+        };
+        let out = y.as_vec();
+        let grads = (y * r).sum().backward();
+        let mut v = vec![
+            out,
+            grads.get(&x).as_vec(),
+            grads.get(&gamma).as_vec(),
+            grads.get(&beta).as_vec(),
+        ];
+        if let Some((m, var)) = stats {
+            v.push(m.as_vec());
+            v.push(var.as_vec());
+        }
+        v
+    }
+
+    const NAMES: [&str; 6] = ["y", "dx", "dgamma", "dbeta", "mean", "var"];
+
+    #[test]
+    fn batchnorm_matches_dfdx_formulation() {
+        for train in [true, false] {
+            for relu in [false, true] {
+                let cases = [
+                    ((6, 5, 7, 9), false),
+                    ((2, 3, 1, 1), false),
+                    ((3, 2, 16, 4), false),
+                    ((8, 5, 1, 1), true),
+                    ((64, 300, 1, 1), true),
+                    ((2, 1, 1, 1), true),
+                ];
+                for (seed, (dims, one_d)) in cases.into_iter().enumerate() {
+                    let fast = run(dims, one_d, train, relu, true, seed as u64);
+                    let slow = run(dims, one_d, train, relu, false, seed as u64);
+                    assert_eq!(fast.len(), slow.len());
+                    for (k, (a, b)) in fast.iter().zip(&slow).enumerate() {
+                        let what = format!("{dims:?} train={train} relu={relu} {}", NAMES[k]);
+                        close(&what, a, b);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batchnorm_without_a_tape_gives_the_taped_values() {
+        let dev = Cpu::seed_from_u64(9);
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(4, 3, 5, 5));
+        let gamma: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(3,));
+        let beta: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(3,));
+        let p = BnParams {
+            gamma: &gamma,
+            beta: &beta,
+            running: None,
+            eps: 1e-5,
+            relu: true,
+        };
+        let (a, sa) = batchnorm2d(x.clone(), &p, true).unwrap();
+        let (b, sb) = batchnorm2d(x.leaky_trace(), &p, true).unwrap();
+        assert_eq!(a.as_vec(), b.as_vec());
+        let (sa, sb) = (sa.unwrap(), sb.unwrap());
+        assert_eq!(sa.0.as_vec(), sb.0.as_vec());
+        assert_eq!(sa.1.as_vec(), sb.1.as_vec());
+    }
+
+    #[test]
+    fn batchnorm_does_not_depend_on_the_thread_count() {
+        let go = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| run((16, 8, 12, 12), false, true, true, true, 12))
+        };
+        assert_eq!(go(1), go(3));
+    }
+
+    #[test]
+    fn relu_and_add_match_dfdx() {
+        let dev = Cpu::seed_from_u64(3);
+        let a: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 4, 50, 70));
+        let b: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 4, 50, 70));
+        let r: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 4, 50, 70));
+        let fast = relu(add(a.leaky_trace(), b.leaky_trace()).unwrap()).unwrap();
+        let slow = (a.leaky_trace() + b.leaky_trace()).relu();
+        assert_eq!(fast.as_vec(), slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        assert_eq!(gf.get(&a).as_vec(), gs.get(&a).as_vec());
+        assert_eq!(gf.get(&b).as_vec(), gs.get(&b).as_vec());
+        // A tensor added to itself gets the gradient twice.
+        let twice = add(a.leaky_trace(), a.leaky_trace()).unwrap();
+        let g = (twice * r.clone()).sum().backward();
+        let want: Vec<f32> = r.as_vec().iter().map(|v| 2.0 * v).collect();
+        assert_eq!(g.get(&a).as_vec(), want);
+    }
+}
