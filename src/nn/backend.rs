@@ -82,6 +82,13 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_relu()
     }
 
+    /// The logistic sigmoid.
+    fn sigmoid<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        x.try_sigmoid()
+    }
+
     /// `a + b`, same shapes (a residual join).
     fn add<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
         a: Tensor<S, f32, Self, T>,
@@ -151,6 +158,12 @@ impl Backend for Cpu {
         b: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         cpu_layers::add(a, b)
+    }
+
+    fn sigmoid<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        cpu_layers::sigmoid(x)
     }
 }
 

@@ -155,6 +155,7 @@ impl<D: Backend> Network<D> {
             }
             Op::Relu if !self.portable => map_act(x, D::relu, D::relu)?,
             Op::Relu => map_act(x, |t| t.try_relu(), |t| t.try_relu())?,
+            Op::Sigmoid if !self.portable => map_act(x, D::sigmoid, D::sigmoid)?,
             Op::Sigmoid => map_act(x, |t| t.try_sigmoid(), |t| t.try_sigmoid())?,
             Op::Tanh => map_act(x, |t| t.try_tanh(), |t| t.try_tanh())?,
             Op::Softmax => map_act(
