@@ -297,27 +297,16 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 }
                 (dw, db)
             };
-            let partials: Vec<(Vec<f32>, Vec<f32>)> = if need_dx && chw > 0 {
-                let gx = grads.get_or_alloc_mut(&xg)?;
-                gx[..g.n * chw]
-                    .par_chunks_mut(per_part * chw)
-                    .enumerate()
-                    .map(|(p, gxp)| part(p * per_part, Some(gxp)))
-                    .collect()
+            let gx = if need_dx {
+                Some(&mut grads.get_or_alloc_mut(&xg)?[..])
             } else {
-                (0..g.n.div_ceil(per_part.max(1)))
-                    .into_par_iter()
-                    .map(|p| part(p * per_part, None))
-                    .collect()
+                None
             };
+            let partials = over_parts(gx, g.n, chw, per_part, part);
             let (gw, gb) = sum_partials(partials, g.weight_len(), g.o);
-            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
-                *d += s;
-            }
+            add_into(grads.get_or_alloc_mut(&wg)?, &gw);
             if let Some(bg) = bg {
-                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb) {
-                    *d += s;
-                }
+                add_into(grads.get_or_alloc_mut(&bg)?, &gb);
             }
             for v in [gout, xv] {
                 scratch::give(v);
@@ -328,6 +317,35 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         scratch::give(xv);
     }
     Ok(out.put_tape(tape))
+}
+
+/// Runs `part` on the batch's fixed parts in parallel (each from its first example, with its
+/// examples' slice of the input gradient when there is one) and returns the results in order.
+fn over_parts<R: Send>(
+    gx: Option<&mut [f32]>,
+    n: usize,
+    per_example: usize,
+    per_part: usize,
+    part: impl Fn(usize, Option<&mut [f32]>) -> R + Sync,
+) -> Vec<R> {
+    match gx {
+        Some(gx) if per_example > 0 => gx[..n * per_example]
+            .par_chunks_mut(per_part * per_example)
+            .enumerate()
+            .map(|(p, gxp)| part(p * per_part, Some(gxp)))
+            .collect(),
+        _ => (0..n.div_ceil(per_part.max(1)))
+            .into_par_iter()
+            .map(|p| part(p * per_part, None))
+            .collect(),
+    }
+}
+
+/// `dst += src`, value by value.
+fn add_into(dst: &mut [f32], src: &[f32]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d += s;
+    }
 }
 
 /// The parts' weight and bias gradients added up, in order.
@@ -341,12 +359,8 @@ fn sum_partials(
         .next()
         .unwrap_or_else(|| (vec![0f32; wlen], vec![0f32; o]));
     for (dw, db) in it {
-        for (d, s) in gw.iter_mut().zip(&dw) {
-            *d += s;
-        }
-        for (d, s) in gb.iter_mut().zip(&db) {
-            *d += s;
-        }
+        add_into(&mut gw, &dw);
+        add_into(&mut gb, &db);
     }
     (gw, gb)
 }
@@ -504,27 +518,16 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 }
                 (dw, db)
             };
-            let partials: Vec<(Vec<f32>, Vec<f32>)> = if need_dx && chw > 0 {
-                let gx = grads.get_or_alloc_mut(&xg)?;
-                gx[..g.n * chw]
-                    .par_chunks_mut(per_part * chw)
-                    .enumerate()
-                    .map(|(p, gxp)| part(p * per_part, Some(gxp)))
-                    .collect()
+            let gx = if need_dx {
+                Some(&mut grads.get_or_alloc_mut(&xg)?[..])
             } else {
-                (0..g.n.div_ceil(per_part.max(1)))
-                    .into_par_iter()
-                    .map(|p| part(p * per_part, None))
-                    .collect()
+                None
             };
+            let partials = over_parts(gx, g.n, chw, per_part, part);
             let (gw, gb) = sum_partials(partials, wlen, g.o);
-            for (d, s) in grads.get_or_alloc_mut(&wg)?.iter_mut().zip(&gw) {
-                *d += s;
-            }
+            add_into(grads.get_or_alloc_mut(&wg)?, &gw);
             if let Some(bg) = bg {
-                for (d, s) in grads.get_or_alloc_mut(&bg)?.iter_mut().zip(&gb) {
-                    *d += s;
-                }
+                add_into(grads.get_or_alloc_mut(&bg)?, &gb);
             }
             for v in [gout, kept, xv] {
                 scratch::give(v);
