@@ -62,10 +62,6 @@ fn x_table(g: &ConvGeom, kx: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Column matrices kept from the forward pass for the backward (values, 64 MB): above this the
-/// backward computes each example's columns again, so memory stays bounded for large images.
-const KEEP_VALUES: usize = 1 << 24;
-
 /// Multiply-adds a parallel task should hold at least: smaller tasks cost more to hand to a
 /// thread than they save.
 const TASK_WORK: usize = 1 << 18;
@@ -380,17 +376,6 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &ConvGeom,
     need_dx: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    conv2d_limited(x, weight, bias, g, need_dx, KEEP_VALUES)
-}
-
-fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
-    x: Tensor<Img, f32, Cpu, T>,
-    weight: &Tensor<Flat, f32, Cpu>,
-    bias: Option<&Tensor<Flat, f32, Cpu>>,
-    g: &ConvGeom,
-    need_dx: bool,
-    keep_values: usize,
-) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     if g.transposed {
         return conv_transpose2d(x, weight, bias, g, need_dx);
     }
@@ -409,13 +394,7 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let bv = bias.map(to_vec);
     let taps = Taps::new(&g);
     let direct = direct(&g);
-    let keep = T::OWNS_TAPE && !direct && g.n * per_ex <= keep_values;
-    // Every value of these is written below.
-    let mut kept = if keep {
-        scratch::take(g.n * per_ex)
-    } else {
-        Vec::new()
-    };
+    // Every value is written below.
     let mut out = scratch::take(g.n * g.o * ohw);
     let per_task = min_len(g.n, g.o * kdim * ohw);
     let forward = |ni: usize, dst: &mut [f32], cols: &mut [f32]| {
@@ -442,22 +421,16 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         }
     };
     if g.n > 0 && g.o * ohw > 0 {
-        if keep {
-            out.par_chunks_mut(g.o * ohw)
-                .zip(kept.par_chunks_mut(per_ex))
-                .enumerate()
-                .with_min_len(per_task)
-                .for_each(|(ni, (d, c))| forward(ni, d, c));
-        } else {
-            let scratch = if direct { 0 } else { per_ex };
-            out.par_chunks_mut(g.o * ohw)
-                .enumerate()
-                .with_min_len(per_task)
-                .for_each_init(
-                    || Scratch::new(scratch),
-                    |c, (ni, d)| forward(ni, d, &mut c.0),
-                );
-        }
+        // One example's column matrices at a time, in a task's own scratch: they stay in
+        // the cache for the product, and the backward pass builds them again.
+        let scratch = if direct { 0 } else { per_ex };
+        out.par_chunks_mut(g.o * ohw)
+            .enumerate()
+            .with_min_len(per_task)
+            .for_each_init(
+                || Scratch::new(scratch),
+                |c, (ni, d)| forward(ni, d, &mut c.0),
+            );
     }
     let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
     if T::OWNS_TAPE {
@@ -472,7 +445,7 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             let part = |n0: usize, mut gx: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
                 let mut dw = vec![0f32; wlen];
                 let mut db = vec![0f32; g.o];
-                let mut cols = Scratch::new(if keep || direct { 0 } else { kdim * ohw });
+                let mut cols = Scratch::new(if direct { 0 } else { kdim * ohw });
                 let mut dcols = Scratch::new(if need_dx && !direct { kdim * ohw } else { 0 });
                 for ni in n0..(n0 + per_part).min(g.n) {
                     let goe = &gout[ni * g.o * ohw..][..g.o * ohw];
@@ -484,8 +457,6 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         }
                         let c: &[f32] = if direct {
                             &xe[gi * kdim * ohw..][..kdim * ohw]
-                        } else if keep {
-                            &kept[(ni * g.groups + gi) * kdim * ohw..][..kdim * ohw]
                         } else {
                             im2col(xe, &g, gi, &mut cols.0, &taps);
                             &cols.0
@@ -529,7 +500,7 @@ fn conv2d_limited<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             if let Some(bg) = bg {
                 add_into(grads.get_or_alloc_mut(&bg)?, &gb);
             }
-            for v in [gout, kept, xv] {
+            for v in [gout, xv] {
                 scratch::give(v);
             }
             Ok(())
@@ -756,10 +727,12 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 mod tests {
     use super::*;
 
-    /// Runs a grouped, strided convolution and returns its output and all three gradients.
-    fn run(keep_values: usize, transposed: bool) -> Vec<Vec<f32>> {
+    /// Runs a grouped, strided convolution (the fast kernel, or the portable one) on 13
+    /// examples, which do not divide into the backward pass's parts evenly, and returns its
+    /// output and all three gradients.
+    fn run(fast: bool, transposed: bool) -> Vec<Vec<f32>> {
         let dev = Cpu::seed_from_u64(1);
-        let (n, c, h, w, o) = (5, 4, 7, 6, 6);
+        let (n, c, h, w, o) = (13, 4, 7, 6, 6);
         let g = if transposed {
             ConvGeom {
                 n,
@@ -796,7 +769,11 @@ mod tests {
         let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(n, c, h, w));
         let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
         let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(o,));
-        let y = conv2d_limited(x.leaky_trace(), &wt, Some(&b), &g, true, keep_values).unwrap();
+        let y = if fast {
+            conv2d(x.leaky_trace(), &wt, Some(&b), &g, true).unwrap()
+        } else {
+            super::super::portable::conv2d(x.leaky_trace(), &wt, Some(&b), &g).unwrap()
+        };
         let out = y.as_vec();
         let grads = (y.square()).sum().backward();
         vec![
@@ -808,12 +785,11 @@ mod tests {
     }
 
     #[test]
-    fn chunked_convolution_matches_whole_batch() {
+    fn fast_convolution_matches_the_portable_one() {
         for transposed in [false, true] {
-            // One value per chunk forces one example per chunk (and recomputed columns).
-            let whole = run(usize::MAX / 2, transposed);
-            let chunked = run(1, transposed);
-            for (a, b) in whole.iter().zip(&chunked) {
+            let fast = run(true, transposed);
+            let portable = run(false, transposed);
+            for (a, b) in fast.iter().zip(&portable) {
                 assert_eq!(a.len(), b.len());
                 for (u, v) in a.iter().zip(b) {
                     assert!((u - v).abs() <= 1e-4 * (1.0 + u.abs()), "{u} vs {v}");
