@@ -331,7 +331,7 @@ fn run_experiment(
 ) -> Outcome {
     let params = exp.params_from(given)?;
     let mut ctx = HeadlessCtx::new(label);
-    (exp.run)(&params, &mut ctx)?;
+    exp.call(&params, &mut ctx)?;
     Ok(ctx)
 }
 

@@ -213,7 +213,7 @@ fn check_quick_run(l: &Lesson, c: &Cell, r: &super::lesson::Run, out: &mut Vec<D
         .experiment
         .params_from(&r.params)
         .map_err(anyhow::Error::from)
-        .and_then(|p| (r.experiment.run)(&p, &mut rec));
+        .and_then(|p| r.experiment.call(&p, &mut rec));
     if let Err(e) = result {
         out.push(at(
             &l.path,

@@ -46,9 +46,9 @@ pub fn params(ex: &Exercise, input: &str) -> Result<Params, InputError> {
 
 /// Runs the exercise's experiment with `input` (see [`params`]), reporting through `ctx`. Check
 /// the metrics `ctx` collected with [`check_goals`] afterwards.
-pub fn run(ex: &Exercise, input: &str, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
+pub fn run(ex: &Exercise, input: &str, ctx: &mut (dyn Ctx + Send)) -> anyhow::Result<()> {
     let params = params(ex, input)?;
-    (ex.experiment.run)(&params, ctx)
+    ex.experiment.call(&params, ctx)
 }
 
 /// One goal against a finished run's metrics.

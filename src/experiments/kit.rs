@@ -181,6 +181,27 @@ pub enum ParamError {
 }
 
 impl Experiment {
+    /// Runs the experiment on a thread pool of its own (as many threads as rayon's global
+    /// pool), with the run itself on one of the pool's threads: every parallel kernel then
+    /// hands work to the other thread through its own queue, where a thread outside the pool
+    /// would wake a sleeping worker and sleep itself, per kernel (a few hundred times per
+    /// training step; lesson 9's step was 12% faster for it). A pool per run, rather than a
+    /// long run holding a thread of the shared one, keeps runs that go on side by side (tests,
+    /// a grader's runs left behind past their limit) from waiting for each other. The pool's
+    /// threads are started by the calling thread, so on Linux they inherit its nice value.
+    /// Every run of an experiment goes through here.
+    pub fn call(&self, params: &Params, ctx: &mut (dyn Ctx + Send)) -> anyhow::Result<()> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(rayon::current_num_threads())
+            .thread_name(|i| format!("tutor-run-pool-{i}"))
+            .build();
+        match pool {
+            Ok(pool) => pool.install(|| (self.run)(params, ctx)),
+            // No threads to be had: run here, on the shared pool.
+            Err(_) => (self.run)(params, ctx),
+        }
+    }
+
     /// The spec of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&ParamSpec> {
         self.params.iter().find(|p| p.name == name)
@@ -663,7 +684,7 @@ pub fn run_recorded(e: &Experiment, given: &[(&str, Value)]) -> anyhow::Result<R
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     let mut r = Recorder::default();
-    (e.run)(&e.params_from(&given)?, &mut r)?;
+    e.call(&e.params_from(&given)?, &mut r)?;
     Ok(r)
 }
 

@@ -1,7 +1,7 @@
 //! The device a network runs on, and which kernels it gets there: the CPU uses the fast custom
 //! kernels of [`super::ops::cpu`]; any other dfdx device (CUDA) the portable ones of
 //! [`super::ops::portable`]. The choice is made at compile time by `dfdx::tensor::AutoDevice`.
-//! The layers between convolutions (batch norm, ReLU, add) get [`super::ops::cpu_layers`] on the
+//! The layers between convolutions (batch norm, ReLU, add) and the losses' softmax get [`super::ops::cpu_layers`] on the
 //! CPU and dfdx's own ops elsewhere.
 
 use dfdx::prelude::*;
@@ -96,6 +96,31 @@ pub trait Backend: Device<f32> + Clone + 'static {
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         a.try_add(b)
     }
+
+    /// Log-softmax over each row (the cross-entropy's).
+    fn log_softmax<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        x.try_log_softmax::<Axis<1>>()
+    }
+
+    /// Softmax over each row (the Dice loss's).
+    fn softmax<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        x.try_softmax::<Axis<1>>()
+    }
+
+    /// Binary cross-entropy of each logit against its target probability (one per logit).
+    fn bce_with_logits<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Flat, f32, Self, T>,
+        targets: &[f32],
+    ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
+        let t = x
+            .device()
+            .try_tensor_from_vec(targets.to_vec(), (targets.len(),))?;
+        x.try_bce_with_logits(t)
+    }
 }
 
 impl Backend for Cpu {
@@ -164,6 +189,25 @@ impl Backend for Cpu {
         x: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         cpu_layers::sigmoid(x)
+    }
+
+    fn log_softmax<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        cpu_layers::log_softmax(x)
+    }
+
+    fn softmax<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        cpu_layers::softmax(x)
+    }
+
+    fn bce_with_logits<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Flat, f32, Self, T>,
+        targets: &[f32],
+    ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
+        cpu_layers::bce_with_logits(x, targets)
     }
 }
 

@@ -182,8 +182,7 @@ fn cross_entropy_to<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     }
     let dev = scores.device().clone();
     let pick = dev.try_tensor_from_vec(pick, (rows, k)).map_err(dev_err)?;
-    scores
-        .try_log_softmax::<Axis<1>>()
+    D::log_softmax(scores)
         .and_then(|l| l.try_mul(pick))
         .and_then(|l| l.try_sum())
         .and_then(|l| l.try_mul(-scale))
@@ -199,8 +198,8 @@ pub fn bce_with_logits<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     weights: Option<&[f32]>,
     denom: Option<f32>,
 ) -> Result<Tensor<Rank0, f32, D, T>, NnError> {
-    let (t, w, scale) = prepare(&logits, targets, weights, denom)?;
-    let l = logits.try_bce_with_logits(t).map_err(dev_err)?;
+    let (_, w, scale) = prepare(&logits, targets, weights, denom)?;
+    let l = D::bce_with_logits(logits, targets).map_err(dev_err)?;
     reduce(l, w, scale)
 }
 
@@ -291,22 +290,21 @@ pub fn sigmoid_focal<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     }
     if gamma == 0.0 {
         // (1 - p_t)^0 = 1 everywhere, as torch's pow gives; skipping it also skips 0^-1.
-        let l = logits.try_bce_with_logits(t).map_err(dev_err)?;
+        let l = D::bce_with_logits(logits, targets).map_err(dev_err)?;
         return reduce(l, w, scale);
     }
     let dev = logits.device().clone();
     let n = targets.len();
     // The logits feed two branches; the second gets its own tape, merged back by the product.
     let x2 = logits.with_empty_tape();
-    let ce = logits.try_bce_with_logits(t.clone()).map_err(dev_err)?;
+    let ce = D::bce_with_logits(logits, targets).map_err(dev_err)?;
     // 1 - p_t = p (1 - t) + (1 - p) t = p (1 - 2t) + t: one product and one sum on the tape.
     let slope: Vec<f32> = targets.iter().map(|&ti| 1.0 - 2.0 * ti).collect();
     let slope = dev.try_tensor_from_vec(slope, (n,)).map_err(dev_err)?;
     // Clamped into [lo, 1]: rounding can leave 1 - p_t a hair below 0 (NaN under powf), and for
     // gamma < 1 the derivative gamma (1 - p_t)^(gamma - 1) is infinite at 0.
     let lo = if gamma < 1.0 { 1e-20 } else { 0.0 };
-    let m = x2
-        .try_sigmoid()
+    let m = D::sigmoid(x2)
         .and_then(|p| p.try_mul(slope))
         .and_then(|q| q.try_add(t))
         .and_then(|q| q.try_clamp(lo, 1.0))
@@ -363,7 +361,7 @@ pub fn soft_dice<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     let wt = dev.try_tensor_from_vec(wt, (rows, k)).map_err(e)?;
     let wrow = dev.try_tensor_from_vec(wrow, (rows, k)).map_err(e)?;
     let tsum = dev.try_tensor_from_vec(tsum, (k,)).map_err(e)?;
-    let p = scores.try_softmax::<Axis<1>>().map_err(e)?;
+    let p = D::softmax(scores).map_err(e)?;
     // p feeds numerator and denominator; the second branch gets its own tape (merged by div).
     let p2 = p.with_empty_tape();
     let num: Tensor<Flat, f32, D, T> = p

@@ -230,7 +230,7 @@ impl TerminalGuard {
         std::panic::set_hook(Box::new(move |info| {
             // A panic inside an experiment is caught on the worker thread and shown in its
             // cell; restoring the terminal (or printing over the screen) would break the app.
-            if std::thread::current().name() == Some(worker::THREAD_NAME) {
+            if worker::on_run_thread() {
                 return;
             }
             restore();

@@ -28,6 +28,14 @@ use crate::util::cancel::Cancelled;
 /// from restoring the terminal under the running app.
 pub const THREAD_NAME: &str = "tutor-run";
 
+/// True on a thread that runs experiments: the worker thread, or a thread of rayon's pool,
+/// where [`Worker::start`]'s runs go on (`Experiment::call`) and the kernels' parallel parts
+/// run. A panic there is caught and shown in the run's cell (rayon carries a pool thread's
+/// panic back to the thread that waits for it), so the panic hook leaves the screen alone.
+pub fn on_run_thread() -> bool {
+    std::thread::current().name() == Some(THREAD_NAME) || rayon::current_thread_index().is_some()
+}
+
 /// The nice value of the threads a run computes on (0 is normal, 19 the lowest).
 pub const BACKGROUND_NICE: i32 = 10;
 
@@ -132,7 +140,7 @@ pub fn run_job(job: &Job, tx: &Sender<Event>) {
         pending: Vec::new(),
     };
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        (job.experiment.run)(&job.params, &mut ctx)
+        job.experiment.call(&job.params, &mut ctx)
     }));
     // Whatever the run showed last is on screen before it is reported finished.
     ctx.flush(true);
@@ -247,7 +255,7 @@ mod tests {
     }
 
     fn where_am_i(_: &Params, ctx: &mut dyn Ctx) -> anyhow::Result<()> {
-        let named = std::thread::current().name() == Some(THREAD_NAME);
+        let named = on_run_thread();
         ctx.metric("on_worker_thread", f64::from(u8::from(named)));
         Ok(())
     }

@@ -11,7 +11,6 @@
 //! every training parameter and the network file's text, so moving the NMS threshold or the
 //! score cut-off redraws without training.
 
-use std::cell::Cell;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -242,15 +241,15 @@ static CACHE: Mutex<Vec<(Key, Arc<Trained>)>> = Mutex::new(Vec::new());
 /// Most detectors kept.
 const CACHED: usize = 4;
 
-thread_local! {
-    /// How many detectors this thread has trained (the other runs reused one): for tests,
-    /// which run in threads of their own.
-    static TRAININGS: Cell<usize> = const { Cell::new(0) };
-}
+/// How many detectors have been trained, per seed (the other runs reused one): for tests, which
+/// run at the same time and tell their runs apart by seed (the training itself runs on a
+/// thread of rayon's pool, not the test's).
+static TRAININGS: Mutex<Vec<(u64, usize)>> = Mutex::new(Vec::new());
 
-/// How many detectors `det.detect` and `det.tune` have trained on this thread.
-pub fn trainings() -> usize {
-    TRAININGS.with(Cell::get)
+/// How many detectors `det.detect` and `det.tune` have trained with `seed`.
+pub fn trainings(seed: u64) -> usize {
+    let t = TRAININGS.lock().unwrap_or_else(|e| e.into_inner());
+    t.iter().find(|(s, _)| *s == seed).map_or(0, |(_, n)| *n)
 }
 
 /// The scenes one setup trains, validates and tests on.
@@ -316,7 +315,13 @@ fn train_one(
     budget: &mut Budget,
     key: &str,
 ) -> anyhow::Result<Trained> {
-    TRAININGS.with(|c| c.set(c.get() + 1));
+    {
+        let mut t = TRAININGS.lock().unwrap_or_else(|e| e.into_inner());
+        match t.iter_mut().find(|(seed, _)| *seed == s.seed) {
+            Some((_, n)) => *n += 1,
+            None => t.push((s.seed, 1)),
+        }
+    }
     let cfg = anchor_config();
     let spec = NetSpec::load(Path::new(&s.net))?;
     let net = Network::new(&spec, s.seed)?;
@@ -886,16 +891,16 @@ mod tests {
         given.push(("nms", Value::Float(0.5)));
         given.push(("seed", Value::Int(7)));
         let first = kit::run_recorded(&DETECT, &given).unwrap();
-        let before = trainings();
+        let before = trainings(7);
         assert!(before >= 1);
         given[6] = ("nms", Value::Float(0.2));
         let moved = kit::run_recorded(&DETECT, &given).unwrap();
-        assert_eq!(trainings(), before, "moving the NMS threshold retrained");
+        assert_eq!(trainings(7), before, "moving the NMS threshold retrained");
         // Fewer boxes survive a stricter NMS, and the same settings give the same scores.
         assert!(moved.metrics["detections"] <= first.metrics["detections"]);
         given[6] = ("nms", Value::Float(0.5));
         let back = kit::run_recorded(&DETECT, &given).unwrap();
         assert_eq!(back.metrics["map50"], first.metrics["map50"]);
-        assert_eq!(trainings(), before);
+        assert_eq!(trainings(7), before);
     }
 }

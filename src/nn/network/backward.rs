@@ -195,8 +195,8 @@ impl<D: Backend> Network<D> {
             ))
         };
         match (kind, target) {
-            // Plain cross-entropy, MSE and BCE keep dfdx's own kernels: the lessons' figures
-            // were measured with them, and they are what the reference terms are tested against.
+            // Plain cross-entropy, MSE and BCE as dfdx's losses compute them (the reference
+            // terms are tested against these), with the device's own log-softmax and BCE.
             (LossKind::CrossEntropy, Target::Classes(classes))
                 if !classes.contains(&IGNORE) && classes.len() == n_rows =>
             {
@@ -211,22 +211,31 @@ impl<D: Backend> Network<D> {
                     .dev
                     .try_tensor_from_vec(onehot, (n_rows, k))
                     .map_err(e)?;
-                Ok(cross_entropy_with_logits_loss(rows, tgt))
+                // dfdx's `cross_entropy_with_logits_loss`, term by term.
+                D::log_softmax(rows)
+                    .and_then(|l| l.try_mul(tgt))
+                    .and_then(|l| l.try_mean())
+                    .and_then(|l| l.try_negate())
+                    .and_then(|l| l.try_mul(k as f32))
+                    .map_err(e)
             }
             (LossKind::Mse | LossKind::BceWithLogits, Target::Values(v))
                 if v.len() == n_rows * k =>
             {
                 let total = n_rows * k;
                 let flat = rows.try_reshape_like(&(total,)).map_err(e)?;
-                let tgt = self
-                    .dev
-                    .try_tensor_from_vec(v.clone(), (total,))
-                    .map_err(e)?;
-                Ok(if *kind == LossKind::Mse {
-                    mse_loss(flat, tgt)
+                if *kind == LossKind::Mse {
+                    let tgt = self
+                        .dev
+                        .try_tensor_from_vec(v.clone(), (total,))
+                        .map_err(e)?;
+                    Ok(mse_loss(flat, tgt))
                 } else {
-                    binary_cross_entropy_with_logits_loss(flat, tgt)
-                })
+                    // dfdx's `binary_cross_entropy_with_logits_loss`: the mean.
+                    D::bce_with_logits(flat, v)
+                        .and_then(|l| l.try_mean())
+                        .map_err(e)
+                }
             }
             (_, Target::Classes(c)) => {
                 if c.len() != n_rows {

@@ -1,6 +1,6 @@
 //! Fast CPU versions of the layers between the convolutions: batch norm (training and
 //! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU and the
-//! residual add. dfdx runs these as chains of single-threaded elementwise kernels, each pass
+//! residual add, and the losses' row-wise softmax and binary cross-entropy. dfdx runs these as chains of single-threaded elementwise kernels, each pass
 //! allocating a zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's
 //! step); here each is one custom op with a hand-written backward, on both cores through rayon.
 //!
@@ -384,6 +384,135 @@ pub fn sigmoid<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// Softmax or log-softmax over each row of `(rows, k)` scores, in parallel, with the `libm`
+/// crate's `expf` and `logf` (see [`sigmoid`] for why not glibc's: a per-pixel cross-entropy
+/// of lesson 7 is 131,072 of each per step). Per row: `m = max`, `s = sum exp(x - m)`,
+/// `p = exp(x - m) / s`, `log p = x - m - ln s`. The backward pass, from the kept `p`:
+/// `dx = g - p sum(g)` for the log-softmax, `dx = p (g - sum(g p))` for the softmax.
+fn softmax_rows<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, Cpu, T>,
+    log: bool,
+) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let k = shape.1.max(1);
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let mut v = to_vec(&x);
+    let mut p = scratch::take(v.len()); // every value is written
+    let rows = (MIN_VALUES / k).max(1) * k;
+    v.par_chunks_mut(rows)
+        .zip(p.par_chunks_mut(rows))
+        .for_each(|(v, p)| {
+            for (v, p) in v.chunks_mut(k).zip(p.chunks_mut(k)) {
+                let m = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut s = 0f32;
+                for (e, &a) in p.iter_mut().zip(v.iter()) {
+                    *e = libm::expf(a - m);
+                    s += *e;
+                }
+                let (inv, ls) = (1.0 / s, libm::logf(s));
+                for (e, a) in p.iter_mut().zip(v.iter_mut()) {
+                    *e *= inv;
+                    *a = if log { *a - m - ls } else { *e };
+                }
+            }
+        });
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            gx.par_chunks_mut(rows)
+                .zip(gout.par_chunks(rows).zip(p.par_chunks(rows)))
+                .for_each(|(d, (g, p))| {
+                    for ((d, g), p) in d.chunks_mut(k).zip(g.chunks(k)).zip(p.chunks(k)) {
+                        if log {
+                            let sg: f32 = g.iter().sum();
+                            for ((d, &g), &p) in d.iter_mut().zip(g).zip(p) {
+                                *d += g - p * sg;
+                            }
+                        } else {
+                            let sgp: f32 = g.iter().zip(p).map(|(&g, &p)| g * p).sum();
+                            for ((d, &g), &p) in d.iter_mut().zip(g).zip(p) {
+                                *d += p * (g - sgp);
+                            }
+                        }
+                    }
+                });
+            scratch::give(gout);
+            scratch::give(p);
+            Ok(())
+        });
+    } else {
+        scratch::give(p);
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// Log-softmax over each row; see [`softmax_rows`].
+pub fn log_softmax<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, Cpu, T>,
+) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
+    softmax_rows(x, true)
+}
+
+/// Softmax over each row; see [`softmax_rows`].
+pub fn softmax<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Mat, f32, Cpu, T>,
+) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
+    softmax_rows(x, false)
+}
+
+/// Binary cross-entropy on logits, per value, in its stable form
+/// `max(x, 0) - x t + ln(1 + exp(-|x|))` (dfdx's kernel and PyTorch's), in parallel with the
+/// `libm` crate's `expf`/`log1pf` (see [`sigmoid`]); the backward pass is `g (sigmoid(x) - t)`.
+/// The targets `t` are constants.
+pub fn bce_with_logits<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<(usize,), f32, Cpu, T>,
+    targets: &[f32],
+) -> Result<Tensor<(usize,), f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    assert_eq!(targets.len(), shape.0, "one target per logit");
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let xv = to_vec(&x);
+    let mut v = scratch::take(xv.len()); // every value is written
+    v.par_chunks_mut(MIN_VALUES)
+        .zip(
+            xv.par_chunks(MIN_VALUES)
+                .zip(targets.par_chunks(MIN_VALUES)),
+        )
+        .for_each(|(l, (x, t))| {
+            for ((l, &x), &t) in l.iter_mut().zip(x).zip(t) {
+                *l = x.max(0.0) - x * t + libm::log1pf(libm::expf(-x.abs()));
+            }
+        });
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        let t = targets.to_vec();
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            gx.par_chunks_mut(MIN_VALUES)
+                .zip(gout.par_chunks(MIN_VALUES))
+                .zip(xv.par_chunks(MIN_VALUES).zip(t.par_chunks(MIN_VALUES)))
+                .for_each(|((d, g), (x, t))| {
+                    for (((d, &g), &x), &t) in d.iter_mut().zip(g).zip(x).zip(t) {
+                        *d += g * (1.0 / (1.0 + libm::expf(-x)) - t);
+                    }
+                });
+            scratch::give(gout);
+            scratch::give(xv);
+            Ok(())
+        });
+    } else {
+        scratch::give(xv);
+    }
+    Ok(out.put_tape(tape))
+}
+
 /// ReLU as one parallel pass; the backward passes the gradient where the input was positive
 /// (dfdx's and PyTorch's rule: none at exactly zero).
 pub fn relu<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
@@ -635,5 +764,42 @@ mod tests {
         let gf = (fast * r.clone()).sum().backward();
         let gs = (slow * r.clone()).sum().backward();
         close("sigmoid grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
+    }
+    #[test]
+    fn softmax_and_log_softmax_match_dfdx() {
+        let dev = Cpu::seed_from_u64(5);
+        // 4 classes per row, as lesson 7's pixels; rows span several parallel tasks.
+        let a: Tensor<Mat, f32, Cpu> = dev.sample_normal_like(&(9000, 4));
+        let r: Tensor<Mat, f32, Cpu> = dev.sample_normal_like(&(9000, 4));
+        let fast = log_softmax(a.leaky_trace() * 6.0).unwrap();
+        let slow = (a.leaky_trace() * 6.0).log_softmax::<Axis<1>>();
+        close("log_softmax", &fast.as_vec(), &slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        close(
+            "log_softmax grad",
+            &gf.get(&a).as_vec(),
+            &gs.get(&a).as_vec(),
+        );
+        let fast = softmax(a.leaky_trace() * 6.0).unwrap();
+        let slow = (a.leaky_trace() * 6.0).softmax::<Axis<1>>();
+        close("softmax", &fast.as_vec(), &slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        close("softmax grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
+    }
+    #[test]
+    fn bce_with_logits_matches_dfdx() {
+        let dev = Cpu::seed_from_u64(6);
+        let a: Tensor<(usize,), f32, Cpu> = dev.sample_normal_like(&(40_000,));
+        let t: Vec<f32> = (0..40_000).map(|i| (i % 7) as f32 / 6.0).collect();
+        let r: Tensor<(usize,), f32, Cpu> = dev.sample_normal_like(&(40_000,));
+        let fast = bce_with_logits(a.leaky_trace() * 8.0, &t).unwrap();
+        let tt = dev.tensor_from_vec(t.clone(), (40_000,));
+        let slow = (a.leaky_trace() * 8.0).bce_with_logits(tt);
+        close("bce", &fast.as_vec(), &slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        close("bce grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
     }
 }
