@@ -111,6 +111,14 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_softmax::<Axis<1>>()
     }
 
+    /// `x^e` per value (the focal loss's modulating factor).
+    fn powf<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        e: f32,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        x.try_powf(e)
+    }
+
     /// Binary cross-entropy of each logit against its target probability (one per logit).
     fn bce_with_logits<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Flat, f32, Self, T>,
@@ -208,6 +216,13 @@ impl Backend for Cpu {
         targets: &[f32],
     ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
         cpu_layers::bce_with_logits(x, targets)
+    }
+
+    fn powf<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        e: f32,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        cpu_layers::powf(x, e)
     }
 }
 

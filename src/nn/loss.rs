@@ -308,7 +308,7 @@ pub fn sigmoid_focal<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
         .and_then(|p| p.try_mul(slope))
         .and_then(|q| q.try_add(t))
         .and_then(|q| q.try_clamp(lo, 1.0))
-        .and_then(|q| q.try_powf(gamma))
+        .and_then(|q| D::powf(q, gamma))
         .map_err(dev_err)?;
     let l = ce.try_mul(m).map_err(dev_err)?;
     reduce(l, w, scale)

@@ -65,17 +65,15 @@ impl NetModel {
     }
 }
 
-/// Summed softmax cross-entropy of rows of `k` scores (log-sum-exp, stable).
+/// Summed softmax cross-entropy of rows of `k` scores (log-sum-exp, stable), with the `libm`
+/// crate's `exp` and `log`: glibc's, called from this code on a thread that also runs the
+/// AVX-512 matrix kernels, pay an SSE/AVX transition per call.
 fn summed_cross_entropy(scores: &[f32], k: usize, classes: &[usize]) -> f64 {
     let mut loss = 0.0f64;
     for (row, &y) in scores.chunks(k.max(1)).zip(classes) {
         let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-        let lse = m as f64
-            + row
-                .iter()
-                .map(|&v| ((v - m) as f64).exp())
-                .sum::<f64>()
-                .ln();
+        let sum: f64 = row.iter().map(|&v| libm::exp((v - m) as f64)).sum();
+        let lse = m as f64 + libm::log(sum);
         loss += lse - row[y.min(row.len() - 1)] as f64;
     }
     loss

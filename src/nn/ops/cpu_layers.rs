@@ -1,6 +1,6 @@
 //! Fast CPU versions of the layers between the convolutions: batch norm (training and
 //! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU and the
-//! residual add, and the losses' row-wise softmax and binary cross-entropy. dfdx runs these as chains of single-threaded elementwise kernels, each pass
+//! residual add, and the losses' row-wise softmax, binary cross-entropy and power. dfdx runs these as chains of single-threaded elementwise kernels, each pass
 //! allocating a zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's
 //! step); here each is one custom op with a hand-written backward, on both cores through rayon.
 //!
@@ -513,6 +513,48 @@ pub fn bce_with_logits<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// `x^e` per value, in parallel, with the `libm` crate's `powf` (see [`sigmoid`]: the focal
+/// loss's `(1 - p_t)^gamma` through glibc's `powf` was 11% of lesson 6's detector run); the
+/// backward pass is dfdx's, `g e x^(e-1)`.
+pub fn powf<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<S, f32, Cpu, T>,
+    e: f32,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let xv = to_vec(&x);
+    let mut v = scratch::take(xv.len()); // every value is written
+    v.par_chunks_mut(MIN_VALUES)
+        .zip(xv.par_chunks(MIN_VALUES))
+        .for_each(|(y, x)| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = libm::powf(x, e);
+            }
+        });
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            gx.par_chunks_mut(MIN_VALUES)
+                .zip(gout.par_chunks(MIN_VALUES).zip(xv.par_chunks(MIN_VALUES)))
+                .for_each(|(d, (g, x))| {
+                    for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
+                        *d += g * (e * libm::powf(x, e - 1.0));
+                    }
+                });
+            scratch::give(gout);
+            scratch::give(xv);
+            Ok(())
+        });
+    } else {
+        scratch::give(xv);
+    }
+    Ok(out.put_tape(tape))
+}
+
 /// ReLU as one parallel pass; the backward passes the gradient where the input was positive
 /// (dfdx's and PyTorch's rule: none at exactly zero).
 pub fn relu<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
@@ -801,5 +843,19 @@ mod tests {
         let gf = (fast * r.clone()).sum().backward();
         let gs = (slow * r.clone()).sum().backward();
         close("bce grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
+    }
+    #[test]
+    fn powf_matches_dfdx() {
+        let dev = Cpu::seed_from_u64(9);
+        let a: Tensor<(usize,), f32, Cpu> = dev.sample_uniform_like(&(30_000,));
+        let r: Tensor<(usize,), f32, Cpu> = dev.sample_normal_like(&(30_000,));
+        for e in [2.0f32, 0.5, 1.7] {
+            let fast = powf(a.leaky_trace().clamp(1e-20, 1.0), e).unwrap();
+            let slow = a.leaky_trace().clamp(1e-20, 1.0).powf(e);
+            close("powf", &fast.as_vec(), &slow.as_vec());
+            let gf = (fast * r.clone()).sum().backward();
+            let gs = (slow * r.clone()).sum().backward();
+            close("powf grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
+        }
     }
 }
