@@ -185,6 +185,17 @@ pub fn bench_net(
     batch: usize,
     steps: usize,
 ) -> Result<BenchResult, NnError> {
+    // On a thread of rayon's pool, as every experiment runs (`Experiment::call`); the network
+    // is built there too (a CUDA device's handles cannot cross threads).
+    rayon::scope(|_| bench_net_here(spec, which, batch, steps))
+}
+
+fn bench_net_here(
+    spec: &NetSpec,
+    which: &str,
+    batch: usize,
+    steps: usize,
+) -> Result<BenchResult, NnError> {
     let mut net = Network::new(spec, 0)?;
     let mut opt = Optimizer::adam(1e-3);
     let n = batch.max(1);
@@ -197,26 +208,21 @@ pub fn bench_net(
     net.set_train(true);
     let (mut tot, mut fwd, mut bwd, mut upd) = (vec![], vec![], vec![], vec![]);
     let steps = steps.max(1);
-    // On a thread of rayon's pool, as every experiment runs (`Experiment::call`).
-    rayon::scope(|_| -> Result<(), NnError> {
-        for i in 0..steps + 5 {
-            let t0 = Instant::now();
-            let mut split = Some(t0);
-            let ((_, grads, _), _) =
-                net.backward_timed(&x, &targets, &objective, false, &mut split)?;
-            let t2 = Instant::now();
-            net.update(&mut opt, grads)?;
-            let t3 = Instant::now();
-            let t1 = split.unwrap_or(t0);
-            if i >= 5 {
-                tot.push((t3 - t0).as_secs_f64() * 1e3);
-                fwd.push((t1 - t0).as_secs_f64() * 1e3);
-                bwd.push((t2 - t1).as_secs_f64() * 1e3);
-                upd.push((t3 - t2).as_secs_f64() * 1e3);
-            }
+    for i in 0..steps + 5 {
+        let t0 = Instant::now();
+        let mut split = Some(t0);
+        let ((_, grads, _), _) = net.backward_timed(&x, &targets, &objective, false, &mut split)?;
+        let t2 = Instant::now();
+        net.update(&mut opt, grads)?;
+        let t3 = Instant::now();
+        let t1 = split.unwrap_or(t0);
+        if i >= 5 {
+            tot.push((t3 - t0).as_secs_f64() * 1e3);
+            fwd.push((t1 - t0).as_secs_f64() * 1e3);
+            bwd.push((t2 - t1).as_secs_f64() * 1e3);
+            upd.push((t3 - t2).as_secs_f64() * 1e3);
         }
-        Ok(())
-    })?;
+    }
     Ok(BenchResult {
         which: which.to_string(),
         batch: n,
