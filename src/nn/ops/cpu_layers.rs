@@ -472,35 +472,47 @@ pub fn bce_with_logits<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<(usize,), f32, Cpu, T>,
     targets: &[f32],
 ) -> Result<Tensor<(usize,), f32, Cpu, T>, CpuError> {
+    assert_eq!(targets.len(), x.shape().0, "one target per logit");
+    let t = targets.to_vec();
+    pointwise(
+        x,
+        |x, i| x.max(0.0) - x * targets[i] + libm::log1pf(libm::expf(-x.abs())),
+        move |x, i| 1.0 / (1.0 + libm::expf(-x)) - t[i],
+    )
+}
+
+/// A pointwise op in parallel: `y_i = f(x_i, i)`, and the backward pass
+/// `dx_i += g_i df(x_i, i)` from the kept input.
+fn pointwise<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<S, f32, Cpu, T>,
+    f: impl Fn(f32, usize) -> f32 + Sync,
+    df: impl Fn(f32, usize) -> f32 + Send + Sync + 'static,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
     let dev = x.device().clone();
     let shape = *x.shape();
-    assert_eq!(targets.len(), shape.0, "one target per logit");
     let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
     let xv = to_vec(&x);
     let mut v = scratch::take(xv.len()); // every value is written
     v.par_chunks_mut(MIN_VALUES)
-        .zip(
-            xv.par_chunks(MIN_VALUES)
-                .zip(targets.par_chunks(MIN_VALUES)),
-        )
-        .for_each(|(l, (x, t))| {
-            for ((l, &x), &t) in l.iter_mut().zip(x).zip(t) {
-                *l = x.max(0.0) - x * t + libm::log1pf(libm::expf(-x.abs()));
+        .zip(xv.par_chunks(MIN_VALUES))
+        .enumerate()
+        .for_each(|(c, (y, x))| {
+            for (j, (y, &x)) in y.iter_mut().zip(x).enumerate() {
+                *y = f(x, c * MIN_VALUES + j);
             }
         });
     let out = dev.try_tensor_from_vec(v, shape)?;
     if T::OWNS_TAPE {
         let (xg, og) = (x.ghost(), out.ghost());
-        let t = targets.to_vec();
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
             let gx = grads.get_or_alloc_mut(&xg)?;
             gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES))
-                .zip(xv.par_chunks(MIN_VALUES).zip(t.par_chunks(MIN_VALUES)))
-                .for_each(|((d, g), (x, t))| {
-                    for (((d, &g), &x), &t) in d.iter_mut().zip(g).zip(x).zip(t) {
-                        *d += g * (1.0 / (1.0 + libm::expf(-x)) - t);
+                .zip(gout.par_chunks(MIN_VALUES).zip(xv.par_chunks(MIN_VALUES)))
+                .enumerate()
+                .for_each(|(c, (d, (g, x)))| {
+                    for (j, ((d, &g), &x)) in d.iter_mut().zip(g).zip(x).enumerate() {
+                        *d += g * df(x, c * MIN_VALUES + j);
                     }
                 });
             scratch::give(gout);
@@ -520,39 +532,11 @@ pub fn powf<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<S, f32, Cpu, T>,
     e: f32,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let xv = to_vec(&x);
-    let mut v = scratch::take(xv.len()); // every value is written
-    v.par_chunks_mut(MIN_VALUES)
-        .zip(xv.par_chunks(MIN_VALUES))
-        .for_each(|(y, x)| {
-            for (y, &x) in y.iter_mut().zip(x) {
-                *y = libm::powf(x, e);
-            }
-        });
-    let out = dev.try_tensor_from_vec(v, shape)?;
-    if T::OWNS_TAPE {
-        let (xg, og) = (x.ghost(), out.ghost());
-        tape.add_backward_op(move |grads| {
-            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES).zip(xv.par_chunks(MIN_VALUES)))
-                .for_each(|(d, (g, x))| {
-                    for ((d, &g), &x) in d.iter_mut().zip(g).zip(x) {
-                        *d += g * (e * libm::powf(x, e - 1.0));
-                    }
-                });
-            scratch::give(gout);
-            scratch::give(xv);
-            Ok(())
-        });
-    } else {
-        scratch::give(xv);
-    }
-    Ok(out.put_tape(tape))
+    pointwise(
+        x,
+        |x, _| libm::powf(x, e),
+        move |x, _| e * libm::powf(x, e - 1.0),
+    )
 }
 
 /// ReLU as one parallel pass; the backward passes the gradient where the input was positive
