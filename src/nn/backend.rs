@@ -111,6 +111,15 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_softmax::<Axis<1>>()
     }
 
+    /// Inverted dropout in training: each value zeroed with probability `p`, the rest scaled
+    /// by `1 / (1 - p)`.
+    fn dropout<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        p: f64,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        x.try_dropout(p)
+    }
+
     /// `x^e` per value (the focal loss's modulating factor).
     fn powf<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<S, f32, Self, T>,
@@ -223,6 +232,13 @@ impl Backend for Cpu {
         e: f32,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         cpu_layers::powf(x, e)
+    }
+
+    fn dropout<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        p: f64,
+    ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
+        cpu_layers::dropout(x, p)
     }
 }
 

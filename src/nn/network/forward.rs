@@ -129,8 +129,8 @@ impl<D: Backend> Network<D> {
                     x
                 } else {
                     match x {
-                        Act::I(t) => Act::I(t.try_dropout(*p).map_err(e)?),
-                        Act::V(t) => Act::V(t.try_dropout(*p).map_err(e)?),
+                        Act::I(t) => Act::I(D::dropout(t, *p).map_err(e)?),
+                        Act::V(t) => Act::V(D::dropout(t, *p).map_err(e)?),
                     }
                 }
             }

@@ -1,8 +1,9 @@
 //! Fast CPU versions of the layers between the convolutions: batch norm (training and
-//! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU and the
-//! residual add, and the losses' row-wise softmax, binary cross-entropy and power. dfdx runs these as chains of single-threaded elementwise kernels, each pass
-//! allocating a zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's
-//! step); here each is one custom op with a hand-written backward, on both cores through rayon.
+//! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU, the
+//! residual add and dropout, and the losses' row-wise softmax, binary cross-entropy and power.
+//! dfdx runs these as chains of single-threaded elementwise kernels, each pass allocating a
+//! zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's step); here
+//! each is one custom op with a hand-written backward, on both cores through rayon.
 //!
 //! Determinism: every reduction is per channel, summed in one fixed order (eight f64 lanes
 //! across each contiguous run, runs in example order) by one task, so results do not depend on
@@ -626,6 +627,70 @@ pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// Whether dropout zeroes value `i`: a splitmix64 hash of the value's index under the run's
+/// seed, compared with `p * 2^64`. A counter-based draw needs no stream, so every parallel task
+/// draws its own values and the backward redraws the forward's mask instead of keeping it.
+fn dropped(seed: u64, i: usize, threshold: u64) -> bool {
+    let mut z = seed.wrapping_add(
+        (i as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) < threshold
+}
+
+/// Inverted dropout as one parallel pass: each value is zeroed with probability `p` and the
+/// rest are scaled by `1 / (1 - p)` (PyTorch's rule), so the expected value is unchanged. The
+/// seed comes from the device's generator, one draw per call as dfdx's own dropout takes, so
+/// a seeded run is reproducible and independent of the number of threads. dfdx draws its mask
+/// from one ChaCha stream on one core, forward and again backward (a third of lesson 3's MLP
+/// step).
+pub fn dropout<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<S, f32, Cpu, T>,
+    p: f64,
+) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
+    let seed = x.device().random_u64();
+    // `p < 1`, so the product is below 2^64; `as` saturates in any case.
+    let threshold = (p * 18_446_744_073_709_551_616.0) as u64;
+    let scale = (1.0 / (1.0 - p)) as f32;
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let mut v = to_vec(&x);
+    v.par_chunks_mut(MIN_VALUES).enumerate().for_each(|(c, y)| {
+        for (j, y) in y.iter_mut().enumerate() {
+            *y = if dropped(seed, c * MIN_VALUES + j, threshold) {
+                0.0
+            } else {
+                *y * scale
+            };
+        }
+    });
+    let out = dev.try_tensor_from_vec(v, shape)?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let gx = grads.get_or_alloc_mut(&xg)?;
+            gx.par_chunks_mut(MIN_VALUES)
+                .zip(gout.par_chunks(MIN_VALUES))
+                .enumerate()
+                .for_each(|(c, (d, g))| {
+                    for (j, (d, &g)) in d.iter_mut().zip(g).enumerate() {
+                        if !dropped(seed, c * MIN_VALUES + j, threshold) {
+                            *d += g * scale;
+                        }
+                    }
+                });
+            scratch::give(gout);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{portable, Flat};
@@ -841,5 +906,43 @@ mod tests {
             let gs = (slow * r.clone()).sum().backward();
             close("powf grad", &gf.get(&a).as_vec(), &gs.get(&a).as_vec());
         }
+    }
+
+    #[test]
+    fn dropout_drops_a_share_p_keeps_the_mean_and_masks_the_gradient_alike() {
+        let dev = Cpu::seed_from_u64(11);
+        let n = 200_003; // several parallel tasks and a ragged last one
+        let a: Tensor<(usize,), f32, Cpu> = dev.sample_uniform_like(&(n,));
+        let a = (a + 1.0).retaped::<NoneTape>(); // no zeros before the mask
+        let r: Tensor<(usize,), f32, Cpu> = dev.sample_normal_like(&(n,));
+        for p in [0.2, 0.5] {
+            let y = dropout(a.leaky_trace(), p).unwrap();
+            let (yv, av) = (y.as_vec(), a.as_vec());
+            let zeros = yv.iter().filter(|v| **v == 0.0).count() as f64 / n as f64;
+            // Binomial standard error at n = 200,003 is about 0.001.
+            assert!((zeros - p).abs() < 0.005, "p = {p}: dropped {zeros}");
+            let scale = (1.0 / (1.0 - p)) as f32;
+            for (y, a) in yv.iter().zip(&av) {
+                assert!(*y == 0.0 || *y == a * scale, "{y} from {a}");
+            }
+            let (sy, sa) = (yv.iter().sum::<f32>(), av.iter().sum::<f32>());
+            assert!((sy / sa - 1.0).abs() < 0.01, "mean kept: {sy} vs {sa}");
+            // The gradient of sum(y * r) is r * scale where the value was kept, 0 elsewhere.
+            let g = (y * r.clone()).sum().backward();
+            let want: Vec<f32> = yv
+                .iter()
+                .zip(r.as_vec())
+                .map(|(y, r)| if *y == 0.0 { 0.0 } else { r * scale })
+                .collect();
+            assert_eq!(g.get(&a).as_vec(), want);
+        }
+        // Seeded: the same device seed gives the same mask; the next call draws another.
+        let av = a.as_vec();
+        let (d1, d2) = (Cpu::seed_from_u64(5), Cpu::seed_from_u64(5));
+        let y1 = dropout(d1.tensor_from_vec(av.clone(), (n,)), 0.3).unwrap();
+        let y2 = dropout(d2.tensor_from_vec(av.clone(), (n,)), 0.3).unwrap();
+        assert_eq!(y1.as_vec(), y2.as_vec());
+        let y3 = dropout(d1.tensor_from_vec(av, (n,)), 0.3).unwrap();
+        assert_ne!(y1.as_vec(), y3.as_vec());
     }
 }
