@@ -11,8 +11,36 @@ use super::ops::{cpu, cpu_layers, portable, BnOut, BnParams, ConvGeom, Flat, Img
 /// The device type lessons use: the CPU, or CUDA when built with the `cuda` feature.
 pub type AutoDevice = dfdx::tensor::AutoDevice;
 
+/// One parameter's optimizer step: the parameter, its learning rate, its gradient and its
+/// moment buffers (the second only for Adam).
+pub(crate) struct ParamJob<'a, D: Backend> {
+    pub(crate) t: &'a mut Tensor<Flat, f32, D>,
+    pub(crate) lr: f64,
+    pub(crate) g: &'a <D as Storage<f32>>::Vec,
+    pub(crate) m1: &'a mut <D as Storage<f32>>::Vec,
+    pub(crate) m2: Option<&'a mut <D as Storage<f32>>::Vec>,
+}
+
+/// An optimizer step of one parameter.
+pub(crate) type ParamStep<'s, D> =
+    dyn for<'a, 'b> Fn(&'b mut ParamJob<'a, D>) -> Result<(), <D as HasErr>::Err> + Sync + 's;
+
 /// A dfdx device the networks can run on, with its choice of convolution and pooling kernels.
 pub trait Backend: Device<f32> + Clone + 'static {
+    /// Whether [`Backend::each_param`] runs steps side by side (then the optimizer takes every
+    /// parameter's buffers out of their maps at once for it).
+    const PARALLEL_STEPS: bool = false;
+
+    /// Runs `step` on every job, one after another unless the device runs them side by side.
+    #[doc(hidden)]
+    #[allow(private_interfaces)]
+    fn each_param(
+        jobs: &mut [ParamJob<'_, Self>],
+        step: &ParamStep<'_, Self>,
+    ) -> Result<(), Self::Err> {
+        jobs.iter_mut().try_for_each(step)
+    }
+
     /// A device whose random numbers (dropout) start from `seed`.
     fn seeded(seed: u64) -> Self;
 
@@ -143,6 +171,21 @@ pub trait Backend: Device<f32> + Clone + 'static {
 impl Backend for Cpu {
     fn seeded(seed: u64) -> Self {
         Cpu::seed_from_u64(seed)
+    }
+
+    const PARALLEL_STEPS: bool = true;
+
+    /// Parameters side by side on rayon's pool, the largest first, each its own task (each is
+    /// still dfdx's own kernel on one core, so the values are the same bits as in order).
+    #[allow(private_interfaces)]
+    fn each_param(
+        jobs: &mut [ParamJob<'_, Self>],
+        step: &ParamStep<'_, Self>,
+    ) -> Result<(), Self::Err> {
+        use rayon::prelude::*;
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.g.len()));
+        // One task per parameter: rayon's halving would put the small ones together.
+        jobs.par_iter_mut().with_max_len(1).try_for_each(step)
     }
 
     fn conv2d<T: Tape<f32, Self> + Merge<NoneTape>>(

@@ -9,7 +9,7 @@
 use dfdx::optim::{Momentum, WeightDecay};
 use dfdx::prelude::*;
 
-use super::backend::{AutoDevice, Backend};
+use super::backend::{AutoDevice, Backend, ParamJob};
 use super::param::{dev_err, NnError, Param};
 
 /// A learning-rate schedule: the factor or value applied at each optimizer step (0-based).
@@ -207,10 +207,9 @@ impl<D: Backend> Optimizer<D> {
         let lr = self.current_lr();
         self.step += 1;
         let t = self.step as i32;
-        for p in params.iter_mut().filter(|p| !p.frozen) {
-            let lr = lr * p.lr_scale;
-            let g = grads.get_or_alloc_mut(&p.t).map_err(dev_err)?;
-            match self.rule {
+        let rule = self.rule;
+        let step = move |job: &mut ParamJob<'_, D>| -> Result<(), D::Err> {
+            match rule {
                 Rule::Adam {
                     betas,
                     eps,
@@ -218,7 +217,7 @@ impl<D: Backend> Optimizer<D> {
                     decoupled,
                 } => {
                     let cfg = AdamConfig {
-                        lr,
+                        lr: job.lr,
                         betas,
                         eps,
                         weight_decay: (weight_decay > 0.0).then_some(if decoupled {
@@ -227,9 +226,11 @@ impl<D: Backend> Optimizer<D> {
                             WeightDecay::L2(weight_decay)
                         }),
                     };
-                    let m1 = self.m1.get_or_alloc_mut(&p.t).map_err(dev_err)?;
-                    let m2 = self.m2.get_or_alloc_mut(&p.t).map_err(dev_err)?;
-                    cfg.try_update(t, &mut p.t, m1, m2, g).map_err(dev_err)?;
+                    let m2 = job
+                        .m2
+                        .as_deref_mut()
+                        .expect("Adam's jobs carry a second moment");
+                    cfg.try_update(t, job.t, job.m1, m2, job.g)
                 }
                 Rule::Sgd {
                     momentum,
@@ -237,7 +238,7 @@ impl<D: Backend> Optimizer<D> {
                     weight_decay,
                 } => {
                     let cfg = SgdConfig {
-                        lr,
+                        lr: job.lr,
                         momentum: (momentum > 0.0).then_some(if nesterov {
                             Momentum::Nesterov(momentum)
                         } else {
@@ -245,9 +246,63 @@ impl<D: Backend> Optimizer<D> {
                         }),
                         weight_decay: (weight_decay > 0.0).then_some(WeightDecay::L2(weight_decay)),
                     };
-                    let v = self.m1.get_or_alloc_mut(&p.t).map_err(dev_err)?;
-                    cfg.try_update(&mut p.t, v, g).map_err(dev_err)?;
+                    cfg.try_update(job.t, job.m1, job.g)
                 }
+            }
+        };
+        let adam = matches!(rule, Rule::Adam { .. });
+        let trainable = params.iter_mut().filter(|p| !p.frozen);
+        if !D::PARALLEL_STEPS {
+            // In place, one parameter after another.
+            for p in trainable {
+                let lr = lr * p.lr_scale;
+                let g = &*grads.get_or_alloc_mut(&p.t).map_err(dev_err)?;
+                let m1 = self.m1.get_or_alloc_mut(&p.t).map_err(dev_err)?;
+                let m2 = if adam {
+                    Some(self.m2.get_or_alloc_mut(&p.t).map_err(dev_err)?)
+                } else {
+                    None
+                };
+                let t = &mut p.t;
+                step(&mut ParamJob { t, lr, g, m1, m2 }).map_err(dev_err)?;
+            }
+            return Ok(());
+        }
+        // Every parameter's buffers out of their maps at once, stepped side by side, and the
+        // moments put back.
+        let mut taken = Vec::new();
+        let mut slots = Vec::new();
+        for p in trainable {
+            let out = |map: &mut Gradients<f32, D>| -> Result<<D as Storage<f32>>::Vec, NnError> {
+                let empty = <D as Storage<f32>>::try_alloc_len(p.t.device(), 0).map_err(dev_err)?;
+                Ok(std::mem::replace(
+                    map.get_or_alloc_mut(&p.t).map_err(dev_err)?,
+                    empty,
+                ))
+            };
+            let g = out(&mut grads)?;
+            let m1 = out(&mut self.m1)?;
+            let m2 = if adam { Some(out(&mut self.m2)?) } else { None };
+            taken.push((g, m1, m2));
+            slots.push(p);
+        }
+        let mut jobs: Vec<ParamJob<'_, D>> = slots
+            .iter_mut()
+            .zip(taken.iter_mut())
+            .map(|(p, (g, m1, m2))| ParamJob {
+                lr: lr * p.lr_scale,
+                t: &mut p.t,
+                g,
+                m1,
+                m2: m2.as_mut(),
+            })
+            .collect();
+        D::each_param(&mut jobs, &step).map_err(dev_err)?;
+        drop(jobs);
+        for (p, (_, m1, m2)) in slots.into_iter().zip(taken) {
+            *self.m1.get_or_alloc_mut(&p.t).map_err(dev_err)? = m1;
+            if let Some(m2) = m2 {
+                *self.m2.get_or_alloc_mut(&p.t).map_err(dev_err)? = m2;
             }
         }
         Ok(())
