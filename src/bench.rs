@@ -87,23 +87,47 @@ pub const MODELS: &[LessonModel] = &[
     m(9, "lesson9_nose", 64, "arch.se", Some("no_se_seconds")),
 ];
 
-/// A full default run of one experiment: its wall time and every metric it reported.
+/// A full default run of one experiment: its wall time, the cores it kept busy and every
+/// metric it reported.
 #[derive(Debug, Clone)]
 pub struct FullRun {
     pub experiment: String,
     pub wall_seconds: f64,
+    /// The process's CPU seconds (every thread, user and system) over the run's wall
+    /// seconds: 2.0 is both cores busy throughout. `None` where the OS clock is not read
+    /// (outside Linux).
+    pub cores: Option<f64>,
     pub metrics: std::collections::BTreeMap<String, f64>,
+}
+
+/// CPU seconds used so far by every thread of this process (`None` outside Linux).
+fn process_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Some(t.tv_sec as f64 + t.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
 }
 
 /// Runs experiment `name` with its defaults and times it.
 pub fn full_run(name: &str) -> anyhow::Result<FullRun> {
     let e = experiments::find(name).with_context(|| format!("no experiment `{name}`"))?;
     let t0 = Instant::now();
+    let cpu0 = process_cpu_seconds();
     let r = experiments::run_recorded(e, &[])
         .with_context(|| format!("Failed to run `{name}` with its defaults"))?;
+    let wall_seconds = t0.elapsed().as_secs_f64();
+    let cores = cpu0
+        .zip(process_cpu_seconds())
+        .map(|(a, b)| (b - a) / wall_seconds.max(1e-9));
     Ok(FullRun {
         experiment: name.to_string(),
-        wall_seconds: t0.elapsed().as_secs_f64(),
+        wall_seconds,
+        cores,
         metrics: r.metrics,
     })
 }
@@ -115,6 +139,8 @@ pub struct ModelBench {
     pub step: BenchResult,
     /// The full run's seconds for this model, when full runs were asked for.
     pub full_seconds: Option<f64>,
+    /// The cores the full run's experiment kept busy (for all the models it trains).
+    pub full_cores: Option<f64>,
 }
 
 /// Benchmarks the models whose file stem contains `filter` (all with `None`): a step median over
@@ -148,6 +174,7 @@ pub fn run(
             model: m,
             step,
             full_seconds: None,
+            full_cores: None,
         });
     }
     if full {
@@ -156,8 +183,11 @@ pub fn run(
             let name = b.model.experiment;
             if !runs.iter().any(|r| r.experiment == name) {
                 let r = full_run(name)?;
+                let cores = r
+                    .cores
+                    .map_or(String::new(), |c| format!(", {c:.2} cores busy"));
                 say(&format!(
-                    "{name} with defaults: {:.1} s wall",
+                    "{name} with defaults: {:.1} s wall{cores}",
                     r.wall_seconds
                 ));
                 runs.push(r);
@@ -178,6 +208,7 @@ pub fn run(
                 b.model.lesson, b.model.net
             ));
             b.full_seconds = Some(secs);
+            b.full_cores = r.cores;
         }
     }
     Ok(out)
@@ -198,6 +229,7 @@ pub fn to_json(results: &[ModelBench], steps: usize) -> serde_json::Value {
                 "update_ms": r.step.update_ms,
                 "full_run_experiment": r.model.experiment,
                 "full_run_seconds": r.full_seconds,
+                "full_run_cores": r.full_cores,
             })
         })
         .collect();
@@ -235,5 +267,25 @@ mod tests {
             assert!(r[0].full_seconds.is_none());
         }
         assert!(run(Some("no such net"), 1, false, |_| {}).is_err());
+    }
+
+    #[test]
+    fn a_full_run_reports_the_cores_it_kept_busy() {
+        // Lesson 5's linear autoencoder: its default run takes about a second.
+        let r = full_run("ae.linear").unwrap();
+        assert!(r.wall_seconds > 0.0);
+        assert!(
+            r.metrics.contains_key("recon_mse_linear"),
+            "{:?}",
+            r.metrics.keys()
+        );
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        match r.cores {
+            // The training runs on the pool's threads: more than a tenth of a core, and never
+            // more cores than the machine has (a little over for clock granularity).
+            Some(c) => assert!(c > 0.1 && c <= threads + 0.25, "{c} cores of {threads}"),
+            None if cfg!(target_os = "linux") => panic!("Linux reads the CPU clock"),
+            None => {}
+        }
     }
 }
