@@ -156,6 +156,14 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_powf(e)
     }
 
+    /// Two image batches joined along the channels (`a`'s first).
+    fn concat_channels<T: Tape<f32, Self> + Merge<NoneTape>>(
+        a: Tensor<Img, f32, Self, T>,
+        b: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        (a, b).try_concat_along(Axis::<1>)
+    }
+
     /// Binary cross-entropy of each logit against its target probability (one per logit).
     fn bce_with_logits<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Flat, f32, Self, T>,
@@ -282,6 +290,13 @@ impl Backend for Cpu {
         p: f64,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         cpu_layers::dropout(x, p)
+    }
+
+    fn concat_channels<T: Tape<f32, Self> + Merge<NoneTape>>(
+        a: Tensor<Img, f32, Self, T>,
+        b: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu_layers::concat_channels(a, b)
     }
 }
 

@@ -174,6 +174,9 @@ impl<D: Backend> Network<D> {
                 let keep = other.with_empty_tape();
                 saved.insert(name.clone(), keep);
                 match (x, other) {
+                    (Act::I(a), Act::I(b)) if !self.portable => {
+                        Act::I(D::concat_channels(a, b).map_err(e)?)
+                    }
                     (Act::I(a), Act::I(b)) => {
                         let out: Tensor<Img, f32, D, T> =
                             (a, b).try_concat_along(Axis::<1>).map_err(e)?;

@@ -691,6 +691,60 @@ pub fn dropout<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// Two image batches joined along the channels (a U-Net's skip: `a`'s channels, then `b`'s),
+/// each example's block copied on its own task; the backward splits the output gradient back
+/// (into one tensor twice when it is joined to itself). dfdx's own concatenation walks every
+/// value by index on one core, forward and backward.
+pub fn concat_channels<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    a: Tensor<Img, f32, Cpu, T>,
+    b: Tensor<Img, f32, Cpu, T>,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    let dev = a.device().clone();
+    let (n, ca, h, w) = *a.shape();
+    let (nb, cb, hb, wb) = *b.shape();
+    if (n, h, w) != (nb, hb, wb) {
+        return Err(CpuError::WrongNumElements);
+    }
+    let (la, lb) = (ca * h * w, cb * h * w);
+    let (a, ta) = a.try_reshape_like(&(n, ca, h, w))?.split_tape();
+    let (b, tb) = b.try_reshape_like(&(n, cb, h, w))?.split_tape();
+    let mut tape = ta.merge(tb);
+    let (av, bv) = (to_vec(&a), to_vec(&b));
+    let mut v = scratch::take(n * (la + lb)); // every value is written
+    if la + lb > 0 {
+        v.par_chunks_mut(la + lb).enumerate().for_each(|(i, o)| {
+            o[..la].copy_from_slice(&av[i * la..(i + 1) * la]);
+            o[la..].copy_from_slice(&bv[i * lb..(i + 1) * lb]);
+        });
+    }
+    scratch::give(av);
+    scratch::give(bv);
+    let out = dev.try_tensor_from_vec(v, (n, ca + cb, h, w))?;
+    if T::OWNS_TAPE {
+        let (ag, bg, og) = (a.ghost(), b.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            for (g, len, at) in [(&ag, la, 0), (&bg, lb, la)] {
+                if len == 0 {
+                    continue;
+                }
+                grads
+                    .get_or_alloc_mut(g)?
+                    .par_chunks_mut(len)
+                    .zip(gout.par_chunks(la + lb))
+                    .for_each(|(d, s)| {
+                        for (d, s) in d.iter_mut().zip(&s[at..at + len]) {
+                            *d += s;
+                        }
+                    });
+            }
+            scratch::give(gout);
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{portable, Flat};
@@ -944,5 +998,38 @@ mod tests {
         assert_eq!(y1.as_vec(), y2.as_vec());
         let y3 = dropout(d1.tensor_from_vec(av, (n,)), 0.3).unwrap();
         assert_ne!(y1.as_vec(), y3.as_vec());
+    }
+
+    #[test]
+    fn concat_channels_matches_dfdx() {
+        let dev = Cpu::seed_from_u64(12);
+        let a: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 4, 9, 11));
+        let b: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 6, 9, 11));
+        let r: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 10, 9, 11));
+        let fast = concat_channels(a.leaky_trace(), b.leaky_trace()).unwrap();
+        let slow: Tensor<Img, f32, Cpu, _> =
+            (a.leaky_trace(), b.leaky_trace()).concat_along(Axis::<1>);
+        assert_eq!(fast.shape(), slow.shape());
+        assert_eq!(fast.as_vec(), slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        assert_eq!(gf.get(&a).as_vec(), gs.get(&a).as_vec());
+        assert_eq!(gf.get(&b).as_vec(), gs.get(&b).as_vec());
+        // Joined to itself, a tensor gets both halves of the gradient.
+        let r8: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(3, 8, 9, 11));
+        let twice = concat_channels(a.leaky_trace(), a.leaky_trace()).unwrap();
+        let g = (twice * r8.clone()).sum().backward();
+        let rv = r8.as_vec();
+        let hw = 9 * 11;
+        let want: Vec<f32> = (0..3 * 4 * hw)
+            .map(|i| {
+                let (ex, rest) = (i / (4 * hw), i % (4 * hw));
+                rv[ex * 8 * hw + rest] + rv[ex * 8 * hw + 4 * hw + rest]
+            })
+            .collect();
+        assert_eq!(g.get(&a).as_vec(), want);
+        // Examples or maps that differ are an error, not a panic.
+        let c: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(2, 6, 9, 11));
+        assert!(concat_channels(a.clone(), c).is_err());
     }
 }
