@@ -146,6 +146,28 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize, dst: &mut [f32], taps: &Taps) {
                 drow[ylo * ow..yhi * ow].copy_from_slice(&plane[sy0 * g.w..][..(yhi - ylo) * ow]);
                 continue;
             }
+            if g.w == ow {
+                // A shifted tap on maps as wide as the output: the block is the plane's rows
+                // shifted by `xs` as one run, one copy; then the columns that the shift
+                // carried over an edge are zeroed (on 7x7 maps, one copy instead of seven).
+                let block = &mut drow[ylo * ow..yhi * ow];
+                let sb = (sy0 * g.w) as isize + xs;
+                let j0 = (-sb).max(0) as usize;
+                let j1 = (hw as isize - sb).clamp(j0 as isize, block.len() as isize) as usize;
+                block[..j0].fill(0.0);
+                let from = (sb + j0 as isize) as usize;
+                block[j0..j1].copy_from_slice(&plane[from..from + (j1 - j0)]);
+                block[j1..].fill(0.0);
+                for r in block.chunks_mut(ow) {
+                    for v in &mut r[..lo] {
+                        *v = 0.0;
+                    }
+                    for v in &mut r[hi..] {
+                        *v = 0.0;
+                    }
+                }
+                continue;
+            }
             let a = (lo as isize + xs) as usize;
             for (i, d) in drow[ylo * ow..yhi * ow].chunks_mut(ow).enumerate() {
                 d[..lo].fill(0.0);
@@ -761,10 +783,28 @@ mod tests {
     /// Runs a grouped, strided convolution (the fast kernel, or the portable one) on 13
     /// examples, which do not divide into the backward pass's parts evenly, and returns its
     /// output and all three gradients.
-    fn run(fast: bool, transposed: bool) -> Vec<Vec<f32>> {
+    fn run(fast: bool, transposed: bool, same: bool) -> Vec<Vec<f32>> {
         let dev = Cpu::seed_from_u64(1);
         let (n, c, h, w, o) = (13, 4, 7, 6, 6);
-        let g = if transposed {
+        let g = if same {
+            // Stride 1 with the output as large as the input: shifted taps of 1 and 2 columns
+            // (im2col's one-copy path), and 1 row.
+            ConvGeom {
+                n,
+                c,
+                h,
+                w,
+                o,
+                oh: h,
+                ow: w,
+                k: [3, 5],
+                s: [1, 1],
+                p: [1, 2],
+                d: [1, 1],
+                groups: 2,
+                transposed: false,
+            }
+        } else if transposed {
             ConvGeom {
                 n,
                 c,
@@ -817,9 +857,9 @@ mod tests {
 
     #[test]
     fn fast_convolution_matches_the_portable_one() {
-        for transposed in [false, true] {
-            let fast = run(true, transposed);
-            let portable = run(false, transposed);
+        for (transposed, same) in [(false, false), (true, false), (false, true)] {
+            let fast = run(true, transposed, same);
+            let portable = run(false, transposed, same);
             for (a, b) in fast.iter().zip(&portable) {
                 assert_eq!(a.len(), b.len());
                 for (u, v) in a.iter().zip(b) {
