@@ -655,40 +655,13 @@ pub fn dropout<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     // `p < 1`, so the product is below 2^64; `as` saturates in any case.
     let threshold = (p * 18_446_744_073_709_551_616.0) as u64;
     let scale = (1.0 / (1.0 - p)) as f32;
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let mut v = to_vec(&x);
-    v.par_chunks_mut(MIN_VALUES).enumerate().for_each(|(c, y)| {
-        for (j, y) in y.iter_mut().enumerate() {
-            *y = if dropped(seed, c * MIN_VALUES + j, threshold) {
-                0.0
-            } else {
-                *y * scale
-            };
-        }
-    });
-    let out = dev.try_tensor_from_vec(v, shape)?;
-    if T::OWNS_TAPE {
-        let (xg, og) = (x.ghost(), out.ghost());
-        tape.add_backward_op(move |grads| {
-            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES))
-                .enumerate()
-                .for_each(|(c, (d, g))| {
-                    for (j, (d, &g)) in d.iter_mut().zip(g).enumerate() {
-                        if !dropped(seed, c * MIN_VALUES + j, threshold) {
-                            *d += g * scale;
-                        }
-                    }
-                });
-            scratch::give(gout);
-            Ok(())
-        });
-    }
-    Ok(out.put_tape(tape))
+    // Dropped values get a zero derivative: the gradient is masked as dfdx's is.
+    let keep = move |i| !dropped(seed, i, threshold);
+    pointwise(
+        x,
+        move |x, i| if keep(i) { x * scale } else { 0.0 },
+        move |_, i| if keep(i) { scale } else { 0.0 },
+    )
 }
 
 /// Two image batches joined along the channels (a U-Net's skip: `a`'s channels, then `b`'s),
