@@ -13,6 +13,8 @@
 //! ops receives the sum), and *take* the output gradient without copying it: every consumer of an
 //! op's output runs its backward before the op's own, so nobody reads that gradient afterwards.
 
+mod shifted;
+
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
@@ -327,7 +329,7 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     let goe = &gout[ni * ochw..][..ochw];
                     let xe = &xv[ni * chw..][..chw];
                     for (ch, plane) in goe.chunks(ohw).enumerate() {
-                        db[ch] += plane.iter().sum::<f32>();
+                        db[ch] += sum(plane);
                     }
                     for gi in 0..g.groups {
                         im2col(goe, &dg, gi, &mut gcols.0, &taps);
@@ -390,6 +392,20 @@ fn over_parts<R: Send>(
     }
 }
 
+/// The sum of `v` in eight running sums (a single one is a chain of dependent adds, which
+/// was most of a bias gradient's time): the same bits on every run.
+fn sum(v: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for (a, x) in acc.iter_mut().zip(c) {
+            *a += x;
+        }
+    }
+    let rest: f32 = chunks.remainder().iter().sum();
+    acc.iter().sum::<f32>() + rest
+}
+
 /// `dst += src`, value by value.
 fn add_into(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
@@ -431,6 +447,9 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     if g.transposed {
         return conv_transpose2d(x, weight, bias, g, need_dx);
+    }
+    if shifted::applies(g) {
+        return shifted::conv2d(x, weight, bias, g, need_dx);
     }
     let dev = x.device().clone();
     // A reshape to the same shape is free when contiguous and makes it so otherwise, which
@@ -506,7 +525,7 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     for gi in 0..g.groups {
                         let gog = &goe[gi * og * ohw..][..og * ohw];
                         for (j, row) in gog.chunks(ohw).enumerate() {
-                            db[gi * og + j] += row.iter().sum::<f32>();
+                            db[gi * og + j] += sum(row);
                         }
                         let c: &[f32] = if direct {
                             &xe[gi * kdim * ohw..][..kdim * ohw]
@@ -780,70 +799,17 @@ pub fn linear<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 mod tests {
     use super::*;
 
-    /// Runs a grouped, strided convolution (the fast kernel, or the portable one) on 13
-    /// examples, which do not divide into the backward pass's parts evenly, and returns its
-    /// output and all three gradients.
-    fn run(fast: bool, transposed: bool, same: bool) -> Vec<Vec<f32>> {
+    /// Runs a convolution of geometry `g` (the fast kernel, or the portable one) and returns
+    /// its output and all three gradients.
+    fn run(fast: bool, g: &ConvGeom) -> Vec<Vec<f32>> {
         let dev = Cpu::seed_from_u64(1);
-        let (n, c, h, w, o) = (13, 4, 7, 6, 6);
-        let g = if same {
-            // Stride 1 with the output as large as the input: shifted taps of 1 and 2 columns
-            // (im2col's one-copy path), and 1 row.
-            ConvGeom {
-                n,
-                c,
-                h,
-                w,
-                o,
-                oh: h,
-                ow: w,
-                k: [3, 5],
-                s: [1, 1],
-                p: [1, 2],
-                d: [1, 1],
-                groups: 2,
-                transposed: false,
-            }
-        } else if transposed {
-            ConvGeom {
-                n,
-                c,
-                h,
-                w,
-                o,
-                oh: 13,
-                ow: 11,
-                k: [3, 3],
-                s: [2, 2],
-                p: [1, 1],
-                d: [1, 1],
-                groups: 2,
-                transposed,
-            }
-        } else {
-            ConvGeom {
-                n,
-                c,
-                h,
-                w,
-                o,
-                oh: 4,
-                ow: 3,
-                k: [3, 2],
-                s: [2, 2],
-                p: [1, 0],
-                d: [1, 1],
-                groups: 2,
-                transposed,
-            }
-        };
-        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(n, c, h, w));
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(g.n, g.c, g.h, g.w));
         let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
-        let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(o,));
+        let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.o,));
         let y = if fast {
-            conv2d(x.leaky_trace(), &wt, Some(&b), &g, true).unwrap()
+            conv2d(x.leaky_trace(), &wt, Some(&b), g, true).unwrap()
         } else {
-            super::super::portable::conv2d(x.leaky_trace(), &wt, Some(&b), &g).unwrap()
+            super::super::portable::conv2d(x.leaky_trace(), &wt, Some(&b), g).unwrap()
         };
         let out = y.as_vec();
         let grads = (y.square()).sum().backward();
@@ -855,11 +821,69 @@ mod tests {
         ]
     }
 
+    /// Grouped convolutions on 13 examples, which do not divide into the backward pass's parts
+    /// evenly: strided, transposed, and stride-1 same-size ones (grouped, which im2col's
+    /// one-copy path computes, then two ungrouped ones, which the shifted-tap kernel computes,
+    /// one of them dilated).
+    fn geometries() -> Vec<ConvGeom> {
+        let base = ConvGeom {
+            n: 13,
+            c: 4,
+            h: 7,
+            w: 6,
+            o: 6,
+            oh: 4,
+            ow: 3,
+            k: [3, 2],
+            s: [2, 2],
+            p: [1, 0],
+            d: [1, 1],
+            groups: 2,
+            transposed: false,
+        };
+        let same = ConvGeom {
+            oh: 7,
+            ow: 6,
+            k: [3, 5],
+            s: [1, 1],
+            p: [1, 2],
+            ..base
+        };
+        vec![
+            base,
+            ConvGeom {
+                oh: 13,
+                ow: 11,
+                k: [3, 3],
+                p: [1, 1],
+                transposed: true,
+                ..base
+            },
+            same,
+            ConvGeom {
+                c: 8,
+                groups: 1,
+                ..same
+            },
+            ConvGeom {
+                c: 8,
+                o: 5,
+                k: [3, 3],
+                p: [2, 2],
+                d: [2, 2],
+                groups: 1,
+                ..same
+            },
+        ]
+    }
+
     #[test]
     fn fast_convolution_matches_the_portable_one() {
-        for (transposed, same) in [(false, false), (true, false), (false, true)] {
-            let fast = run(true, transposed, same);
-            let portable = run(false, transposed, same);
+        let gs = geometries();
+        assert!(gs.iter().filter(|g| shifted::applies(g)).count() == 2);
+        for g in &gs {
+            let fast = run(true, g);
+            let portable = run(false, g);
             for (a, b) in fast.iter().zip(&portable) {
                 assert_eq!(a.len(), b.len());
                 for (u, v) in a.iter().zip(b) {

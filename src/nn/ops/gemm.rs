@@ -12,29 +12,51 @@ use rayon::prelude::*;
 
 /// A row-major matrix operand: `data` holds `rows x cols` values, or, when `t` is set, the
 /// transpose is stored (`cols x rows`) and read through a transposed view without copying.
+/// The stored rows are packed, or `ld` values apart when `ld` is set: a block of a wider
+/// matrix, or rows that overlap (a read-only view may overlap itself).
 #[derive(Clone, Copy)]
 pub struct Operand<'a> {
     /// The stored values.
     pub data: &'a [f32],
     /// Stored transposed.
     pub t: bool,
+    /// The distance between stored rows, when they are not packed.
+    pub ld: Option<usize>,
 }
 
 impl<'a> Operand<'a> {
     /// A matrix stored as it is read.
     pub fn plain(data: &'a [f32]) -> Self {
-        Operand { data, t: false }
+        Operand {
+            data,
+            t: false,
+            ld: None,
+        }
     }
     /// A matrix read as the transpose of what is stored.
     pub fn transposed(data: &'a [f32]) -> Self {
-        Operand { data, t: true }
+        Operand {
+            data,
+            t: true,
+            ld: None,
+        }
+    }
+    /// This operand with its stored rows `ld` values apart.
+    pub fn rows_apart(self, ld: usize) -> Self {
+        Operand {
+            ld: Some(ld),
+            ..self
+        }
     }
 
     fn view(self, rows: usize, cols: usize) -> MatRef<'a, f32> {
+        let (sr, sc) = if self.t { (cols, rows) } else { (rows, cols) };
+        let ld = self.ld.unwrap_or(sc);
+        let stored = MatRef::from_row_major_slice_with_stride(self.data, sr, sc, ld);
         if self.t {
-            MatRef::from_row_major_slice(self.data, cols, rows).transpose()
+            stored.transpose()
         } else {
-            MatRef::from_row_major_slice(self.data, rows, cols)
+            stored
         }
     }
 }
@@ -42,7 +64,26 @@ impl<'a> Operand<'a> {
 /// `c (m x n) = a (m x k) @ b (k x n)`, or `c += ...` when `add`; on this thread.
 pub fn gemm(c: &mut [f32], m: usize, n: usize, k: usize, a: Operand, b: Operand, add: bool) {
     debug_assert_eq!(c.len(), m * n);
-    let dst = MatMut::from_row_major_slice_mut(c, m, n);
+    gemm_ld(c, n, m, n, k, a, b, add);
+}
+
+/// As [`gemm`] into a block of a wider matrix: `c`'s rows are `ldc` values apart.
+///
+/// The view is built as the transpose of a column-major one: faer 0.24.4's
+/// `MatMut::from_row_major_slice_with_stride_mut` builds a column-major view (it passes the
+/// strides swapped), which writes outside the block (a test below covers the block's edges).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_ld(
+    c: &mut [f32],
+    ldc: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    add: bool,
+) {
+    let dst = MatMut::from_column_major_slice_with_stride_mut(c, n, m, ldc).transpose_mut();
     let acc = if add { Accum::Add } else { Accum::Replace };
     matmul(dst, acc, a.view(m, k), b.view(k, n), 1.0, Par::Seq);
 }
@@ -101,7 +142,11 @@ mod tests {
             .collect();
         for (at, bt) in [(false, false), (true, false), (false, true), (true, true)] {
             let want = naive(m, n, k, &a, at, &b, bt);
-            let op = |d, t| Operand { data: d, t };
+            let op = |d, t| Operand {
+                data: d,
+                t,
+                ld: None,
+            };
             let mut c = vec![1f32; m * n];
             gemm(&mut c, m, n, k, op(&a, at), op(&b, bt), false);
             let mut r = vec![1f32; m * n];
@@ -119,6 +164,30 @@ mod tests {
                     r[i],
                     want[i]
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn strided_blocks_are_read_and_written_in_place() {
+        // Above and below the size where faer switches kernels; `b` read with overlapping rows.
+        for (m, n, k, ld) in [(16, 300, 16, 333), (5, 37, 6, 61), (9, 40, 12, 3)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 - 3.0).collect();
+            let bs: Vec<f32> = (0..(k - 1) * ld + n)
+                .map(|i| (i % 5) as f32 - 2.0)
+                .collect();
+            let b: Vec<f32> = (0..k * n).map(|i| bs[(i / n) * ld + i % n]).collect();
+            let want = naive(m, n, k, &a, false, &b, false);
+            let mut c = vec![7f32; (m - 1) * ld.max(n) + n + 3];
+            let bv = Operand::plain(&bs).rows_apart(ld);
+            gemm_ld(&mut c, ld.max(n), m, n, k, Operand::plain(&a), bv, false);
+            for (i, v) in c.iter().enumerate() {
+                let (r, col) = (i / ld.max(n), i % ld.max(n));
+                if r < m && col < n {
+                    assert!((v - want[r * n + col]).abs() < 1e-4, "{r},{col}");
+                } else {
+                    assert_eq!(*v, 7.0, "value {i}, outside the block, was written");
+                }
             }
         }
     }
