@@ -215,12 +215,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 let dyo = Operand::plain(&dy.0);
                 // The part's lanes, position-major: `llen x C`.
                 let mut pm = Scratch::new(llen * c);
-                for (ci, l) in lanes.chunks(len).enumerate() {
-                    let src = &l[e0 * lane.block..][..llen];
-                    for (q, &v) in src.iter().enumerate() {
-                        pm.0[q * c + ci] = v;
-                    }
-                }
+                to_positions(&mut pm.0, &lanes, len, e0 * lane.block, c);
                 for &(ky, kx, taps) in &spans {
                     // dW_span (O x taps*C) += dy (O x cols) @ view (cols x taps*C).
                     let at = lane.tap(&g, ky * g.k[1] + kx) * c;
@@ -268,4 +263,20 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         scratch::give(lanes);
     }
     Ok(out.put_tape(tape))
+}
+
+/// Positions `from..` of `c` lanes (`len` values apart in `lanes`) into `dst`, position-major:
+/// `dst[q*c + ci] = lane_ci[from + q]`, in blocks of positions small enough for the cache.
+fn to_positions(dst: &mut [f32], lanes: &[f32], len: usize, from: usize, c: usize) {
+    const BLOCK: usize = 64;
+    for (b, d) in dst.chunks_mut(BLOCK * c).enumerate() {
+        let q0 = from + b * BLOCK;
+        let nq = d.len() / c;
+        for ci in 0..c {
+            let src = &lanes[ci * len + q0..][..nq];
+            for (q, &v) in src.iter().enumerate() {
+                d[q * c + ci] = v;
+            }
+        }
+    }
 }
