@@ -28,10 +28,26 @@ const MIN_PLANES: usize = 64;
 
 /// The values of a contiguous tensor by one memcpy (`as_vec` walks strides element by element,
 /// which showed up at 14% of a CNN step).
-fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+pub(super) fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
     let mut v = scratch::take(t.shape().num_elements());
     t.copy_into(&mut v);
     v
+}
+
+/// An op's input taken off the tape: its device, the tensor without the tape (a same-shape
+/// reshape makes a strided input contiguous, free when it already is, which [`to_vec`]'s raw
+/// copy relies on), the tape, and the values.
+pub(super) type Untaped<S, T> = (Cpu, Tensor<S, f32, Cpu>, T, Vec<f32>);
+
+/// See [`Untaped`].
+pub(super) fn untape<S: Shape, T: Tape<f32, Cpu>>(
+    x: Tensor<S, f32, Cpu, T>,
+) -> Result<Untaped<S, T>, CpuError> {
+    let dev = x.device().clone();
+    let shape = *x.shape();
+    let (x, tape) = x.try_reshape_like(&shape)?.split_tape();
+    let v = to_vec(&x);
+    Ok((dev, x, tape, v))
 }
 
 /// For a stride-1 plain convolution, kernel column `kx` reads a contiguous run: output columns
@@ -279,15 +295,12 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &ConvGeom,
     need_dx: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
     let dg = dual(&g);
     let (cg, rows) = (g.cg(), g.og() * g.kk());
     let (hw, ohw) = (g.h * g.w, g.ohw());
     let (chw, ochw) = (g.c * hw, g.o * ohw);
-    let xv = to_vec(&x);
     // Stored [C, og, kk]: group gi's weights are a (cg, og*kk) matrix.
     let wv = to_vec(weight);
     let bv = bias.map(to_vec);
@@ -353,8 +366,7 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             } else {
                 None
             };
-            let partials = over_parts(gx, g.n, chw, per_part, part);
-            let (gw, gb) = sum_partials(partials, g.weight_len(), g.o);
+            let (gw, gb) = summed_parts(gx, &g, per_part, part);
             add_into(grads.get_or_alloc_mut(&wg)?, &gw);
             if let Some(bg) = bg {
                 add_into(grads.get_or_alloc_mut(&bg)?, &gb);
@@ -370,16 +382,18 @@ fn conv_transpose2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
-/// Runs `part` on the batch's fixed parts in parallel (each from its first example, with its
-/// examples' slice of the input gradient when there is one) and returns the results in order.
-fn over_parts<R: Send>(
+/// A convolution's partial weight and bias gradients: `part` runs on the batch's fixed parts in
+/// parallel (each from its first example, with its examples' slice of the input gradient when
+/// there is one), and the parts' results are added up in order, so the bits do not depend on
+/// the number of threads.
+fn summed_parts(
     gx: Option<&mut [f32]>,
-    n: usize,
-    per_example: usize,
+    g: &ConvGeom,
     per_part: usize,
-    part: impl Fn(usize, Option<&mut [f32]>) -> R + Sync,
-) -> Vec<R> {
-    match gx {
+    part: impl Fn(usize, Option<&mut [f32]>) -> (Vec<f32>, Vec<f32>) + Sync,
+) -> (Vec<f32>, Vec<f32>) {
+    let (n, per_example) = (g.n, g.c * g.h * g.w);
+    let partials: Vec<_> = match gx {
         Some(gx) if per_example > 0 => gx[..n * per_example]
             .par_chunks_mut(per_part * per_example)
             .enumerate()
@@ -389,7 +403,16 @@ fn over_parts<R: Send>(
             .into_par_iter()
             .map(|p| part(p * per_part, None))
             .collect(),
+    };
+    let mut it = partials.into_iter();
+    let (mut gw, mut gb) = it
+        .next()
+        .unwrap_or_else(|| (vec![0f32; g.weight_len()], vec![0f32; g.o]));
+    for (dw, db) in it {
+        add_into(&mut gw, &dw);
+        add_into(&mut gb, &db);
     }
+    (gw, gb)
 }
 
 /// The sum of `v` in eight running sums (a single one is a chain of dependent adds, which
@@ -413,23 +436,6 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// The parts' weight and bias gradients added up, in order.
-fn sum_partials(
-    partials: Vec<(Vec<f32>, Vec<f32>)>,
-    wlen: usize,
-    o: usize,
-) -> (Vec<f32>, Vec<f32>) {
-    let mut it = partials.into_iter();
-    let (mut gw, mut gb) = it
-        .next()
-        .unwrap_or_else(|| (vec![0f32; wlen], vec![0f32; o]));
-    for (dw, db) in it {
-        add_into(&mut gw, &dw);
-        add_into(&mut gb, &db);
-    }
-    (gw, gb)
-}
-
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
 /// the input gradient (the first layer's input is data, nobody reads its gradient).
 ///
@@ -451,16 +457,11 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     if shifted::applies(g) {
         return shifted::conv2d(x, weight, bias, g, need_dx);
     }
-    let dev = x.device().clone();
-    // A reshape to the same shape is free when contiguous and makes it so otherwise, which
-    // `to_vec`'s raw copy relies on.
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
     let (og, kdim, ohw) = (g.og(), g.cg() * g.kk(), g.ohw());
     let chw = g.c * g.h * g.w;
     let per_ex = g.groups * kdim * ohw;
-    let xv = to_vec(&x);
     // Stored [O, cg, kk]: group gi's weights are an (og, cg*kk) matrix.
     let wm = to_vec(weight);
     let bv = bias.map(to_vec);
@@ -566,8 +567,7 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             } else {
                 None
             };
-            let partials = over_parts(gx, g.n, chw, per_part, part);
-            let (gw, gb) = sum_partials(partials, wlen, g.o);
+            let (gw, gb) = summed_parts(gx, &g, per_part, part);
             add_into(grads.get_or_alloc_mut(&wg)?, &gw);
             if let Some(bg) = bg {
                 add_into(grads.get_or_alloc_mut(&bg)?, &gb);
@@ -590,11 +590,8 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &PoolGeom,
     relu: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
-    let xv = to_vec(&x);
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     let mut out = scratch::take(g.n * g.c * ohw); // every value is written
     let unpadded = g.p == [0, 0];

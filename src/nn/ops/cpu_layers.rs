@@ -13,18 +13,12 @@
 use dfdx::prelude::*;
 use rayon::prelude::*;
 
+use super::cpu::{to_vec, untape};
 use super::scratch;
 use super::{BnOut, BnParams, Img, Mat};
 
 /// Values per parallel task in elementwise passes: fewer is not worth waking a thread for.
 const MIN_VALUES: usize = 1 << 14;
-
-/// The values of a contiguous tensor by one memcpy (`as_vec` walks strides one by one).
-fn to_vec<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    let mut v = scratch::take(t.shape().num_elements()); // every value is copied in
-    t.copy_into(&mut v);
-    v
-}
 
 /// A batch-norm input as `n` examples of `c` channels of `inner` contiguous values (`h*w` for
 /// images, 1 for vectors).
@@ -214,11 +208,8 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     p: &BnParams<'_, Cpu>,
     need_dx: bool,
 ) -> Result<BnOut<S, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
     let shape = *x.shape();
-    // A same-shape reshape makes a strided input contiguous (free when it already is).
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let mut xv = to_vec(&x);
+    let (dev, x, mut tape, mut xv) = untape(x)?;
     let gamma = to_vec(p.gamma);
     let beta = to_vec(p.beta);
     let (affine, stats) = match p.running {
@@ -339,20 +330,18 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
 /// The logistic sigmoid `1 / (1 + e^-x)`, in parallel; the backward pass is `g * y * (1 - y)`
 /// from the kept output.
 ///
-/// The exponential is the `libm` crate's, compiled into this function, not the C library's:
-/// calling glibc's (AVX-encoded) `expf` from this SSE code, after the matrix products' AVX-512
-/// kernels have left the upper register halves dirty, paid a state-transition penalty twice per
-/// value: 4.6 ms for a 64 x 784 batch instead of 0.2 (dfdx's sigmoid pays it too).
+/// The exponential is [`exp_lanes`], compiled into this function, not the C library's: calling
+/// glibc's (AVX-encoded) `expf` from this SSE code, after the matrix products' AVX-512 kernels
+/// have left the upper register halves dirty, paid a state-transition penalty twice per value:
+/// 4.6 ms for a 64 x 784 batch instead of 0.2 (dfdx's sigmoid pays it too).
 pub fn sigmoid<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<S, f32, Cpu, T>,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
     let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let mut v = to_vec(&x);
+    let (dev, x, mut tape, mut v) = untape(x)?;
     v.par_chunks_mut(MIN_VALUES).for_each(|c| {
         for a in c {
-            *a = 1.0 / (1.0 + libm::expf(-*a));
+            *a = 1.0 / (1.0 + exp_lanes(-*a));
         }
     });
     let kept = if T::OWNS_TAPE {
@@ -369,20 +358,56 @@ pub fn sigmoid<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES).zip(kept.par_chunks(MIN_VALUES)))
-                .for_each(|(d, (g, y))| {
-                    for ((d, &g), &y) in d.iter_mut().zip(g).zip(y) {
-                        *d += g * y * (1.0 - y);
-                    }
-                });
+            add_elementwise(grads.get_or_alloc_mut(&xg)?, &gout, &kept, |g, y, _| {
+                g * y * (1.0 - y)
+            });
             scratch::give(gout);
             scratch::give(kept);
             Ok(())
         });
     }
     Ok(out.put_tape(tape))
+}
+
+/// `dx[i] += grad(g[i], kept[i], i)` for every value, in parallel: the backward pass of an
+/// elementwise op, from the output gradient `g` and what the forward kept per value.
+fn add_elementwise<K: Copy + Sync>(
+    dx: &mut [f32],
+    g: &[f32],
+    kept: &[K],
+    grad: impl Fn(f32, K, usize) -> f32 + Sync,
+) {
+    dx.par_chunks_mut(MIN_VALUES)
+        .zip(g.par_chunks(MIN_VALUES).zip(kept.par_chunks(MIN_VALUES)))
+        .enumerate()
+        .for_each(|(c, (d, (g, k)))| {
+            for (j, ((d, &g), &k)) in d.iter_mut().zip(g).zip(k).enumerate() {
+                *d += grad(g, k, c * MIN_VALUES + j);
+            }
+        });
+}
+
+/// `e^x` with no branch and no call, so that a loop of it is vectorised (the `libm` crate's
+/// scalar `expf` was 45% of lesson 5's linear autoencoder step, all in its sigmoid): `x` is
+/// split as `k ln 2 + r` with `|r| <= ln 2 / 2` (`k` rounded to nearest by the 1.5 * 2^23
+/// trick, `ln 2` in two parts so that `r` is exact), `e^r` is Cephes' degree-6 polynomial for
+/// `expf`, and `2^k` is built from its exponent bits. Within 2 ulp of `e^x` on [-87, 88] (see
+/// the test); inputs beyond are clamped, where `e^x` is 0 or overflows for a sigmoid anyway.
+#[inline(always)]
+fn exp_lanes(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-87.0, 88.0);
+    let k = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - k * 0.693_359_4 - k * -2.121_944_4e-4;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_2e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let er = p * r * r + r + 1.0;
+    // `k` is in [-126, 127]: a normal power of two.
+    er * f32::from_bits(((k as i32 + 127) as u32) << 23)
 }
 
 /// Softmax or log-softmax over each row of `(rows, k)` scores, in parallel, with the `libm`
@@ -394,11 +419,9 @@ fn softmax_rows<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Mat, f32, Cpu, T>,
     log: bool,
 ) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
     let shape = *x.shape();
     let k = shape.1.max(1);
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let mut v = to_vec(&x);
+    let (dev, x, mut tape, mut v) = untape(x)?;
     let mut p = scratch::take(v.len()); // every value is written
     let rows = (MIN_VALUES / k).max(1) * k;
     v.par_chunks_mut(rows)
@@ -489,10 +512,8 @@ fn pointwise<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     f: impl Fn(f32, usize) -> f32 + Sync,
     df: impl Fn(f32, usize) -> f32 + Send + Sync + 'static,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
     let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let xv = to_vec(&x);
+    let (dev, x, mut tape, xv) = untape(x)?;
     let mut v = scratch::take(xv.len()); // every value is written
     v.par_chunks_mut(MIN_VALUES)
         .zip(xv.par_chunks(MIN_VALUES))
@@ -507,15 +528,9 @@ fn pointwise<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES).zip(xv.par_chunks(MIN_VALUES)))
-                .enumerate()
-                .for_each(|(c, (d, (g, x)))| {
-                    for (j, ((d, &g), &x)) in d.iter_mut().zip(g).zip(x).enumerate() {
-                        *d += g * df(x, c * MIN_VALUES + j);
-                    }
-                });
+            add_elementwise(grads.get_or_alloc_mut(&xg)?, &gout, &xv, |g, x, i| {
+                g * df(x, i)
+            });
             scratch::give(gout);
             scratch::give(xv);
             Ok(())
@@ -545,10 +560,8 @@ pub fn powf<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
 pub fn relu<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<S, f32, Cpu, T>,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
     let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
-    let mut v = to_vec(&x);
+    let (dev, x, mut tape, mut v) = untape(x)?;
     let mask: Vec<u8> = if T::OWNS_TAPE {
         v.par_iter()
             .with_min_len(MIN_VALUES)
@@ -567,14 +580,14 @@ pub fn relu<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let (xg, og) = (x.ghost(), out.ghost());
         tape.add_backward_op(move |grads| {
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            gx.par_chunks_mut(MIN_VALUES)
-                .zip(gout.par_chunks(MIN_VALUES).zip(mask.par_chunks(MIN_VALUES)))
-                .for_each(|(d, (g, m))| {
-                    for ((d, &g), &m) in d.iter_mut().zip(g).zip(m) {
-                        *d += if m != 0 { g } else { 0.0 };
-                    }
-                });
+            add_elementwise(grads.get_or_alloc_mut(&xg)?, &gout, &mask, |g, m, _| {
+                if m != 0 {
+                    g
+                } else {
+                    0.0
+                }
+            });
+            scratch::give(gout);
             Ok(())
         });
     }
@@ -869,6 +882,36 @@ mod tests {
         let g = (twice * r.clone()).sum().backward();
         let want: Vec<f32> = r.as_vec().iter().map(|v| 2.0 * v).collect();
         assert_eq!(g.get(&a).as_vec(), want);
+    }
+
+    #[test]
+    fn vectorised_exp_is_within_two_ulp() {
+        // Every 997th float in [-87, 88], and the ends.
+        let (lo, hi) = (-87f32, 88f32);
+        let mut worst = 0f64;
+        let mut check = |x: f32| {
+            let want = (x as f64).exp();
+            let got = exp_lanes(x) as f64;
+            let ulp = (want as f32).abs();
+            let ulp = (f32::from_bits(ulp.to_bits() + 1) - ulp) as f64;
+            worst = worst.max((got - want).abs() / ulp);
+        };
+        let mut b = lo.to_bits();
+        while f32::from_bits(b) < 0.0 {
+            check(f32::from_bits(b));
+            b -= 997;
+        }
+        let mut b = 0f32.to_bits();
+        while f32::from_bits(b) < hi {
+            check(f32::from_bits(b));
+            b += 997;
+        }
+        check(lo);
+        check(hi);
+        assert!(worst <= 2.0, "{worst} ulp");
+        assert_eq!(exp_lanes(0.0), 1.0);
+        assert_eq!(exp_lanes(-200.0), exp_lanes(-87.0));
+        assert!(exp_lanes(f32::NAN).is_nan());
     }
 
     #[test]

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::super::gemm::{gemm, gemm_ld, Operand};
 use super::super::scratch::{self, Scratch};
 use super::super::{ConvGeom, Flat, Img};
-use super::{add_into, over_parts, sum, sum_partials, to_vec, PARTS};
+use super::{add_into, sum, summed_parts, to_vec, untape, PARTS};
 
 /// Input channels per group below which the im2col kernel is used instead: a tap's product
 /// sums over the channels only, and with very few the products are too thin to be efficient.
@@ -124,9 +124,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &ConvGeom,
     need_dx: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    let dev = x.device().clone();
-    let shape = *x.shape();
-    let (x, mut tape) = x.try_reshape_like(&shape)?.split_tape();
+    let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
     let lane = Lane::new(&g);
     let (c, o, kk) = (g.c, g.o, g.kk());
@@ -135,7 +133,6 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     // The whole batch's lanes, one per channel, kept for the backward pass.
     let mut lanes = scratch::take(c * len);
     {
-        let xv = to_vec(&x);
         lanes
             .par_chunks_mut(len.max(1))
             .enumerate()
@@ -249,8 +246,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             } else {
                 None
             };
-            let partials = over_parts(gx, g.n, chw, per_part, part);
-            let (gwr, gb) = sum_partials(partials, g.weight_len(), o);
+            let (gwr, gb) = summed_parts(gx, &g, per_part, part);
             add_from_rows(grads.get_or_alloc_mut(&wg)?, &gwr, &g);
             if let Some(bg) = bg {
                 add_into(grads.get_or_alloc_mut(&bg)?, &gb);
