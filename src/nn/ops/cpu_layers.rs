@@ -330,10 +330,10 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
 /// The logistic sigmoid `1 / (1 + e^-x)`, in parallel; the backward pass is `g * y * (1 - y)`
 /// from the kept output.
 ///
-/// The exponential is [`exp_lanes`], compiled into this function, not the C library's: calling
-/// glibc's (AVX-encoded) `expf` from this SSE code, after the matrix products' AVX-512 kernels
-/// have left the upper register halves dirty, paid a state-transition penalty twice per value:
-/// 4.6 ms for a 64 x 784 batch instead of 0.2 (dfdx's sigmoid pays it too).
+/// The exponential is [`exp_lanes`], inlined here. glibc's (AVX-encoded) `expf`, called from
+/// this SSE code after the matrix products' AVX-512 kernels had left the upper register halves
+/// dirty, paid a state-transition penalty twice per value (4.6 ms for a 64 x 784 batch; dfdx's
+/// sigmoid pays it too); the `libm` crate's, used next, avoided that but is scalar.
 pub fn sigmoid<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<S, f32, Cpu, T>,
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
