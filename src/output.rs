@@ -83,6 +83,11 @@ pub struct Series {
     #[serde(with = "nan_pairs")]
     pub points: Vec<(f64, f64)>,
     pub style: SeriesStyle,
+    /// The series' own colour (RGB), when it stands for something the lesson draws in that
+    /// colour elsewhere (a class in the pictures, say); otherwise the renderer's palette gives
+    /// one by position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colour: Option<[u8; 3]>,
 }
 
 /// A vertical marker at `x` with a label (a suggested learning rate, say).
@@ -300,6 +305,7 @@ mod serde_tests {
                 Output::Plot(Plot {
                     title: "loss".into(),
                     series: vec![Series {
+                        colour: None,
                         name: "train".into(),
                         points: vec![(1.0, 0.5), (2.0, f64::NAN)],
                         style: SeriesStyle::Line,

@@ -13,6 +13,7 @@ const ORANGE: Rgb<u8> = Rgb([255, 127, 14]);
 
 fn line(name: &str, points: Vec<(f64, f64)>) -> Series {
     Series {
+        colour: None,
         name: name.into(),
         points,
         style: SeriesStyle::Line,
@@ -83,9 +84,33 @@ fn two_series_draw_in_their_own_colours_inside_the_plot() {
 }
 
 #[test]
+fn a_series_with_its_own_colour_is_drawn_in_it_and_the_others_keep_the_palette() {
+    // Lesson 6 colours its precision-recall curves as its pictures colour the classes.
+    let red = Rgb([235, 70, 60]);
+    let mut plot = loss_plot();
+    plot.series[0].colour = Some(red.0);
+    let img = plot_png(&plot, 800, 500).unwrap();
+    let in_plot = |&(x, y): &(u32, u32)| y > 100 && y < 440 && x > 60 && x < 790;
+    let count = |c| pixels_of(&img, c).into_iter().filter(in_plot).count();
+    assert!(
+        count(red) > 300,
+        "only {} pixels of the series' own colour",
+        count(red)
+    );
+    assert!(
+        count(BLUE) < 20,
+        "{} pixels still in the palette's first colour",
+        count(BLUE)
+    );
+    // The second series has no colour of its own: it keeps its place in the palette.
+    assert!(count(ORANGE) > 300);
+}
+
+#[test]
 fn points_series_are_drawn_as_dots() {
     let plot = Plot {
         series: vec![Series {
+            colour: None,
             name: "samples".into(),
             points: vec![(0.0, 0.0), (1.0, 1.0), (2.0, 0.5)],
             style: SeriesStyle::Points,

@@ -35,11 +35,13 @@ pub fn loss_curves() -> Plot {
         x_log: false,
         series: vec![
             Series {
+                colour: None,
                 name: "train".into(),
                 points: train,
                 style: SeriesStyle::Line,
             },
             Series {
+                colour: None,
                 name: "validation".into(),
                 points: val,
                 style: SeriesStyle::Line,
@@ -68,6 +70,7 @@ pub fn lr_finder() -> Plot {
         y_label: "loss".into(),
         x_log: true,
         series: vec![Series {
+            colour: None,
             name: "loss".into(),
             points,
             style: SeriesStyle::Line,
@@ -158,6 +161,7 @@ pub fn awkward() -> Plot {
         x_log: false,
         series: (0..6)
             .map(|k| Series {
+                colour: None,
                 name: format!("series number {k}"),
                 points: if k == 1 { dots.clone() } else { wave.iter().map(|&(x, y)| (x, y + f64::from(k))).collect() },
                 style: if k == 1 { SeriesStyle::Points } else { SeriesStyle::Line },

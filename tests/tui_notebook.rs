@@ -761,6 +761,7 @@ fn live_outputs_replace_in_place_and_render() {
             x_label: "epoch".into(),
             y_label: "loss".into(),
             series: vec![Series {
+                colour: None,
                 name: "train".into(),
                 points: (0..n).map(|i| (i as f64, 2.0 / (1.0 + i as f64))).collect(),
                 style: SeriesStyle::Line,

@@ -92,6 +92,7 @@ impl<'a> Live<'a> {
     ) -> Self {
         for suffix in ["train", "validation"] {
             plot.series.push(Series {
+                colour: None,
                 name: format!("{name} {suffix}"),
                 points: Vec::new(),
                 style: if suffix == "train" {
@@ -129,6 +130,7 @@ impl<'a> Live<'a> {
                         y_label: metric.clone(),
                         x_log: false,
                         series: vec![Series {
+                            colour: None,
                             name: format!("{} validation", self.name),
                             points: Vec::new(),
                             style: SeriesStyle::Line,
@@ -280,6 +282,7 @@ pub fn lr_plot(title: &str, r: &LrFind) -> Plot {
         y_label: "smoothed loss".into(),
         x_log: true,
         series: vec![Series {
+            colour: None,
             name: "loss".into(),
             points,
             style: SeriesStyle::Line,

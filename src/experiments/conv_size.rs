@@ -165,6 +165,7 @@ fn size_plot(i: i64, k: i64, s: i64, pad: i64, d: i64) -> Output {
         y_label: "output size o".into(),
         x_log: false,
         series: vec![Series {
+            colour: None,
             name: "o(i)".into(),
             points,
             style: SeriesStyle::Points,

@@ -619,6 +619,7 @@ fn schedule_plot(base: f64, total: usize) -> Plot {
         series: kinds
             .iter()
             .map(|(name, s)| Series {
+                colour: None,
                 name: name.to_string(),
                 points: (0..total)
                     .step_by(every)

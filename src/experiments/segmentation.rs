@@ -483,6 +483,7 @@ fn compare(p: CompareParams, ctx: &mut Emit<'_, CompareMetric>) -> anyhow::Resul
         );
         let (params, _) = model.net.param_counts();
         dice_plot.series.push(Series {
+            colour: None,
             name: name.into(),
             points: Vec::new(),
             style: SeriesStyle::Line,

@@ -217,6 +217,7 @@ fn resnet(p: ResnetParams, ctx: &mut Emit<'_, ResnetMetric>) -> anyhow::Result<(
             .iter()
             .zip(&norms)
             .map(|(name, n)| Series {
+                colour: None,
                 name: name.to_string(),
                 points: n
                     .iter()

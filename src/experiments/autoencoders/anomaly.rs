@@ -430,6 +430,7 @@ fn histograms(s: &Scored) -> Plot {
         }
         points.push((hi, 0.0));
         series.push(Series {
+            colour: None,
             name: format!("{name} ({total})"),
             points,
             style: SeriesStyle::Line,
@@ -459,16 +460,19 @@ fn roc_plot(s: &Scored, auc: f64) -> Plot {
         x_log: false,
         series: vec![
             Series {
+                colour: None,
                 name: "autoencoder".into(),
                 points: curve.iter().map(|p| (p.0, p.1)).collect(),
                 style: SeriesStyle::Line,
             },
             Series {
+                colour: None,
                 name: "chance".into(),
                 points: vec![(0.0, 0.0), (1.0, 1.0)],
                 style: SeriesStyle::Line,
             },
             Series {
+                colour: None,
                 name: "threshold".into(),
                 points: vec![(c.fpr(), c.recall())],
                 style: SeriesStyle::Points,

@@ -115,6 +115,7 @@ fn embedding(p: EmbeddingParams, ctx: &mut Emit<'_, EmbeddingMetric>) -> anyhow:
     let xy = pca.project(&emb);
     let series = (0..10u8)
         .map(|c| Series {
+            colour: None,
             name: c.to_string(),
             points: (0..n)
                 .filter(|&i| d.test.labels[i] == c)

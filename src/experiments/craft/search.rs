@@ -323,6 +323,7 @@ fn search(p: SearchParams, ctx: &mut Emit<'_, SearchMetric>) -> anyhow::Result<(
     let series = ["random", "grid"]
         .iter()
         .map(|s| Series {
+            colour: None,
             name: format!("{s} search"),
             points: this
                 .iter()

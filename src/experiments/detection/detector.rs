@@ -535,6 +535,8 @@ fn detect(p: DetectParams, ctx: &mut Emit<'_, DetectMetric>) -> anyhow::Result<(
     for (k, name) in NAMES.iter().enumerate() {
         let curve = det::pr_curve(&dets, &truths, k, 0.5, MAX_DETS).unwrap_or_default();
         pr.series.push(Series {
+            // The class's colour in the pictures, so the curves read as the boxes do.
+            colour: Some(draw::class_colour(k)),
             name: name.to_string(),
             points: curve,
             style: SeriesStyle::Line,

@@ -284,6 +284,7 @@ fn run_budget(
     let data = target_data(pre, per_class, seed)?;
     let series = |plot: &mut Plot, name: &str| {
         plot.series.push(Series {
+            colour: None,
             name: name.to_string(),
             points: Vec::new(),
             style: SeriesStyle::Line,
@@ -676,6 +677,7 @@ mod tests {
     fn mean_plot_averages_pointwise_and_spread_finds_the_range() {
         let plot = |ys: &[f64]| Plot {
             series: vec![Series {
+                colour: None,
                 name: "s".into(),
                 points: ys.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect(),
                 style: SeriesStyle::Line,

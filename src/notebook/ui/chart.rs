@@ -216,7 +216,9 @@ impl Widget for PlotView<'_> {
             .collect();
         let mut datasets = Vec::new();
         for (i, (s, pts)) in plot.series.iter().zip(&series).enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
+            let color = s
+                .colour
+                .map_or(PALETTE[i % PALETTE.len()], |[r, g, b]| Color::Rgb(r, g, b));
             let d = Dataset::default()
                 .name(s.name.clone())
                 .data(pts)
@@ -287,12 +289,35 @@ mod tests {
             title: "t".into(),
             x_log,
             series: vec![Series {
+                colour: None,
                 name: "loss".into(),
                 points,
                 style: SeriesStyle::Line,
             }],
             ..Plot::default()
         }
+    }
+
+    #[test]
+    fn a_series_with_its_own_colour_is_drawn_in_it() {
+        let mut p = plot(
+            (0..40).map(|i| (f64::from(i), f64::from(i % 7))).collect(),
+            false,
+        );
+        p.series[0].colour = Some([235, 70, 60]);
+        let area = Rect::new(0, 0, 60, 16);
+        let mut buf = Buffer::empty(area);
+        PlotView { plot: &p }.render(area, &mut buf);
+        let fg = |c: Color| buf.content().iter().filter(|cell| cell.fg == c).count();
+        assert!(
+            fg(Color::Rgb(235, 70, 60)) > 20,
+            "the line is not in its colour"
+        );
+        assert_eq!(
+            fg(PALETTE[0]),
+            0,
+            "the palette's first colour is still used"
+        );
     }
 
     #[test]

@@ -46,7 +46,9 @@ impl<'a> Prepared<'a> {
             .enumerate()
             .map(|(i, s)| Drawn {
                 series: s,
-                color: PALETTE[i % PALETTE.len()],
+                color: s
+                    .colour
+                    .map_or(PALETTE[i % PALETTE.len()], |[r, g, b]| RGBColor(r, g, b)),
                 runs: match s.style {
                     SeriesStyle::Line => clip_runs(&s.points, x, log),
                     SeriesStyle::Points => vec![s
@@ -237,6 +239,7 @@ mod tests {
         let plot = Plot {
             title: "loss".into(),
             series: vec![Series {
+                colour: None,
                 name: "train".into(),
                 points: vec![(1.0, 2.3), (2.0, 0.1), (3.0, 7.6e5)],
                 style: SeriesStyle::Line,
