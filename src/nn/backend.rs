@@ -56,6 +56,17 @@ pub trait Backend: Device<f32> + Clone + 'static {
         portable::conv2d(x, weight, bias, g)
     }
 
+    /// [`Backend::conv2d`] followed by a ReLU (one kernel where the device has one).
+    fn conv2d_relu<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        Self::relu(Self::conv2d(x, weight, bias, g, need_dx)?)
+    }
+
     /// A fully connected layer; `need_dx` may skip the input gradient.
     fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Mat, f32, Self, T>,
@@ -210,6 +221,16 @@ impl Backend for Cpu {
         need_dx: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         cpu::conv2d(x, weight, bias, g, need_dx)
+    }
+
+    fn conv2d_relu<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu::conv2d_relu(x, weight, bias, g, need_dx)
     }
 
     fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(

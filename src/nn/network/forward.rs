@@ -46,6 +46,17 @@ impl<D: Backend> Network<D> {
                 && matches!(op, Op::BatchNorm { .. })
                 && matches!(self.ops.get(i + 1), Some(Op::Relu))
                 && !matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
+            // So does a convolution followed by relu (unless the relu goes to a max pooling).
+            let fuse_conv = !self.portable
+                && matches!(
+                    op,
+                    Op::Conv {
+                        transposed: false,
+                        ..
+                    }
+                )
+                && matches!(self.ops.get(i + 1), Some(Op::Relu))
+                && !matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
             x = if let Op::Output(name) = &op {
                 // The head keeps the tape; what follows (a branch) starts from an empty one,
                 // and the tapes meet again when the loss terms are added up.
@@ -63,6 +74,9 @@ impl<D: Backend> Network<D> {
             } else if fuse_bn {
                 i += 1;
                 self.batchnorm(&op, x, train, true, skip_dx)?
+            } else if fuse_conv {
+                i += 1;
+                self.conv(&op, x, true, skip_dx)?
             } else {
                 self.apply(&op, x, train, skip_dx, &mut saved)?
             };
@@ -84,22 +98,7 @@ impl<D: Backend> Network<D> {
     ) -> Result<Act<D, T>, NnError> {
         let e = dev_err;
         Ok(match op {
-            Op::Conv {
-                c,
-                transposed,
-                w,
-                b,
-            } => {
-                let t = img(x, "conv")?;
-                let g = conv_geom(&t, c, *transposed)?;
-                let weight = &self.params[*w].t;
-                let bias = b.map(|b| &self.params[b].t);
-                Act::I(if self.portable {
-                    portable::conv2d(t, weight, bias, &g).map_err(e)?
-                } else {
-                    D::conv2d(t, weight, bias, &g, !skip_dx).map_err(e)?
-                })
-            }
+            Op::Conv { .. } => self.conv(op, x, false, skip_dx)?,
             Op::MaxPool(p) => {
                 let t = img(x, "maxpool2d")?;
                 let g = pool_geom(&t, p)?;
@@ -243,6 +242,42 @@ impl<D: Backend> Network<D> {
 
     /// A batch-norm layer (`op`), followed by a ReLU when `relu`, on the device's kernels (or
     /// the portable ones); in training mode the running statistics are updated after.
+    /// A convolution layer, followed by a ReLU when `relu` is set (fused on the CPU).
+    fn conv<T: Tape<f32, D> + Merge<NoneTape>>(
+        &mut self,
+        op: &Op,
+        x: Act<D, T>,
+        relu: bool,
+        skip_dx: bool,
+    ) -> Result<Act<D, T>, NnError> {
+        let e = dev_err;
+        let Op::Conv {
+            c,
+            transposed,
+            w,
+            b,
+        } = op
+        else {
+            unreachable!("conv is called for convolution layers")
+        };
+        let t = img(x, "conv")?;
+        let g = conv_geom(&t, c, *transposed)?;
+        let weight = &self.params[*w].t;
+        let bias = b.map(|b| &self.params[b].t);
+        let y = if self.portable {
+            portable::conv2d(t, weight, bias, &g).map_err(e)?
+        } else if relu {
+            D::conv2d_relu(t, weight, bias, &g, !skip_dx).map_err(e)?
+        } else {
+            D::conv2d(t, weight, bias, &g, !skip_dx).map_err(e)?
+        };
+        Ok(Act::I(if self.portable && relu {
+            D::relu(y).map_err(e)?
+        } else {
+            y
+        }))
+    }
+
     fn batchnorm<T: Tape<f32, D> + Merge<NoneTape>>(
         &mut self,
         op: &Op,

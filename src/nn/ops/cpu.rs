@@ -436,6 +436,23 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
+/// [`conv2d`] followed by a ReLU. The shifted-tap kernel applies the ReLU as it writes its
+/// output and masks the output gradient as it reads it, which saves the ReLU's own passes (a
+/// copy, the mask, the gradient); the same values and bits as the two layers apart. Other
+/// convolutions run the two apart.
+pub fn conv2d_relu<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    if shifted::applies(g) {
+        return shifted::conv2d(x, weight, bias, g, need_dx, true);
+    }
+    super::cpu_layers::relu(conv2d(x, weight, bias, g, need_dx)?)
+}
+
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
 /// the input gradient (the first layer's input is data, nobody reads its gradient).
 ///
@@ -455,7 +472,7 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         return conv_transpose2d(x, weight, bias, g, need_dx);
     }
     if shifted::applies(g) {
-        return shifted::conv2d(x, weight, bias, g, need_dx);
+        return shifted::conv2d(x, weight, bias, g, need_dx, false);
     }
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
@@ -872,6 +889,47 @@ mod tests {
                 ..same
             },
         ]
+    }
+
+    /// A convolution and a ReLU, fused or as two layers: the output and the gradients of the
+    /// input, weights and bias, with a loss that gives every output its own gradient.
+    fn conv_relu(fused: bool, g: &ConvGeom, bias: bool) -> Vec<Vec<f32>> {
+        let dev = Cpu::seed_from_u64(2);
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(g.n, g.c, g.h, g.w));
+        let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
+        let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.o,));
+        let b = bias.then_some(&b);
+        let y = if fused {
+            conv2d_relu(x.leaky_trace(), &wt, b, g, true).unwrap()
+        } else {
+            super::super::cpu_layers::relu(conv2d(x.leaky_trace(), &wt, b, g, true).unwrap())
+                .unwrap()
+        };
+        let out = y.as_vec();
+        let k: Tensor<Img, f32, Cpu> = dev.sample_normal_like(y.shape());
+        let grads = (y * k).sum().backward();
+        let mut all = vec![out, grads.get(&x).as_vec(), grads.get(&wt).as_vec()];
+        if let Some(b) = b {
+            all.push(grads.get(b).as_vec());
+        }
+        all
+    }
+
+    #[test]
+    fn fused_convolution_and_relu_give_the_bits_of_the_two_apart() {
+        for g in geometries() {
+            for bias in [true, false] {
+                let fused = conv_relu(true, &g, bias);
+                let apart = conv_relu(false, &g, bias);
+                // About half the outputs are cut to zero, and their gradients with them.
+                let zeros = fused[0].iter().filter(|&&v| v == 0.0).count();
+                assert!(zeros > fused[0].len() / 4 && zeros < fused[0].len() * 3 / 4);
+                for (a, b) in fused.iter().zip(&apart) {
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(a), bits(b), "{g:?}");
+                }
+            }
+        }
     }
 
     #[test]

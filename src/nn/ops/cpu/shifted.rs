@@ -116,13 +116,16 @@ fn spans(g: &ConvGeom) -> Vec<(usize, usize, usize)> {
     }
 }
 
-/// The convolution (see the module's comment). `need_dx = false` skips the input gradient.
+/// The convolution (see the module's comment). `need_dx = false` skips the input gradient;
+/// `relu` applies a ReLU to the output (and passes the output gradient only where the
+/// convolution's value was positive, as the ReLU's backward would).
 pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
     bias: Option<&Tensor<Flat, f32, Cpu>>,
     g: &ConvGeom,
     need_dx: bool,
+    relu: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
@@ -155,10 +158,14 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     // Tap `t`'s weights, `O x C` with rows `kw*C` apart.
     let wtap = move |t: usize| (t / g.k[1]) * o * kc + (t % g.k[1]) * c;
     let mut out = scratch::take(g.n * ohw); // every value is written
+                                            // With the ReLU and a tape, per part: where the convolution's value was positive.
+    let keep_mask = relu && T::OWNS_TAPE;
+    let mut masks: Vec<Vec<u8>> = Vec::new();
     if g.n > 0 && ohw > 0 {
-        out.par_chunks_mut(per_part * ohw)
+        masks = out
+            .par_chunks_mut(per_part * ohw)
             .enumerate()
-            .for_each(|(p, dst)| {
+            .map(|(p, dst)| {
                 let e0 = p * per_part;
                 let cols = dst.len() / ohw * lane.block;
                 let mut wide = Scratch::new(o * cols);
@@ -173,13 +180,27 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         let b = bv.as_ref().map_or(0.0, |b| b[oi]);
                         let src = &wide.0[oi * cols + i * lane.block..];
                         for (y, row) in plane.chunks_mut(g.w).enumerate() {
-                            for (d, v) in row.iter_mut().zip(&src[y * lane.wp..][..g.w]) {
-                                *d = v + b;
+                            let src = &src[y * lane.wp..][..g.w];
+                            if relu {
+                                for (d, v) in row.iter_mut().zip(src) {
+                                    *d = (v + b).max(0.0);
+                                }
+                            } else {
+                                for (d, v) in row.iter_mut().zip(src) {
+                                    *d = v + b;
+                                }
                             }
                         }
                     }
                 }
-            });
+                if keep_mask {
+                    // After the ReLU, positive exactly where the convolution's value was.
+                    dst.iter().map(|&v| u8::from(v > 0.0)).collect()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
     }
     let out = dev.try_tensor_from_vec(out, (g.n, o, g.h, g.w))?;
     if T::OWNS_TAPE {
@@ -187,7 +208,17 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
         let bg = bias.map(|b| b.ghost());
         let spans = spans(&g);
         tape.add_backward_op(move |grads| {
-            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            let mut gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            if relu {
+                // The ReLU's backward: the gradient passes where the value was positive.
+                gout.par_chunks_mut(per_part * ohw)
+                    .zip(&masks)
+                    .for_each(|(gp, mp)| {
+                        for (v, &m) in gp.iter_mut().zip(mp) {
+                            *v = if m != 0 { *v } else { 0.0 };
+                        }
+                    });
+            }
             // One part's images (from `e0`): its partial weight gradient (by kernel row) and
             // bias gradient, and its input gradient added into `gx`, the part's own planes.
             let part = |e0: usize, gx: Option<&mut [f32]>| -> (Vec<f32>, Vec<f32>) {
