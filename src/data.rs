@@ -22,6 +22,7 @@ use image::GrayImage;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
 
 pub use idx::{IdxArray, IdxProblem};
 pub use photos::{decode_image, load_image, photo, photo_description, photo_names};
@@ -202,7 +203,14 @@ impl Dataset {
             )));
         }
         Ok(Self {
-            images: images.data.iter().map(|&p| f32::from(p) / 255.0).collect(),
+            // On both cores: the pages of a large set are touched (and zeroed by the system)
+            // in parallel too.
+            images: images
+                .data
+                .par_iter()
+                .with_min_len(1 << 16)
+                .map(|&p| f32::from(p) / 255.0)
+                .collect(),
             labels: labels.data,
             n,
             h,

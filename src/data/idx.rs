@@ -74,7 +74,7 @@ pub struct IdxArray {
 /// used in errors.
 pub fn decode(bytes: &[u8], name: &str) -> Result<IdxArray, DataError> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut raw = Vec::new();
+        let mut raw = Vec::with_capacity(gzip_size_hint(bytes));
         GzDecoder::new(bytes).read_to_end(&mut raw).map_err(|e| {
             idx_error(
                 name,
@@ -86,6 +86,21 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<IdxArray, DataError> {
         parse(&raw, name)
     } else {
         parse(bytes, name)
+    }
+}
+
+/// The uncompressed size a gzip stream gives in its last four bytes (modulo 2^32), to allocate
+/// once instead of growing; 0 when it is implausible (deflate expands at most about 1032
+/// times) or large, so a damaged or hostile file cannot make it allocate much.
+fn gzip_size_hint(bytes: &[u8]) -> usize {
+    let Some(tail) = bytes.len().checked_sub(4).map(|at| &bytes[at..]) else {
+        return 0;
+    };
+    let size = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as usize;
+    if size <= bytes.len().saturating_mul(1032) && size <= 1 << 28 {
+        size
+    } else {
+        0
     }
 }
 
@@ -197,6 +212,20 @@ mod tests {
         let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::default());
         enc.write_all(bytes).unwrap();
         enc.finish().unwrap()
+    }
+
+    #[test]
+    fn the_gzip_size_hint_is_the_size_or_nothing_when_implausible() {
+        let raw: Vec<u8> = (0..50_000u32).map(|i| (i % 7) as u8).collect();
+        let mut gz = gzip(&raw);
+        assert_eq!(gzip_size_hint(&gz), raw.len());
+        assert_eq!(gzip_size_hint(&gz[..3]), 0);
+        // A trailer claiming 4 GB from a few hundred bytes is not believed (nor allocated),
+        // and the damaged stream is still refused, not trusted.
+        let n = gz.len();
+        gz[n - 4..].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(gzip_size_hint(&gz), 0);
+        assert!(decode(&gz, "claims 4 GB").is_err());
     }
 
     #[test]
