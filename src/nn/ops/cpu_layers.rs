@@ -145,8 +145,10 @@ impl Affine {
 /// `y = x*scale + shift` (then ReLU) over whole examples: from `src` into `dst`, or in place
 /// when `src` is `None`.
 fn affine_rows(src: Option<&[f32]>, dst: &mut [f32], l: Layout, a: &Affine, relu: bool) {
-    let one = |ch: usize, v: f32| {
-        let y = v * a.scale[ch] + a.shift[ch];
+    // A channel's scale and shift are read once, outside the loops, and `relu` is held by
+    // value (a captured reference is reloaded at every value), so the loops vectorise.
+    let one = move |sc: f32, sh: f32, v: f32| {
+        let y = v * sc + sh;
         if relu {
             y.max(0.0)
         } else {
@@ -161,15 +163,17 @@ fn affine_rows(src: Option<&[f32]>, dst: &mut [f32], l: Layout, a: &Affine, relu
                 .zip(s.chunks(l.inner.max(1)))
                 .enumerate()
             {
+                let (sc, sh) = (a.scale[ch], a.shift[ch]);
                 for (o, &v) in d.iter_mut().zip(s) {
-                    *o = one(ch, v);
+                    *o = one(sc, sh, v);
                 }
             }
         }),
         None => rows.for_each(|d| {
             for (ch, d) in d.chunks_mut(l.inner.max(1)).enumerate() {
+                let (sc, sh) = (a.scale[ch], a.shift[ch]);
                 for o in d {
-                    *o = one(ch, *o);
+                    *o = one(sc, sh, *o);
                 }
             }
         }),
@@ -253,9 +257,10 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
             let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
             let a = &affine;
             // The output gradient where it passes the fused ReLU (the same `x*scale + shift`
-            // as the forward pass, so the same mask to the bit).
-            let pass = |ch: usize, v: f32, g: f32| -> f32 {
-                if relu && v * a.scale[ch] + a.shift[ch] <= 0.0 {
+            // as the forward pass, so the same mask to the bit), for a channel's scale and
+            // shift read once outside the loops and `relu` held by value (so they vectorise).
+            let pass = move |sc: f32, sh: f32, v: f32, g: f32| -> f32 {
+                if relu && v * sc + sh <= 0.0 {
                     0.0
                 } else {
                     g
@@ -266,10 +271,11 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 .with_min_len(l.min_channels())
                 .map(|ch| {
                     let (mu, inv) = (a.mean[ch], a.inv[ch]);
+                    let (sc, sh) = (a.scale[ch], a.shift[ch]);
                     (0..l.n)
                         .map(|i| {
                             lanes2(l.run(&gout, i, ch), l.run(&xv, i, ch), |g, v| {
-                                let g = pass(ch, v, g);
+                                let g = pass(sc, sh, v, g);
                                 (f64::from(g), f64::from(g * ((v - mu) * inv)))
                             })
                         })
@@ -309,11 +315,11 @@ fn batchnorm<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     .for_each(|(d, (go, xs))| {
                         for (ch, &(k, c0, c1)) in coef.iter().enumerate() {
                             let (mu, inv) = (a.mean[ch], a.inv[ch]);
+                            let (sc, sh) = (a.scale[ch], a.shift[ch]);
                             let r = ch * l.inner..(ch + 1) * l.inner;
-                            for ((o, &g), &v) in
-                                d[r.clone()].iter_mut().zip(&go[r.clone()]).zip(&xs[r])
-                            {
-                                let g = pass(ch, v, g);
+                            let (d, go, xs) = (&mut d[r.clone()], &go[r.clone()], &xs[r]);
+                            for ((o, &g), &v) in d.iter_mut().zip(go).zip(xs) {
+                                let g = pass(sc, sh, v, g);
                                 *o += k * g - c0 - c1 * ((v - mu) * inv);
                             }
                         }
