@@ -612,9 +612,11 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     let mut out = scratch::take(g.n * g.c * ohw); // every value is written
     let unpadded = g.p == [0, 0];
-    // One plane: its maxima into `o`, their positions into `a`.
-    let pool_plane = |pi: usize, o: &mut [f32], a: &mut [u32]| {
-        let plane = &xv[pi * hw..][..hw];
+    // One plane: its maxima into `o`, their positions into `a`. A `move` closure: `relu` and
+    // the geometry are held by value, not reloaded through a reference at every value.
+    let xr: &[f32] = &xv;
+    let pool_plane = move |pi: usize, o: &mut [f32], a: &mut [u32]| {
+        let plane = &xr[pi * hw..][..hw];
         if g.k == [2, 2] && g.s == [2, 2] && unpadded {
             // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
             for oy in 0..g.oh {
