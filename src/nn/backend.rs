@@ -136,6 +136,16 @@ pub trait Backend: Device<f32> + Clone + 'static {
         a.try_add(b)
     }
 
+    /// `map[n, c, h, w] * gate[n, c]` (a squeeze-and-excitation block's rescaling).
+    fn scale_channels<T: Tape<f32, Self> + Merge<NoneTape>>(
+        gate: Tensor<Mat, f32, Self, T>,
+        map: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        let shape = *map.shape();
+        gate.try_broadcast_like::<_, Axes2<2, 3>>(&shape)?
+            .try_mul(map)
+    }
+
     /// Log-softmax over each row (the cross-entropy's).
     fn log_softmax<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Mat, f32, Self, T>,
@@ -278,6 +288,13 @@ impl Backend for Cpu {
         b: Tensor<S, f32, Self, T>,
     ) -> Result<Tensor<S, f32, Self, T>, Self::Err> {
         cpu_layers::add(a, b)
+    }
+
+    fn scale_channels<T: Tape<f32, Self> + Merge<NoneTape>>(
+        gate: Tensor<Mat, f32, Self, T>,
+        map: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu_layers::scale_channels(gate, map)
     }
 
     fn sigmoid<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(

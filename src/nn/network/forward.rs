@@ -225,8 +225,13 @@ impl<D: Backend> Network<D> {
                     .ok_or_else(|| NnError::UnknownName(name.clone()))?;
                 saved.insert(name.clone(), other.with_empty_tape());
                 match (x, other) {
-                    // The gate carries the tape; broadcasting it over H and W and multiplying
-                    // lets dfdx record both halves of the backward (gate and feature map).
+                    // The gate carries the tape; the op records both halves of the backward
+                    // (gate and feature map).
+                    (Act::V(gate), Act::I(map)) if !self.portable => {
+                        Act::I(D::scale_channels(gate, map).map_err(e)?)
+                    }
+                    // Portably, broadcasting the gate over H and W and multiplying lets dfdx
+                    // record both.
                     (Act::V(gate), Act::I(map)) => {
                         let shape = *map.shape();
                         let gate = gate
@@ -240,8 +245,6 @@ impl<D: Backend> Network<D> {
         })
     }
 
-    /// A batch-norm layer (`op`), followed by a ReLU when `relu`, on the device's kernels (or
-    /// the portable ones); in training mode the running statistics are updated after.
     /// A convolution layer, followed by a ReLU when `relu` is set (fused on the CPU).
     fn conv<T: Tape<f32, D> + Merge<NoneTape>>(
         &mut self,
@@ -278,6 +281,8 @@ impl<D: Backend> Network<D> {
         }))
     }
 
+    /// A batch-norm layer (`op`), followed by a ReLU when `relu`, on the device's kernels (or
+    /// the portable ones); in training mode the running statistics are updated after.
     fn batchnorm<T: Tape<f32, D> + Merge<NoneTape>>(
         &mut self,
         op: &Op,

@@ -646,6 +646,75 @@ pub fn add<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// `map[n, c, h, w] * gate[n, c]`, a squeeze-and-excitation block's rescaling, as one parallel
+/// pass over the planes (dfdx's broadcast product runs on one core and strides through an
+/// index per value). The backward adds `gate * g` to the map's gradient and, per plane,
+/// `sum(g * map)` (in order) to the gate's.
+pub fn scale_channels<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    gate: Tensor<Mat, f32, Cpu, T>,
+    map: Tensor<Img, f32, Cpu, T>,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    let dev = map.device().clone();
+    let shape = *map.shape();
+    let (n, c, h, w) = shape;
+    let gshape = *gate.shape();
+    if gshape != (n, c) {
+        return Err(CpuError::WrongNumElements);
+    }
+    let (gate, ta) = gate.try_reshape_like(&gshape)?.split_tape();
+    let (map, tb) = map.try_reshape_like(&shape)?.split_tape();
+    let mut tape = ta.merge(tb);
+    let gv = to_vec(&gate);
+    let mv = to_vec(&map);
+    let hw = (h * w).max(1);
+    let min_planes = (MIN_VALUES / hw).max(1);
+    let mut out = scratch::take(mv.len()); // every value is written
+    out.par_chunks_mut(hw)
+        .zip(mv.par_chunks(hw))
+        .with_min_len(min_planes)
+        .enumerate()
+        .for_each(|(p, (o, m))| {
+            let k = gv[p];
+            for (o, &v) in o.iter_mut().zip(m) {
+                *o = k * v;
+            }
+        });
+    let out = dev.try_tensor_from_vec(out, shape)?;
+    if T::OWNS_TAPE {
+        let (gg, mg, og) = (gate.ghost(), map.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            let dgate: Vec<f32> = gout
+                .par_chunks(hw)
+                .zip(mv.par_chunks(hw))
+                .with_min_len(min_planes)
+                .map(|(g, m)| g.iter().zip(m).fold(0f32, |s, (&g, &m)| s + g * m))
+                .collect();
+            for (d, s) in grads.get_or_alloc_mut(&gg)?.iter_mut().zip(&dgate) {
+                *d += s;
+            }
+            grads
+                .get_or_alloc_mut(&mg)?
+                .par_chunks_mut(hw)
+                .zip(gout.par_chunks(hw))
+                .with_min_len(min_planes)
+                .enumerate()
+                .for_each(|(p, (d, g))| {
+                    let k = gv[p];
+                    for (d, &g) in d.iter_mut().zip(g) {
+                        *d += k * g;
+                    }
+                });
+            scratch::give(gout);
+            scratch::give(mv);
+            Ok(())
+        });
+    } else {
+        scratch::give(mv);
+    }
+    Ok(out.put_tape(tape))
+}
+
 /// Whether dropout zeroes value `i`: a splitmix64 hash of the value's index under the run's
 /// seed, compared with `p * 2^64`. A counter-based draw needs no stream, so every parallel task
 /// draws its own values and the backward redraws the forward's mask instead of keeping it.
@@ -888,6 +957,25 @@ mod tests {
         let g = (twice * r.clone()).sum().backward();
         let want: Vec<f32> = r.as_vec().iter().map(|v| 2.0 * v).collect();
         assert_eq!(g.get(&a).as_vec(), want);
+    }
+
+    #[test]
+    fn channel_scaling_matches_dfdx_broadcast_product() {
+        let dev = Cpu::seed_from_u64(8);
+        // 14x14 planes, as lesson 9's squeeze-and-excitation block; planes span several tasks.
+        let shape = (9, 32, 14, 14);
+        let gate: Tensor<Mat, f32, Cpu> = dev.sample_normal_like(&(9, 32));
+        let map: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&shape);
+        let r: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&shape);
+        let fast = scale_channels(gate.leaky_trace(), map.leaky_trace()).unwrap();
+        let slow = gate.leaky_trace().broadcast_like::<_, Axes2<2, 3>>(&shape) * map.leaky_trace();
+        assert_eq!(fast.as_vec(), slow.as_vec());
+        let gf = (fast * r.clone()).sum().backward();
+        let gs = (slow * r.clone()).sum().backward();
+        close("map", &gf.get(&map).as_vec(), &gs.get(&map).as_vec());
+        close("gate", &gf.get(&gate).as_vec(), &gs.get(&gate).as_vec());
+        // Not trivially: the gate's gradient is a sum over each plane.
+        assert!(gf.get(&gate).as_vec().iter().any(|v| v.abs() > 1.0));
     }
 
     #[test]
