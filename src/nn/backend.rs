@@ -44,27 +44,23 @@ pub trait Backend: Device<f32> + Clone + 'static {
     /// A device whose random numbers (dropout) start from `seed`.
     fn seeded(seed: u64) -> Self;
 
-    /// 2-d convolution; see [`portable::conv2d`]. `need_dx` may skip the input gradient.
+    /// 2-d convolution; see [`portable::conv2d`]. `need_dx` may skip the input gradient;
+    /// `relu` applies a ReLU after (one kernel where the device has one).
     fn conv2d<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Img, f32, Self, T>,
         weight: &Tensor<Flat, f32, Self>,
         bias: Option<&Tensor<Flat, f32, Self>>,
         g: &ConvGeom,
         need_dx: bool,
+        relu: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         let _ = need_dx;
-        portable::conv2d(x, weight, bias, g)
-    }
-
-    /// [`Backend::conv2d`] followed by a ReLU (one kernel where the device has one).
-    fn conv2d_relu<T: Tape<f32, Self> + Merge<NoneTape>>(
-        x: Tensor<Img, f32, Self, T>,
-        weight: &Tensor<Flat, f32, Self>,
-        bias: Option<&Tensor<Flat, f32, Self>>,
-        g: &ConvGeom,
-        need_dx: bool,
-    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
-        Self::relu(Self::conv2d(x, weight, bias, g, need_dx)?)
+        let y = portable::conv2d(x, weight, bias, g)?;
+        if relu {
+            Self::relu(y)
+        } else {
+            Ok(y)
+        }
     }
 
     /// A fully connected layer; `need_dx` may skip the input gradient.
@@ -229,18 +225,9 @@ impl Backend for Cpu {
         bias: Option<&Tensor<Flat, f32, Self>>,
         g: &ConvGeom,
         need_dx: bool,
+        relu: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
-        cpu::conv2d(x, weight, bias, g, need_dx)
-    }
-
-    fn conv2d_relu<T: Tape<f32, Self> + Merge<NoneTape>>(
-        x: Tensor<Img, f32, Self, T>,
-        weight: &Tensor<Flat, f32, Self>,
-        bias: Option<&Tensor<Flat, f32, Self>>,
-        g: &ConvGeom,
-        need_dx: bool,
-    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
-        cpu::conv2d_relu(x, weight, bias, g, need_dx)
+        cpu::conv2d(x, weight, bias, g, need_dx, relu)
     }
 
     fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(

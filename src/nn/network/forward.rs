@@ -267,17 +267,15 @@ impl<D: Backend> Network<D> {
         let g = conv_geom(&t, c, *transposed)?;
         let weight = &self.params[*w].t;
         let bias = b.map(|b| &self.params[b].t);
-        let y = if self.portable {
-            portable::conv2d(t, weight, bias, &g).map_err(e)?
-        } else if relu {
-            D::conv2d_relu(t, weight, bias, &g, !skip_dx).map_err(e)?
+        Ok(Act::I(if self.portable {
+            let y = portable::conv2d(t, weight, bias, &g).map_err(e)?;
+            if relu {
+                y.try_relu().map_err(e)?
+            } else {
+                y
+            }
         } else {
-            D::conv2d(t, weight, bias, &g, !skip_dx).map_err(e)?
-        };
-        Ok(Act::I(if self.portable && relu {
-            D::relu(y).map_err(e)?
-        } else {
-            y
+            D::conv2d(t, weight, bias, &g, !skip_dx, relu).map_err(e)?
         }))
     }
 

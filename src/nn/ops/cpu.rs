@@ -436,25 +436,12 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// [`conv2d`] followed by a ReLU. The shifted-tap kernel applies the ReLU as it writes its
-/// output and masks the output gradient as it reads it, which saves the ReLU's own passes (a
-/// copy, the mask, the gradient); the same values and bits as the two layers apart. Other
-/// convolutions run the two apart.
-pub fn conv2d_relu<T: Tape<f32, Cpu> + Merge<NoneTape>>(
-    x: Tensor<Img, f32, Cpu, T>,
-    weight: &Tensor<Flat, f32, Cpu>,
-    bias: Option<&Tensor<Flat, f32, Cpu>>,
-    g: &ConvGeom,
-    need_dx: bool,
-) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
-    if shifted::applies(g) {
-        return shifted::conv2d(x, weight, bias, g, need_dx, true);
-    }
-    super::cpu_layers::relu(conv2d(x, weight, bias, g, need_dx)?)
-}
-
 /// 2-d convolution (plain or transposed) with a hand-written backward. `need_dx = false` skips
-/// the input gradient (the first layer's input is data, nobody reads its gradient).
+/// the input gradient (the first layer's input is data, nobody reads its gradient). `relu`
+/// applies a ReLU after: the shifted-tap kernel applies it as it writes its output and masks
+/// the output gradient once before its backward, which saves the ReLU's own passes (a copy,
+/// the mask, the gradient), with the same values and bits as the two layers apart; other
+/// convolutions run the ReLU after.
 ///
 /// Each example is one im2col and one matrix product per group, written straight into its
 /// slice of the NCHW output; examples run in parallel. The backward pass works through the
@@ -467,12 +454,16 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     bias: Option<&Tensor<Flat, f32, Cpu>>,
     g: &ConvGeom,
     need_dx: bool,
+    relu: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    if shifted::applies(g) {
+        return shifted::conv2d(x, weight, bias, g, need_dx, relu);
+    }
+    if relu {
+        return super::cpu_layers::relu(conv2d(x, weight, bias, g, need_dx, false)?);
+    }
     if g.transposed {
         return conv_transpose2d(x, weight, bias, g, need_dx);
-    }
-    if shifted::applies(g) {
-        return shifted::conv2d(x, weight, bias, g, need_dx, false);
     }
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
@@ -823,7 +814,7 @@ mod tests {
         let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
         let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.o,));
         let y = if fast {
-            conv2d(x.leaky_trace(), &wt, Some(&b), g, true).unwrap()
+            conv2d(x.leaky_trace(), &wt, Some(&b), g, true, false).unwrap()
         } else {
             super::super::portable::conv2d(x.leaky_trace(), &wt, Some(&b), g).unwrap()
         };
@@ -902,9 +893,9 @@ mod tests {
         let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.o,));
         let b = bias.then_some(&b);
         let y = if fused {
-            conv2d_relu(x.leaky_trace(), &wt, b, g, true).unwrap()
+            conv2d(x.leaky_trace(), &wt, b, g, true, true).unwrap()
         } else {
-            super::super::cpu_layers::relu(conv2d(x.leaky_trace(), &wt, b, g, true).unwrap())
+            super::super::cpu_layers::relu(conv2d(x.leaky_trace(), &wt, b, g, true, false).unwrap())
                 .unwrap()
         };
         let out = y.as_vec();
