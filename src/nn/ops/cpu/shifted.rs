@@ -158,7 +158,8 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     // Tap `t`'s weights, `O x C` with rows `kw*C` apart.
     let wtap = move |t: usize| (t / g.k[1]) * o * kc + (t % g.k[1]) * c;
     let mut out = scratch::take(g.n * ohw); // every value is written
-                                            // With the ReLU and a tape, per part: where the convolution's value was positive.
+
+    // With the ReLU and a tape, per part: where the convolution's value was positive.
     let keep_mask = relu && T::OWNS_TAPE;
     let mut masks: Vec<Vec<u8>> = Vec::new();
     if g.n > 0 && ohw > 0 {
