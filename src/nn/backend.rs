@@ -63,6 +63,20 @@ pub trait Backend: Device<f32> + Clone + 'static {
         }
     }
 
+    /// A convolution (as [`Backend::conv2d`]), a ReLU and the max pooling `pg`, in that order;
+    /// one kernel where the device has one.
+    fn conv2d_relu_maxpool<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+        pg: &PoolGeom,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        let y = Self::conv2d(x, weight, bias, g, need_dx, false)?;
+        Self::maxpool2d(y, pg, true)
+    }
+
     /// A fully connected layer; `need_dx` may skip the input gradient.
     fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Mat, f32, Self, T>,
@@ -228,6 +242,17 @@ impl Backend for Cpu {
         relu: bool,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         cpu::conv2d(x, weight, bias, g, need_dx, relu)
+    }
+
+    fn conv2d_relu_maxpool<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        weight: &Tensor<Flat, f32, Self>,
+        bias: Option<&Tensor<Flat, f32, Self>>,
+        g: &ConvGeom,
+        need_dx: bool,
+        pg: &PoolGeom,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu::conv2d_relu_maxpool(x, weight, bias, g, need_dx, pg)
     }
 
     fn linear<T: Tape<f32, Self> + Merge<NoneTape>>(

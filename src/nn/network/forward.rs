@@ -14,6 +14,15 @@ use crate::nn::spec::{ConvSpec, PoolSpec, DEFAULT_OUTPUT};
 
 type FlatT<D> = Tensor<Flat, f32, D>;
 
+/// What runs after a convolution in the same op.
+#[derive(Debug, Clone, PartialEq)]
+enum After {
+    Nothing,
+    Relu,
+    /// A ReLU, then this max pooling.
+    ReluMaxPool(PoolSpec),
+}
+
 impl<D: Backend> Network<D> {
     /// The forward pass over all layers: every named output (head) in order, or the last
     /// activation as the one output [`DEFAULT_OUTPUT`] when the network names none.
@@ -46,15 +55,22 @@ impl<D: Backend> Network<D> {
                 && matches!(op, Op::BatchNorm { .. })
                 && matches!(self.ops.get(i + 1), Some(Op::Relu))
                 && !matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
+            // A convolution, a relu and a max pooling run as one op: the convolution's
+            // full-size output never becomes a tensor.
+            let plain_conv = matches!(
+                op,
+                Op::Conv {
+                    transposed: false,
+                    ..
+                }
+            );
+            let fuse_conv_pool = !self.portable
+                && plain_conv
+                && matches!(self.ops.get(i + 1), Some(Op::Relu))
+                && matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
             // So does a convolution followed by relu (unless the relu goes to a max pooling).
             let fuse_conv = !self.portable
-                && matches!(
-                    op,
-                    Op::Conv {
-                        transposed: false,
-                        ..
-                    }
-                )
+                && plain_conv
                 && matches!(self.ops.get(i + 1), Some(Op::Relu))
                 && !matches!(self.ops.get(i + 2), Some(Op::MaxPool(_)));
             x = if let Op::Output(name) = &op {
@@ -63,6 +79,12 @@ impl<D: Backend> Network<D> {
                 let rest = x.with_empty_tape();
                 outputs.push((name.clone(), x));
                 rest
+            } else if fuse_conv_pool {
+                let Op::MaxPool(p) = self.ops[i + 2].clone() else {
+                    unreachable!()
+                };
+                i += 2;
+                self.conv(&op, x, After::ReluMaxPool(p), skip_dx)?
             } else if fuse {
                 let Op::MaxPool(p) = self.ops[i + 1].clone() else {
                     unreachable!()
@@ -76,7 +98,7 @@ impl<D: Backend> Network<D> {
                 self.batchnorm(&op, x, train, true, skip_dx)?
             } else if fuse_conv {
                 i += 1;
-                self.conv(&op, x, true, skip_dx)?
+                self.conv(&op, x, After::Relu, skip_dx)?
             } else {
                 self.apply(&op, x, train, skip_dx, &mut saved)?
             };
@@ -98,7 +120,7 @@ impl<D: Backend> Network<D> {
     ) -> Result<Act<D, T>, NnError> {
         let e = dev_err;
         Ok(match op {
-            Op::Conv { .. } => self.conv(op, x, false, skip_dx)?,
+            Op::Conv { .. } => self.conv(op, x, After::Nothing, skip_dx)?,
             Op::MaxPool(p) => {
                 let t = img(x, "maxpool2d")?;
                 let g = pool_geom(&t, p)?;
@@ -245,12 +267,12 @@ impl<D: Backend> Network<D> {
         })
     }
 
-    /// A convolution layer, followed by a ReLU when `relu` is set (fused on the CPU).
+    /// A convolution layer, and what follows it in the same op (fused on the CPU).
     fn conv<T: Tape<f32, D> + Merge<NoneTape>>(
         &mut self,
         op: &Op,
         x: Act<D, T>,
-        relu: bool,
+        after: After,
         skip_dx: bool,
     ) -> Result<Act<D, T>, NnError> {
         let e = dev_err;
@@ -267,15 +289,23 @@ impl<D: Backend> Network<D> {
         let g = conv_geom(&t, c, *transposed)?;
         let weight = &self.params[*w].t;
         let bias = b.map(|b| &self.params[b].t);
+        let pool = match &after {
+            After::ReluMaxPool(p) => Some(pool_geom_of((g.n, g.o, g.oh, g.ow), p)?),
+            _ => None,
+        };
         Ok(Act::I(if self.portable {
             let y = portable::conv2d(t, weight, bias, &g).map_err(e)?;
-            if relu {
-                y.try_relu().map_err(e)?
-            } else {
-                y
+            match (&after, pool) {
+                (After::Nothing, _) => y,
+                (_, None) => y.try_relu().map_err(e)?,
+                (_, Some(pg)) => portable::maxpool2d(y.try_relu().map_err(e)?, &pg).map_err(e)?,
             }
         } else {
-            D::conv2d(t, weight, bias, &g, !skip_dx, relu).map_err(e)?
+            match pool {
+                Some(pg) => D::conv2d_relu_maxpool(t, weight, bias, &g, !skip_dx, &pg),
+                None => D::conv2d(t, weight, bias, &g, !skip_dx, after == After::Relu),
+            }
+            .map_err(e)?
         }))
     }
 
@@ -424,7 +454,14 @@ fn conv_geom<D: Backend, T>(
 }
 
 fn pool_geom<D: Backend, T>(t: &Tensor<Img, f32, D, T>, p: &PoolSpec) -> Result<PoolGeom, NnError> {
-    let (n, c, h, w) = *t.shape();
+    pool_geom_of(*t.shape(), p)
+}
+
+/// The geometry of max pooling `p` over an `(n, c, h, w)` input.
+fn pool_geom_of(
+    (n, c, h, w): (usize, usize, usize, usize),
+    p: &PoolSpec,
+) -> Result<PoolGeom, NnError> {
     let oh = pool2d_out(
         h as i64,
         p.kernel[0] as i64,

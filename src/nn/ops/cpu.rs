@@ -456,14 +456,45 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     need_dx: bool,
     relu: bool,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    conv2d_then(x, weight, bias, g, need_dx, relu, None)
+}
+
+/// A convolution, a ReLU and the max pooling `pg`, in that order, as one op: the pooling reads
+/// the convolution's output where the kernel wrote it, and its backward scatters into the
+/// buffer the convolution's backward reads. The same values and bits as the three layers apart.
+pub fn conv2d_relu_maxpool<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+    pg: &PoolGeom,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
+    conv2d_then(x, weight, bias, g, need_dx, false, Some(pg))
+}
+
+/// [`conv2d`], then the ReLU and max pooling `pool` when set (see [`conv2d_relu_maxpool`]).
+fn conv2d_then<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+    weight: &Tensor<Flat, f32, Cpu>,
+    bias: Option<&Tensor<Flat, f32, Cpu>>,
+    g: &ConvGeom,
+    need_dx: bool,
+    relu: bool,
+    pool: Option<&PoolGeom>,
+) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     if shifted::applies(g) {
-        return shifted::conv2d(x, weight, bias, g, need_dx, relu);
+        return shifted::conv2d(x, weight, bias, g, need_dx, relu && pool.is_none(), pool);
     }
-    if relu {
+    if relu && pool.is_none() {
         return super::cpu_layers::relu(conv2d(x, weight, bias, g, need_dx, false)?);
     }
     if g.transposed {
-        return conv_transpose2d(x, weight, bias, g, need_dx);
+        let y = conv_transpose2d(x, weight, bias, g, need_dx)?;
+        return match pool {
+            Some(pg) => maxpool2d(y, pg, true),
+            None => Ok(y),
+        };
     }
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
@@ -513,12 +544,13 @@ pub fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 |c, (ni, d)| forward(ni, d, &mut c.0),
             );
     }
-    let out = dev.try_tensor_from_vec(out, (g.n, g.o, g.oh, g.ow))?;
+    let dims = [g.n, g.o, g.oh, g.ow];
+    let (out, take_gout) = output(&dev, out, dims, pool, T::OWNS_TAPE)?;
     if T::OWNS_TAPE {
-        let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
+        let (xg, wg) = (x.ghost(), weight.ghost());
         let bg = bias.map(|b| b.ghost());
         tape.add_backward_op(move |grads| {
-            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            let gout = take_gout(grads)?;
             let per_part = g.n.div_ceil(g.n.clamp(1, PARTS));
             let wlen = g.groups * og * kdim;
             // One part's examples (from `n0`): its partial weight and bias gradients, and the
@@ -600,14 +632,35 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
+    let (out, arg) = pool_planes(&xv, &g, relu, T::OWNS_TAPE);
+    scratch::give(xv);
+    let out_t = dev.try_tensor_from_vec(out, (g.n, g.c, g.oh, g.ow))?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out_t.ghost());
+        tape.add_backward_op(move |grads| {
+            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+            unpool(&gout, &arg, &g, grads.get_or_alloc_mut(&xg)?, false);
+            scratch::give(gout);
+            Ok(())
+        });
+    }
+    Ok(out_t.put_tape(tape))
+}
+
+/// Max pooling of the planes of `xv` (`n*c` planes of `h x w`): the maxima, and with `keep_arg`
+/// the position of each in `xv` (all bits set where the fused ReLU passes no gradient).
+fn pool_planes(xv: &[f32], g: &PoolGeom, relu: bool, keep_arg: bool) -> (Vec<f32>, Vec<u32>) {
+    let g = *g;
     let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
     let mut out = scratch::take(g.n * g.c * ohw); // every value is written
+    if ohw == 0 {
+        return (out, Vec::new());
+    }
     let unpadded = g.p == [0, 0];
     // One plane: its maxima into `o`, their positions into `a`. A `move` closure: `relu` and
     // the geometry are held by value, not reloaded through a reference at every value.
-    let xr: &[f32] = &xv;
     let pool_plane = move |pi: usize, o: &mut [f32], a: &mut [u32]| {
-        let plane = &xr[pi * hw..][..hw];
+        let plane = &xv[pi * hw..][..hw];
         if g.k == [2, 2] && g.s == [2, 2] && unpadded {
             // The common 2x2 pooling, unrolled: same rule as below (first maximum wins).
             for oy in 0..g.oh {
@@ -684,7 +737,7 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     };
     // Without a tape nobody reads the positions: each task writes them into a small buffer of
     // its own instead of a batch-sized one.
-    let arg = if T::OWNS_TAPE {
+    let arg = if keep_arg {
         let mut arg = vec![0u32; g.n * g.c * ohw];
         out.par_chunks_mut(ohw)
             .zip(arg.par_chunks_mut(ohw))
@@ -699,30 +752,75 @@ pub fn maxpool2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             .for_each_init(|| vec![0u32; ohw], |a, (pi, o)| pool_plane(pi, o, a));
         Vec::new()
     };
-    scratch::give(xv);
-    let out_t = dev.try_tensor_from_vec(out, (g.n, g.c, g.oh, g.ow))?;
-    if T::OWNS_TAPE {
-        let (xg, og) = (x.ghost(), out_t.ghost());
-        tape.add_backward_op(move |grads| {
-            let gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
-            let gx = grads.get_or_alloc_mut(&xg)?;
-            // Output plane `pi` only scatters into input plane `pi`: planes are independent.
-            gx.par_chunks_mut(hw)
-                .enumerate()
-                .with_min_len(MIN_PLANES)
-                .for_each(|(pi, dst)| {
-                    let base = pi * hw;
-                    for k in pi * ohw..(pi + 1) * ohw {
-                        if arg[k] != u32::MAX {
-                            dst[arg[k] as usize - base] += gout[k];
-                        }
-                    }
-                });
-            scratch::give(gout);
-            Ok(())
-        });
+    (out, arg)
+}
+
+/// Max pooling's backward: adds each output gradient in `gout` to the input position
+/// [`pool_planes`] recorded for it in `arg`, into `gx` (the input's gradient, `n*c` planes of
+/// `h x w`); with `fresh`, each plane of `gx` is zeroed first (its old values are ignored).
+fn unpool(gout: &[f32], arg: &[u32], g: &PoolGeom, gx: &mut [f32], fresh: bool) {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    if hw == 0 {
+        return;
     }
-    Ok(out_t.put_tape(tape))
+    // Output plane `pi` only scatters into input plane `pi`: planes are independent.
+    gx.par_chunks_mut(hw)
+        .enumerate()
+        .with_min_len(MIN_PLANES)
+        .for_each(|(pi, dst)| {
+            if fresh {
+                dst.fill(0.0);
+            }
+            let base = pi * hw;
+            for k in pi * ohw..(pi + 1) * ohw {
+                if arg[k] != u32::MAX {
+                    dst[arg[k] as usize - base] += gout[k];
+                }
+            }
+        });
+}
+
+/// Takes the gradient of a convolution kernel's output off the tape when its backward runs.
+pub(super) type TakeGrad = Box<dyn FnOnce(&mut Gradients<f32, Cpu>) -> Result<Vec<f32>, CpuError>>;
+
+/// A convolution kernel's output `out` (`n x o x oh x ow`) made the op's output tensor, or,
+/// with `pool`, max-pooled first (with a ReLU after): the full-size output then never becomes a
+/// tensor, which saves copying it out of one and dfdx's zeroed allocation of its gradient. The
+/// returned function gives the backward the gradient of `out` (in the pooled case a scratch
+/// buffer the pooled gradient is scattered into).
+pub(super) fn output(
+    dev: &Cpu,
+    out: Vec<f32>,
+    dims: [usize; 4],
+    pool: Option<&PoolGeom>,
+    owns_tape: bool,
+) -> Result<(Tensor<Img, f32, Cpu>, TakeGrad), CpuError> {
+    let [n, o, oh, ow] = dims;
+    match pool {
+        None => {
+            let t = dev.try_tensor_from_vec(out, (n, o, oh, ow))?;
+            let og = t.ghost();
+            let take: TakeGrad =
+                Box::new(move |grads| Ok(std::mem::take(&mut **grads.get_or_alloc_mut(&og)?)));
+            Ok((t, take))
+        }
+        Some(pg) => {
+            let pg = *pg;
+            debug_assert_eq!((pg.n, pg.c, pg.h, pg.w), (n, o, oh, ow));
+            let (pooled, arg) = pool_planes(&out, &pg, true, owns_tape);
+            scratch::give(out);
+            let t = dev.try_tensor_from_vec(pooled, (pg.n, pg.c, pg.oh, pg.ow))?;
+            let og = t.ghost();
+            let take: TakeGrad = Box::new(move |grads| {
+                let gp: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og)?);
+                let mut full = scratch::take(n * o * oh * ow);
+                unpool(&gp, &arg, &pg, &mut full, true);
+                scratch::give(gp);
+                Ok(full)
+            });
+            Ok((t, take))
+        }
+    }
 }
 
 /// A fully connected layer with a hand-written backward, so that the first layer can skip the
@@ -920,6 +1018,64 @@ mod tests {
                 for (a, b) in fused.iter().zip(&apart) {
                     let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(a), bits(b), "{g:?}");
+                }
+            }
+        }
+    }
+
+    /// A convolution, a ReLU and max pooling `(k, s, p)`, fused or as three layers: as
+    /// [`conv_relu`].
+    fn conv_relu_pool(fused: bool, g: &ConvGeom, pool: [usize; 3]) -> Vec<Vec<f32>> {
+        let [k, s, p] = pool;
+        let pg = PoolGeom {
+            n: g.n,
+            c: g.o,
+            h: g.oh,
+            w: g.ow,
+            oh: (g.oh + 2 * p - k) / s + 1,
+            ow: (g.ow + 2 * p - k) / s + 1,
+            k: [k, k],
+            s: [s, s],
+            p: [p, p],
+        };
+        let dev = Cpu::seed_from_u64(3);
+        let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&(g.n, g.c, g.h, g.w));
+        let wt: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.weight_len(),));
+        let b: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(g.o,));
+        let y = if fused {
+            conv2d_relu_maxpool(x.leaky_trace(), &wt, Some(&b), g, true, &pg).unwrap()
+        } else {
+            let y = conv2d(x.leaky_trace(), &wt, Some(&b), g, true, false).unwrap();
+            maxpool2d(super::super::cpu_layers::relu(y).unwrap(), &pg, false).unwrap()
+        };
+        let out = y.as_vec();
+        let kt: Tensor<Img, f32, Cpu> = dev.sample_normal_like(y.shape());
+        let grads = (y * kt).sum().backward();
+        vec![
+            out,
+            grads.get(&x).as_vec(),
+            grads.get(&wt).as_vec(),
+            grads.get(&b).as_vec(),
+        ]
+    }
+
+    #[test]
+    fn fused_convolution_relu_and_pooling_give_the_bits_of_the_three_apart() {
+        for g in geometries() {
+            for pool in [[2, 2, 0], [3, 2, 1]] {
+                if g.oh < pool[0] || g.ow < pool[0] {
+                    continue;
+                }
+                let fused = conv_relu_pool(true, &g, pool);
+                let apart = conv_relu_pool(false, &g, pool);
+                // Some pooled maxima are cut to zero, most are not.
+                let zeros = fused[0].iter().filter(|&&v| v == 0.0).count();
+                assert!(zeros < fused[0].len() / 2, "{g:?}");
+                // The input gradient is not all zero: the pooling passed gradients back.
+                assert!(fused[1].iter().any(|&v| v != 0.0));
+                for (a, b) in fused.iter().zip(&apart) {
+                    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(a), bits(b), "{g:?} {pool:?}");
                 }
             }
         }

@@ -22,8 +22,8 @@ use rayon::prelude::*;
 
 use super::super::gemm::{gemm, gemm_ld, Operand};
 use super::super::scratch::{self, Scratch};
-use super::super::{ConvGeom, Flat, Img};
-use super::{add_into, sum, summed_parts, to_vec, untape, PARTS};
+use super::super::{ConvGeom, Flat, Img, PoolGeom};
+use super::{add_into, output, sum, summed_parts, to_vec, untape, PARTS};
 
 /// Input channels per group below which the im2col kernel is used instead: a tap's product
 /// sums over the channels only, and with very few the products are too thin to be efficient.
@@ -118,7 +118,8 @@ fn spans(g: &ConvGeom) -> Vec<(usize, usize, usize)> {
 
 /// The convolution (see the module's comment). `need_dx = false` skips the input gradient;
 /// `relu` applies a ReLU to the output (and passes the output gradient only where the
-/// convolution's value was positive, as the ReLU's backward would).
+/// convolution's value was positive, as the ReLU's backward would); `pool` max-pools the
+/// output, with a ReLU, before it becomes the op's output (see [`super::output`]).
 pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     x: Tensor<Img, f32, Cpu, T>,
     weight: &Tensor<Flat, f32, Cpu>,
@@ -126,6 +127,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     g: &ConvGeom,
     need_dx: bool,
     relu: bool,
+    pool: Option<&PoolGeom>,
 ) -> Result<Tensor<Img, f32, Cpu, T>, CpuError> {
     let (dev, x, mut tape, xv) = untape(x)?;
     let g = *g;
@@ -203,13 +205,13 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
             })
             .collect();
     }
-    let out = dev.try_tensor_from_vec(out, (g.n, o, g.h, g.w))?;
+    let (out, take_gout) = output(&dev, out, [g.n, o, g.h, g.w], pool, T::OWNS_TAPE)?;
     if T::OWNS_TAPE {
-        let (xg, og_, wg) = (x.ghost(), out.ghost(), weight.ghost());
+        let (xg, wg) = (x.ghost(), weight.ghost());
         let bg = bias.map(|b| b.ghost());
         let spans = spans(&g);
         tape.add_backward_op(move |grads| {
-            let mut gout: Vec<f32> = std::mem::take(&mut **grads.get_or_alloc_mut(&og_)?);
+            let mut gout = take_gout(grads)?;
             if relu {
                 // The ReLU's backward: the gradient passes where the value was positive.
                 gout.par_chunks_mut(per_part * ohw)
