@@ -101,14 +101,34 @@ struct Taps {
     runs: Vec<Option<(usize, usize, isize)>>,
     yruns: Vec<Option<(usize, usize, isize)>>,
     tables: Vec<Vec<usize>>,
+    /// For a strided plain convolution, per kernel tap, the source of every output position in
+    /// the plane (`u32::MAX` in the padding): its im2col row is one gather. Empty otherwise.
+    gather: Vec<Vec<u32>>,
 }
 
 impl Taps {
     fn new(g: &ConvGeom) -> Self {
+        let strided = !g.transposed && g.s != [1, 1] && g.h * g.w < u32::MAX as usize;
+        let gather = if strided {
+            (0..g.kk())
+                .map(|t| {
+                    let (ky, kx) = (t / g.k[1], t % g.k[1]);
+                    (0..g.ohw())
+                        .map(|q| match (g.src_y(q / g.ow, ky), g.src_x(q % g.ow, kx)) {
+                            (Some(y), Some(x)) => (y * g.w + x) as u32,
+                            _ => u32::MAX,
+                        })
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Taps {
             runs: (0..g.k[1]).map(|kx| x_run(g, kx)).collect(),
             yruns: (0..g.k[0]).map(|ky| y_run(g, ky)).collect(),
             tables: (0..g.k[1]).map(|kx| x_table(g, kx)).collect(),
+            gather,
         }
     }
 }
@@ -148,6 +168,17 @@ fn copy_run(d: &mut [f32], s: &[f32]) {
 /// (channel-in-group, ky, kx), columns (oy, ox).
 fn im2col(x: &[f32], g: &ConvGeom, gi: usize, dst: &mut [f32], taps: &Taps) {
     let (cg, kk, ohw, hw) = (g.cg(), g.kk(), g.ohw(), g.h * g.w);
+    if !taps.gather.is_empty() {
+        // Strided: each row is one gather over the whole output (on 7x7 outputs a loop per
+        // row of 7 values cost more than the values).
+        for (row, drow) in dst.chunks_mut(ohw).enumerate() {
+            let plane = &x[(gi * cg + row / kk) * hw..][..hw];
+            for (o, &i) in drow.iter_mut().zip(&taps.gather[row % kk]) {
+                *o = plane.get(i as usize).copied().unwrap_or(0.0);
+            }
+        }
+        return;
+    }
     for (row, drow) in dst.chunks_mut(ohw).enumerate() {
         let cl = row / kk;
         let ky = (row % kk) / g.k[1];
@@ -222,6 +253,18 @@ fn im2col(x: &[f32], g: &ConvGeom, gi: usize, dst: &mut [f32], taps: &Taps) {
 /// input gradient (`C x H x W`).
 fn col2im_add(dcols: &[f32], gx: &mut [f32], g: &ConvGeom, gi: usize, taps: &Taps) {
     let (cg, kk, ohw, hw) = (g.cg(), g.kk(), g.ohw(), g.h * g.w);
+    if !taps.gather.is_empty() {
+        // The strided gather's scatter, in the same order as the loops below.
+        for (row, srow) in dcols.chunks(ohw).enumerate() {
+            let plane = &mut gx[(gi * cg + row / kk) * hw..][..hw];
+            for (&v, &i) in srow.iter().zip(&taps.gather[row % kk]) {
+                if let Some(d) = plane.get_mut(i as usize) {
+                    *d += v;
+                }
+            }
+        }
+        return;
+    }
     for (row, srow_all) in dcols.chunks(ohw).enumerate() {
         let cl = row / kk;
         let ky = (row % kk) / g.k[1];
