@@ -137,7 +137,7 @@ impl Taps {
 /// fixed-size moves inline instead of a `memcpy` call per run, whose cost was most of an
 /// im2col on 7x7 maps.
 #[inline(always)]
-fn copy_run(d: &mut [f32], s: &[f32]) {
+pub(super) fn copy_run(d: &mut [f32], s: &[f32]) {
     let n = d.len();
     if n > 16 {
         d.copy_from_slice(s);

@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::super::gemm::{gemm, gemm_ld, Operand};
 use super::super::scratch::{self, Scratch};
 use super::super::{ConvGeom, Flat, Img, PoolGeom};
-use super::{add_into, output, sum, summed_parts, to_vec, untape, PARTS};
+use super::{add_into, copy_run, output, sum, summed_parts, to_vec, untape, PARTS};
 
 /// Input channels per group below which the im2col kernel is used instead: a tap's product
 /// sums over the channels only, and with very few the products are too thin to be efficient.
@@ -147,7 +147,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     let dst = &mut l[lane.margin + e * lane.block..];
                     let plane = &xv[e * chw + ci * hw..][..hw];
                     for (y, row) in plane.chunks(g.w.max(1)).enumerate() {
-                        dst[y * lane.wp..][..g.w].copy_from_slice(row);
+                        copy_run(&mut dst[y * lane.wp..][..g.w], row);
                     }
                 }
             });
@@ -239,7 +239,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         db[oi] += sum(plane);
                         let dst = &mut dy.0[oi * cols + i * lane.block..];
                         for (y, row) in plane.chunks(g.w).enumerate() {
-                            dst[y * lane.wp..][..g.w].copy_from_slice(row);
+                            copy_run(&mut dst[y * lane.wp..][..g.w], row);
                         }
                     }
                 }
