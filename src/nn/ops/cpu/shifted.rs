@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use super::super::gemm::{gemm, gemm_ld, Operand};
 use super::super::scratch::{self, Scratch};
 use super::super::{ConvGeom, Flat, Img, PoolGeom};
-use super::{add_into, copy_run, output, sum, summed_parts, to_vec, untape, PARTS};
+use super::{add_into, add_run, copy_run, output, sum, summed_parts, to_vec, untape, PARTS};
 
 /// Input channels per group below which the im2col kernel is used instead: a tap's product
 /// sums over the channels only, and with very few the products are too thin to be efficient.
@@ -268,7 +268,7 @@ pub(super) fn conv2d<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                         for (ci, plane) in img.chunks_mut(hw).enumerate() {
                             let src = &dl.0[ci * llen + lane.margin + i * lane.block..];
                             for (y, row) in plane.chunks_mut(g.w).enumerate() {
-                                add_into(row, &src[y * lane.wp..][..g.w]);
+                                add_run(row, &src[y * lane.wp..][..g.w]);
                             }
                         }
                     }
@@ -302,7 +302,30 @@ fn to_positions(dst: &mut [f32], lanes: &[f32], len: usize, from: usize, c: usiz
     for (b, d) in dst.chunks_mut(BLOCK * c).enumerate() {
         let q0 = from + b * BLOCK;
         let nq = d.len() / c;
-        for ci in 0..c {
+        let mut ci = 0;
+        // Four lanes at a time, four positions at a time: 4x4 blocks transposed in registers.
+        while ci + 4 <= c {
+            let l: [&[f32]; 4] = std::array::from_fn(|k| &lanes[(ci + k) * len + q0..][..nq]);
+            let mut q = 0;
+            while q + 4 <= nq {
+                let r: [[f32; 4]; 4] =
+                    std::array::from_fn(|k| l[k][q..q + 4].try_into().expect("four values"));
+                for j in 0..4 {
+                    let o: &mut [f32; 4] = (&mut d[(q + j) * c + ci..][..4])
+                        .try_into()
+                        .expect("four values");
+                    *o = [r[0][j], r[1][j], r[2][j], r[3][j]];
+                }
+                q += 4;
+            }
+            for q in q..nq {
+                for k in 0..4 {
+                    d[q * c + ci + k] = l[k][q];
+                }
+            }
+            ci += 4;
+        }
+        for ci in ci..c {
             let src = &lanes[ci * len + q0..][..nq];
             for (q, &v) in src.iter().enumerate() {
                 d[q * c + ci] = v;
