@@ -283,8 +283,8 @@ impl Dataset {
     /// The examples at `indices`, in that order (indices may repeat).
     pub fn select(&self, indices: &[usize]) -> Dataset {
         let len = self.image_len();
-        // Copied on both cores (lesson 3's split copies 50 MB): fresh zeroed memory is cheap,
-        // its pages are touched by the copies themselves.
+        // Copied on both cores (lesson 3's split copies 12,000 digits, 37 MB): fresh zeroed
+        // memory is cheap, its pages are first touched by the copies themselves.
         let mut images = vec![0f32; indices.len() * len];
         if len > 0 {
             images

@@ -41,10 +41,10 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     // `TUTOR_FRAME_TRACE`'s first-frame time counts from here.
     tutor::notebook::trace::mark_process_start();
-    // (mimalloc 3 reads its options when the process loads, before `main`, so they cannot be
-    // set from here; its default keeps freed pages for a second, so a training step reuses
-    // the last step's pages: `MIMALLOC_PURGE_DELAY=-1` set from outside cuts the page faults
-    // of 80 U-Net steps from 3,352 to 331 and leaves the step time as it was.)
+    // No allocator options are set here: mimalloc 3 reads them when the process loads, before
+    // `main`. Its default already keeps freed pages for a second, so each training step reuses
+    // the last one's (`MIMALLOC_PURGE_DELAY=-1` set from outside cuts the page faults of 80
+    // U-Net steps from 3,352 to 331 and leaves the step time as it was).
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
