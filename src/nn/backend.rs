@@ -187,6 +187,43 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_powf(e)
     }
 
+    /// `sum(x * w)` over every value, `w` a constant of `x`'s size (a loss's weighted total).
+    fn weighted_sum<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        w: Vec<f32>,
+    ) -> Result<Tensor<Rank0, f32, Self, T>, Self::Err> {
+        let shape = *x.shape();
+        let w = x.device().try_tensor_from_vec(w, shape)?;
+        x.try_mul(w)?.try_sum()
+    }
+
+    /// Per column, `sum over rows of x * w`, `w` a constant of `x`'s size (the Dice loss's).
+    fn weighted_col_sums<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        w: Vec<f32>,
+    ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
+        let shape = *x.shape();
+        let w = x.device().try_tensor_from_vec(w, shape)?;
+        x.try_mul(w)?.try_sum::<_, Axis<0>>()
+    }
+
+    /// An image batch `(n, k, h, w)` as one row of `k` scores per pixel, `(n * h * w, k)`.
+    fn pixel_rows<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        let (n, k, h, w) = *x.shape();
+        x.try_permute::<_, Axes4<0, 2, 3, 1>>()?
+            .try_reshape_like(&(n * h * w, k))
+    }
+
+    /// Nearest-neighbour upsampling by an integer factor.
+    fn upsample_nearest<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        scale: usize,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        portable::upsample_nearest(x, scale)
+    }
+
     /// Two image batches joined along the channels (`a`'s first).
     fn concat_channels<T: Tape<f32, Self> + Merge<NoneTape>>(
         a: Tensor<Img, f32, Self, T>,
@@ -353,6 +390,33 @@ impl Backend for Cpu {
         b: Tensor<Img, f32, Self, T>,
     ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
         cpu_layers::concat_channels(a, b)
+    }
+
+    fn upsample_nearest<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+        scale: usize,
+    ) -> Result<Tensor<Img, f32, Self, T>, Self::Err> {
+        cpu_layers::upsample_nearest(x, scale)
+    }
+
+    fn weighted_sum<S: Shape, T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<S, f32, Self, T>,
+        w: Vec<f32>,
+    ) -> Result<Tensor<Rank0, f32, Self, T>, Self::Err> {
+        cpu_layers::weighted_sum(x, w)
+    }
+
+    fn weighted_col_sums<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Mat, f32, Self, T>,
+        w: Vec<f32>,
+    ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
+        cpu_layers::weighted_col_sums(x, w)
+    }
+
+    fn pixel_rows<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        cpu_layers::pixel_rows(x)
     }
 }
 

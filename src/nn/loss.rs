@@ -180,11 +180,8 @@ fn cross_entropy_to<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
             pick[r * k + c] = wr;
         }
     }
-    let dev = scores.device().clone();
-    let pick = dev.try_tensor_from_vec(pick, (rows, k)).map_err(dev_err)?;
     D::log_softmax(scores)
-        .and_then(|l| l.try_mul(pick))
-        .and_then(|l| l.try_sum())
+        .and_then(|l| D::weighted_sum(l, pick))
         .and_then(|l| l.try_mul(-scale))
         .map_err(dev_err)
 }
@@ -358,21 +355,15 @@ pub fn soft_dice<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     }
     let dev = scores.device().clone();
     let e = dev_err;
-    let wt = dev.try_tensor_from_vec(wt, (rows, k)).map_err(e)?;
-    let wrow = dev.try_tensor_from_vec(wrow, (rows, k)).map_err(e)?;
     let tsum = dev.try_tensor_from_vec(tsum, (k,)).map_err(e)?;
     let p = D::softmax(scores).map_err(e)?;
     // p feeds numerator and denominator; the second branch gets its own tape (merged by div).
     let p2 = p.with_empty_tape();
-    let num: Tensor<Flat, f32, D, T> = p
-        .try_mul(wt)
-        .and_then(|q| q.try_sum::<_, Axis<0>>())
+    let num: Tensor<Flat, f32, D, T> = D::weighted_col_sums(p, wt)
         .and_then(|q| q.try_mul(2.0))
         .and_then(|q| q.try_add(smooth))
         .map_err(e)?;
-    let den: Tensor<Flat, f32, D, T> = p2
-        .try_mul(wrow)
-        .and_then(|q| q.try_sum::<_, Axis<0>>())
+    let den: Tensor<Flat, f32, D, T> = D::weighted_col_sums(p2, wrow)
         .and_then(|q| q.try_add(tsum))
         .map_err(e)?;
     num.try_div(den)
@@ -477,10 +468,7 @@ fn reduce<D: Backend, T: Tape<f32, D> + Merge<NoneTape>>(
     w: Vec<f32>,
     scale: f32,
 ) -> Result<Tensor<Rank0, f32, D, T>, NnError> {
-    let n = w.len();
-    let w = l.device().try_tensor_from_vec(w, (n,)).map_err(dev_err)?;
-    l.try_mul(w)
-        .and_then(|l| l.try_sum())
+    D::weighted_sum(l, w)
         .and_then(|l| l.try_mul(scale))
         .map_err(dev_err)
 }

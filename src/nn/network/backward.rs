@@ -170,13 +170,7 @@ impl<D: Backend> Network<D> {
         let rows = if kind.needs_classes() {
             match out {
                 Act::V(t) => t,
-                Act::I(t) => {
-                    let (n, k, h, w) = *t.shape();
-                    t.try_permute::<_, Axes4<0, 2, 3, 1>>()
-                        .map_err(e)?
-                        .try_reshape_like(&(n * h * w, k))
-                        .map_err(e)?
-                }
+                Act::I(t) => D::pixel_rows(t).map_err(e)?,
             }
         } else {
             match out {
@@ -207,14 +201,12 @@ impl<D: Backend> Network<D> {
                     }
                     onehot[r * k + c] = 1.0;
                 }
-                let tgt = self
-                    .dev
-                    .try_tensor_from_vec(onehot, (n_rows, k))
-                    .map_err(e)?;
-                // dfdx's `cross_entropy_with_logits_loss`, term by term.
+                // dfdx's `cross_entropy_with_logits_loss`, term by term (its mean is the sum
+                // times the reciprocal of the count, rounded to f32).
+                let inv = (1.0 / (n_rows * k) as f64) as f32;
                 D::log_softmax(rows)
-                    .and_then(|l| l.try_mul(tgt))
-                    .and_then(|l| l.try_mean())
+                    .and_then(|l| D::weighted_sum(l, onehot))
+                    .and_then(|l| l.try_mul(inv))
                     .and_then(|l| l.try_negate())
                     .and_then(|l| l.try_mul(k as f32))
                     .map_err(e)

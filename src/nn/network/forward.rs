@@ -141,9 +141,7 @@ impl<D: Backend> Network<D> {
                 let t = t.try_reshape_like(&(n, c, h * w)).map_err(e)?;
                 Act::V(t.try_mean::<_, Axis<2>>().map_err(e)?)
             }
-            Op::Upsample(s) => {
-                Act::I(portable::upsample_nearest(img(x, "upsample")?, *s).map_err(e)?)
-            }
+            Op::Upsample(s) => Act::I(D::upsample_nearest(img(x, "upsample")?, *s).map_err(e)?),
             Op::BatchNorm { .. } => self.batchnorm(op, x, train, false, skip_dx)?,
             Op::Dropout(p) => {
                 if !train || *p == 0.0 {

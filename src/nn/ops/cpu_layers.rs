@@ -1,6 +1,7 @@
 //! Fast CPU versions of the layers between the convolutions: batch norm (training and
 //! evaluation, over images or vectors, with a following ReLU fused in when asked), ReLU, the
-//! residual add and dropout, and the losses' row-wise softmax, binary cross-entropy and power.
+//! residual add and dropout, nearest upsampling (`upsample.rs`), and the losses' row-wise
+//! softmax, binary cross-entropy and power.
 //! dfdx runs these as chains of single-threaded elementwise kernels, each pass allocating a
 //! zeroed tensor (batch norm in training mode was two thirds of a batch-norm CNN's step); here
 //! each is one custom op with a hand-written backward, on both cores through rayon.
@@ -16,6 +17,12 @@ use rayon::prelude::*;
 use super::cpu::{to_vec, untape};
 use super::scratch;
 use super::{BnOut, BnParams, Img, Mat};
+
+mod reduce;
+mod upsample;
+
+pub use reduce::{pixel_rows, weighted_col_sums, weighted_sum};
+pub use upsample::upsample_nearest;
 
 /// Values per parallel task in elementwise passes: fewer is not worth waking a thread for.
 const MIN_VALUES: usize = 1 << 14;
