@@ -197,6 +197,17 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_mul(w)?.try_sum()
     }
 
+    /// The mean squared error of predictions against constant targets, as dfdx's `mse_loss`.
+    fn mse_mean<T: Tape<f32, Self> + Merge<NoneTape>>(
+        p: Tensor<Flat, f32, Self, T>,
+        targets: &[f32],
+    ) -> Result<Tensor<Rank0, f32, Self, T>, Self::Err> {
+        let t = p
+            .device()
+            .try_tensor_from_vec(targets.to_vec(), (targets.len(),))?;
+        Ok(dfdx::losses::mse_loss(p, t))
+    }
+
     /// Per column, `sum over rows of x * w`, `w` a constant of `x`'s size (the Dice loss's).
     fn weighted_col_sums<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Mat, f32, Self, T>,
@@ -411,6 +422,13 @@ impl Backend for Cpu {
         w: Vec<f32>,
     ) -> Result<Tensor<Flat, f32, Self, T>, Self::Err> {
         cpu_layers::weighted_col_sums(x, w)
+    }
+
+    fn mse_mean<T: Tape<f32, Self> + Merge<NoneTape>>(
+        p: Tensor<Flat, f32, Self, T>,
+        targets: &[f32],
+    ) -> Result<Tensor<Rank0, f32, Self, T>, Self::Err> {
+        cpu_layers::mse_mean(p, targets)
     }
 
     fn pixel_rows<T: Tape<f32, Self> + Merge<NoneTape>>(

@@ -217,11 +217,7 @@ impl<D: Backend> Network<D> {
                 let total = n_rows * k;
                 let flat = rows.try_reshape_like(&(total,)).map_err(e)?;
                 if *kind == LossKind::Mse {
-                    let tgt = self
-                        .dev
-                        .try_tensor_from_vec(v.clone(), (total,))
-                        .map_err(e)?;
-                    Ok(mse_loss(flat, tgt))
+                    D::mse_mean(flat, v).map_err(e)
                 } else {
                     // dfdx's `binary_cross_entropy_with_logits_loss`: the mean.
                     D::bce_with_logits(flat, v)

@@ -4,7 +4,8 @@
 //! segmentation losses (131,072 scores a step) they were most of what ran on one core. The
 //! sums here add the same products in the same order as dfdx's (value order, or row order
 //! within a column), so the bits are dfdx's; the backward, `dx += w * g`, runs on both cores.
-//! Also the permutation of an image-shaped output into one row per pixel, as a parallel copy.
+//! The mean squared error likewise (dfdx's is four ops). Also the permutation of an
+//! image-shaped output into one row per pixel, as a parallel copy.
 
 use dfdx::prelude::*;
 use rayon::prelude::*;
@@ -45,6 +46,53 @@ pub fn weighted_sum<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
                 });
             Ok(())
         });
+    }
+    Ok(out.put_tape(tape))
+}
+
+/// The mean squared error `mean((p - t)^2)` of predictions `p` against constant targets `t`,
+/// as dfdx's `mse_loss`: the differences and squares per value (in parallel), their total in
+/// value order, times the reciprocal of the count rounded to f32. The backward adds
+/// `(2 d) (g / n)` to each prediction's gradient, as dfdx's chain of four ops computes it.
+pub fn mse_mean<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    p: Tensor<Flat, f32, Cpu, T>,
+    t: &[f32],
+) -> Result<Tensor<Rank0, f32, Cpu, T>, CpuError> {
+    if t.len() != p.shape().0 {
+        return Err(CpuError::WrongNumElements);
+    }
+    let (dev, p, mut tape, mut d) = untape(p)?;
+    d.par_chunks_mut(MIN_VALUES)
+        .zip(t.par_chunks(MIN_VALUES))
+        .for_each(|(d, t)| {
+            for (d, t) in d.iter_mut().zip(t) {
+                *d -= t;
+            }
+        });
+    let mut total = 0f32;
+    for d in &d {
+        total += d * d;
+    }
+    let inv = (1.0 / d.len() as f64) as f32;
+    let out = dev.try_tensor_from_vec(vec![total * inv], ())?;
+    if T::OWNS_TAPE {
+        let (pg, og) = (p.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let g = grads.get_or_alloc_mut(&og)?[0] * inv;
+            grads
+                .get_or_alloc_mut(&pg)?
+                .par_chunks_mut(MIN_VALUES)
+                .zip(d.par_chunks(MIN_VALUES))
+                .for_each(|(dp, d)| {
+                    for (dp, d) in dp.iter_mut().zip(d) {
+                        *dp += (d + d) * g;
+                    }
+                });
+            scratch::give(d);
+            Ok(())
+        });
+    } else {
+        scratch::give(d);
     }
     Ok(out.put_tape(tape))
 }
@@ -186,5 +234,22 @@ mod tests {
         }
         let x = Cpu::default().tensor_from_vec(vec![1.0, 2.0], (2,));
         assert!(weighted_sum(x, vec![1.0]).is_err());
+    }
+
+    /// The loss and the gradient of dfdx's `mse_loss`, to the bit, through a use after it.
+    #[test]
+    fn mse_gives_the_bits_of_dfdx() {
+        let dev = Cpu::seed_from_u64(32);
+        for n in [64 * 784, 37] {
+            let p: Tensor<Flat, f32, Cpu> = dev.sample_normal_like(&(n,));
+            let t: Tensor<Flat, f32, Cpu> = dev.sample_uniform_like(&(n,));
+            let fast = mse_mean(p.leaky_trace(), &t.as_vec()).unwrap();
+            let slow = dfdx::losses::mse_loss(p.leaky_trace(), t.clone());
+            assert_eq!(fast.array(), slow.array(), "{n}");
+            let (gf, gs) = ((fast * 0.3).backward(), (slow * 0.3).backward());
+            assert_eq!(gf.get(&p).as_vec(), gs.get(&p).as_vec(), "{n}");
+        }
+        let p = Cpu::default().tensor_from_vec(vec![1.0, 2.0], (2,));
+        assert!(mse_mean(p, &[1.0]).is_err());
     }
 }
