@@ -447,7 +447,8 @@ fn softmax_rows<T: Tape<f32, Cpu> + Merge<NoneTape>>(
                     *e = libm::expf(a - m);
                     s += *e;
                 }
-                let (inv, ls) = (1.0 / s, libm::logf(s));
+                // The logarithm only where it is used.
+                let (inv, ls) = (1.0 / s, if log { libm::logf(s) } else { 0.0 });
                 for (e, a) in p.iter_mut().zip(v.iter_mut()) {
                     *e *= inv;
                     *a = if log { *a - m - ls } else { *e };
