@@ -136,6 +136,40 @@ pub fn font_bytes() -> &'static [u8] {
     DEJAVU_SANS
 }
 
+/// The indices of [`Dataset::subset`]: `count` of `0..n` drawn (seeded), in order.
+fn subset_indices(n: usize, count: usize, seed: u64) -> Result<Vec<usize>, DataError> {
+    if count > n {
+        return Err(DataError::Request(format!(
+            "asked for {count} examples but the dataset has only {n}"
+        )));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    order.truncate(count);
+    order.sort_unstable();
+    Ok(order)
+}
+
+/// The indices of [`Dataset::train_val_split`] of `n` examples: (training, validation), each
+/// in order.
+fn split_indices(
+    n: usize,
+    val_count: usize,
+    seed: u64,
+) -> Result<(Vec<usize>, Vec<usize>), DataError> {
+    if val_count >= n {
+        return Err(DataError::Request(format!(
+            "cannot hold out {val_count} of {n} examples for validation and still train"
+        )));
+    }
+    let mut order: Vec<usize> = (0..n).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed));
+    let mut train = order.split_off(val_count);
+    order.sort_unstable();
+    train.sort_unstable();
+    Ok((train, order))
+}
+
 fn embedded(
     set: &str,
     split: &str,
@@ -310,33 +344,28 @@ impl Dataset {
         val_count: usize,
         seed: u64,
     ) -> Result<(Dataset, Dataset), DataError> {
-        if val_count >= self.n {
-            return Err(DataError::Request(format!(
-                "cannot hold out {val_count} of {} examples for validation and still train",
-                self.n
-            )));
-        }
-        let mut order: Vec<usize> = (0..self.n).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        let (val, train) = order.split_at_mut(val_count);
-        val.sort_unstable();
-        train.sort_unstable();
-        Ok((self.select(train), self.select(val)))
+        let (train, val) = split_indices(self.n, val_count, seed)?;
+        Ok((self.select(&train), self.select(&val)))
     }
 
     /// `count` examples drawn at random (seeded) without replacement, in their original order.
     pub fn subset(&self, count: usize, seed: u64) -> Result<Dataset, DataError> {
-        if count > self.n {
-            return Err(DataError::Request(format!(
-                "asked for {count} examples but the dataset has only {}",
-                self.n
-            )));
-        }
-        let mut order: Vec<usize> = (0..self.n).collect();
-        order.shuffle(&mut StdRng::seed_from_u64(seed));
-        let chosen = &mut order[..count];
-        chosen.sort_unstable();
-        Ok(self.select(chosen))
+        Ok(self.select(&subset_indices(self.n, count, seed)?))
+    }
+
+    /// The two datasets of [`Dataset::subset`]`(count, seed)` then
+    /// [`Dataset::train_val_split`]`(val_count, seed)`, with the images copied once instead
+    /// of twice.
+    pub fn subset_split(
+        &self,
+        count: usize,
+        val_count: usize,
+        seed: u64,
+    ) -> Result<(Dataset, Dataset), DataError> {
+        let picked = subset_indices(self.n, count, seed)?;
+        let (train, val) = split_indices(count, val_count, seed)?;
+        let at = |part: Vec<usize>| part.into_iter().map(|i| picked[i]).collect::<Vec<_>>();
+        Ok((self.select(&at(train)), self.select(&at(val))))
     }
 
     /// Exactly `per_class` examples of every class, drawn at random (seeded): the "10 labels
@@ -600,6 +629,13 @@ mod tests {
         assert_eq!(s.n, 3);
         assert_eq!(s, d.subset(3, 1).unwrap());
         assert!(d.subset(7, 1).is_err());
+        // Drawing and splitting in one go gives what the two steps give, for every seed.
+        for seed in 0..20 {
+            let two = d.subset(5, seed).unwrap().train_val_split(2, seed).unwrap();
+            assert_eq!(d.subset_split(5, 2, seed).unwrap(), two, "seed {seed}");
+        }
+        assert!(d.subset_split(7, 2, 1).is_err());
+        assert!(d.subset_split(3, 3, 1).is_err());
 
         let p = d.per_class(1, 3).unwrap();
         assert_eq!(p.class_counts(), vec![1, 1, 1]);

@@ -83,7 +83,11 @@ pub fn decode(bytes: &[u8], name: &str) -> Result<IdxArray, DataError> {
                 },
             )
         })?;
-        parse(&raw, name)
+        // The values move to the front of the buffer they were inflated into: no second
+        // buffer of the whole file (9 MB for the training digits).
+        let (dims, header) = check(&raw, name)?;
+        raw.drain(..header);
+        Ok(IdxArray { dims, data: raw })
     } else {
         parse(bytes, name)
     }
@@ -115,6 +119,16 @@ pub fn read(path: &Path) -> Result<IdxArray, DataError> {
 
 /// Parse uncompressed IDX bytes. `name` is used in errors.
 pub fn parse(bytes: &[u8], name: &str) -> Result<IdxArray, DataError> {
+    let (dims, header) = check(bytes, name)?;
+    Ok(IdxArray {
+        dims,
+        data: bytes[header..].to_vec(),
+    })
+}
+
+/// Checks uncompressed IDX bytes: the dimensions and the length of the header before the
+/// values.
+fn check(bytes: &[u8], name: &str) -> Result<(Vec<usize>, usize), DataError> {
     let fail = |problem| Err(idx_error(name, problem));
     if bytes.len() < 4 {
         return fail(IdxProblem::HeaderTooShort {
@@ -166,10 +180,7 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<IdxArray, DataError> {
             extra: found - expected,
         });
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header..].to_vec(),
-    })
+    Ok((dims, header))
 }
 
 /// Encode an array as uncompressed IDX bytes (unsigned-byte type). The inverse of [`parse`];

@@ -88,20 +88,29 @@ pub struct Digits {
 impl Digits {
     /// `train_size` training digits drawn at random (seeded), 10% of them held out.
     pub fn load(train_size: usize, seed: u64) -> anyhow::Result<Self> {
-        let full = data::mnist(data::Split::Train)?;
-        Digits::from(&full, train_size, seed)
+        // The two sets are inflated side by side.
+        let (full, test) = rayon::join(
+            || data::mnist(data::Split::Train),
+            || data::mnist(data::Split::Test),
+        );
+        Digits::with_test(&full?, test?, train_size, seed)
     }
 
     /// The same from any training set (digits without one class, say).
     pub fn from(full: &Dataset, train_size: usize, seed: u64) -> anyhow::Result<Self> {
-        let picked = full.subset(train_size.min(full.n), seed)?;
-        let val_count = ((picked.n as f64) * VAL_FRACTION).round() as usize;
-        let (train, val) = picked.train_val_split(val_count.max(1), seed)?;
-        Ok(Digits {
-            train,
-            val,
-            test: data::mnist(data::Split::Test)?,
-        })
+        Digits::with_test(full, data::mnist(data::Split::Test)?, train_size, seed)
+    }
+
+    fn with_test(
+        full: &Dataset,
+        test: Dataset,
+        train_size: usize,
+        seed: u64,
+    ) -> anyhow::Result<Self> {
+        let count = train_size.min(full.n);
+        let val_count = ((count as f64) * VAL_FRACTION).round() as usize;
+        let (train, val) = full.subset_split(count, val_count.max(1), seed)?;
+        Ok(Digits { train, val, test })
     }
 }
 
