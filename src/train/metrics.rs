@@ -4,6 +4,7 @@
 //! learner can recompute it from exported data.
 
 use crate::nn::{Batch, Target, IGNORE};
+use rayon::prelude::*;
 
 /// A metric accumulated over batches.
 pub trait Metric {
@@ -182,9 +183,17 @@ impl Metric for Psnr {
         };
         let Some(v) = values(t) else { return };
         let n = out.len().max(1);
-        let per = out.data.len() / n;
-        for (a, b) in out.data.chunks(per.max(1)).zip(v.chunks(per.max(1))) {
-            self.sum += psnr(a, b, self.range);
+        let per = (out.data.len() / n).max(1);
+        // Each image's PSNR on either core; their total in image order.
+        let each: Vec<f64> = out
+            .data
+            .par_chunks(per)
+            .zip(v.par_chunks(per))
+            .with_min_len(16)
+            .map(|(a, b)| psnr(a, b, self.range))
+            .collect();
+        for p in each {
+            self.sum += p;
             self.images += 1;
         }
     }
