@@ -218,6 +218,14 @@ pub trait Backend: Device<f32> + Clone + 'static {
         x.try_mul(w)?.try_sum::<_, Axis<0>>()
     }
 
+    /// The mean of every plane, `(n, c, h, w) -> (n, c)` (global average pooling).
+    fn plane_means<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        let (n, c, h, w) = *x.shape();
+        x.try_reshape_like(&(n, c, h * w))?.try_mean::<_, Axis<2>>()
+    }
+
     /// An image batch `(n, k, h, w)` as one row of `k` scores per pixel, `(n * h * w, k)`.
     fn pixel_rows<T: Tape<f32, Self> + Merge<NoneTape>>(
         x: Tensor<Img, f32, Self, T>,
@@ -435,6 +443,12 @@ impl Backend for Cpu {
         x: Tensor<Img, f32, Self, T>,
     ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
         cpu_layers::pixel_rows(x)
+    }
+
+    fn plane_means<T: Tape<f32, Self> + Merge<NoneTape>>(
+        x: Tensor<Img, f32, Self, T>,
+    ) -> Result<Tensor<Mat, f32, Self, T>, Self::Err> {
+        cpu_layers::plane_means(x)
     }
 }
 

@@ -135,12 +135,7 @@ impl<D: Backend> Network<D> {
                 let g = pool_geom(&t, p)?;
                 Act::I(portable::avgpool2d(t, &g).map_err(e)?)
             }
-            Op::GlobalAvgPool => {
-                let t = img(x, "global_avgpool")?;
-                let (n, c, h, w) = *t.shape();
-                let t = t.try_reshape_like(&(n, c, h * w)).map_err(e)?;
-                Act::V(t.try_mean::<_, Axis<2>>().map_err(e)?)
-            }
+            Op::GlobalAvgPool => Act::V(D::plane_means(img(x, "global_avgpool")?).map_err(e)?),
             Op::Upsample(s) => Act::I(D::upsample_nearest(img(x, "upsample")?, *s).map_err(e)?),
             Op::BatchNorm { .. } => self.batchnorm(op, x, train, false, skip_dx)?,
             Op::Dropout(p) => {

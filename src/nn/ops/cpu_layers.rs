@@ -21,7 +21,7 @@ use super::{BnOut, BnParams, Img, Mat};
 mod reduce;
 mod upsample;
 
-pub use reduce::{mse_mean, pixel_rows, weighted_col_sums, weighted_sum};
+pub use reduce::{mse_mean, pixel_rows, plane_means, weighted_col_sums, weighted_sum};
 pub use upsample::upsample_nearest;
 
 /// Values per parallel task in elementwise passes: fewer is not worth waking a thread for.

@@ -141,6 +141,59 @@ pub fn weighted_col_sums<T: Tape<f32, Cpu> + Merge<NoneTape>>(
     Ok(out.put_tape(tape))
 }
 
+/// The mean of every plane, `(n, c, h, w) -> (n, c)` (global average pooling), as dfdx's
+/// reshape to `(n, c, h * w)` and mean over the last axis: each plane's total in value order
+/// times the reciprocal of `h * w` rounded to f32, planes on both cores; the backward adds the
+/// output gradient times that reciprocal to every value of the plane.
+pub fn plane_means<T: Tape<f32, Cpu> + Merge<NoneTape>>(
+    x: Tensor<Img, f32, Cpu, T>,
+) -> Result<Tensor<Mat, f32, Cpu, T>, CpuError> {
+    let (n, c, h, w) = *x.shape();
+    let hw = h * w;
+    let inv = (1.0 / hw as f64) as f32;
+    let (dev, x, mut tape, v) = untape(x)?;
+    let mut means = vec![0f32; n * c];
+    let planes = (MIN_VALUES / hw.max(1)).max(1);
+    if hw > 0 {
+        means
+            .par_iter_mut()
+            .zip(v.par_chunks(hw))
+            .with_min_len(planes)
+            .for_each(|(m, p)| {
+                let mut total = 0f32;
+                for x in p {
+                    total += x;
+                }
+                *m = total * inv;
+            });
+    } else {
+        means.fill(0.0 * inv);
+    }
+    scratch::give(v);
+    let out = dev.try_tensor_from_vec(means, (n, c))?;
+    if T::OWNS_TAPE {
+        let (xg, og) = (x.ghost(), out.ghost());
+        tape.add_backward_op(move |grads| {
+            let g: Vec<f32> = grads.get_or_alloc_mut(&og)?.to_vec();
+            if hw > 0 {
+                grads
+                    .get_or_alloc_mut(&xg)?
+                    .par_chunks_mut(hw)
+                    .zip(g.par_iter())
+                    .with_min_len(planes)
+                    .for_each(|(d, g)| {
+                        let g = g * inv;
+                        for d in d {
+                            *d += g;
+                        }
+                    });
+            }
+            Ok(())
+        });
+    }
+    Ok(out.put_tape(tape))
+}
+
 /// An image batch `(n, k, h, w)` as one row of `k` values per pixel, `(n * h * w, k)`, as
 /// dfdx's permute to `(n, h, w, k)` and reshape (which copies through an index per value on
 /// one core); the backward adds each row value's gradient back to its pixel.
@@ -234,6 +287,26 @@ mod tests {
         }
         let x = Cpu::default().tensor_from_vec(vec![1.0, 2.0], (2,));
         assert!(weighted_sum(x, vec![1.0]).is_err());
+    }
+
+    /// Global average pooling's values and gradient, to the bit, as dfdx's reshape and mean.
+    #[test]
+    fn plane_means_give_dfdx_bits() {
+        let dev = Cpu::seed_from_u64(33);
+        for dims in [(64, 32, 7, 7), (3, 5, 13, 11)] {
+            let (n, c, h, w) = dims;
+            let x: Tensor<Img, f32, Cpu> = dev.sample_normal_like(&dims);
+            let r: Tensor<Mat, f32, Cpu> = dev.sample_normal_like(&(n, c));
+            let fast = plane_means(x.leaky_trace()).unwrap();
+            let slow: Tensor<Mat, f32, Cpu, _> = x
+                .leaky_trace()
+                .reshape_like(&(n, c, h * w))
+                .mean::<_, Axis<2>>();
+            assert_eq!(fast.as_vec(), slow.as_vec(), "{dims:?}");
+            let gf = ((fast * r.clone()).sum() + x.leaky_trace().sum()).backward();
+            let gs = ((slow * r.clone()).sum() + x.leaky_trace().sum()).backward();
+            assert_eq!(gf.get(&x).as_vec(), gs.get(&x).as_vec(), "{dims:?}");
+        }
     }
 
     /// The loss and the gradient of dfdx's `mse_loss`, to the bit, through a use after it.
