@@ -4,8 +4,8 @@
 //! segmentation losses (131,072 scores a step) they were most of what ran on one core. The
 //! sums here add the same products in the same order as dfdx's (value order, or row order
 //! within a column), so the bits are dfdx's; the backward, `dx += w * g`, runs on both cores.
-//! The mean squared error likewise (dfdx's is four ops). Also the permutation of an
-//! image-shaped output into one row per pixel, as a parallel copy.
+//! The mean squared error and global average pooling likewise (dfdx's MSE is four ops). Also
+//! the permutation of an image-shaped output into one row per pixel, as a parallel copy.
 
 use dfdx::prelude::*;
 use rayon::prelude::*;
