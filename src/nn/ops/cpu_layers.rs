@@ -352,18 +352,22 @@ pub fn sigmoid<S: Shape, T: Tape<f32, Cpu> + Merge<NoneTape>>(
 ) -> Result<Tensor<S, f32, Cpu, T>, CpuError> {
     let shape = *x.shape();
     let (dev, x, mut tape, mut v) = untape(x)?;
-    v.par_chunks_mut(MIN_VALUES).for_each(|c| {
-        for a in c {
-            *a = 1.0 / (1.0 + exp_lanes(-*a));
-        }
-    });
+    let sig = |a: &mut f32| *a = 1.0 / (1.0 + exp_lanes(-*a));
+    // The backward keeps its own copy of the outputs, written in the same pass.
     let kept = if T::OWNS_TAPE {
         let mut k = scratch::take(v.len());
         k.par_chunks_mut(MIN_VALUES)
-            .zip(v.par_chunks(MIN_VALUES))
-            .for_each(|(k, v)| k.copy_from_slice(v));
+            .zip(v.par_chunks_mut(MIN_VALUES))
+            .for_each(|(k, v)| {
+                for (k, a) in k.iter_mut().zip(v) {
+                    sig(a);
+                    *k = *a;
+                }
+            });
         k
     } else {
+        v.par_chunks_mut(MIN_VALUES)
+            .for_each(|c| c.iter_mut().for_each(sig));
         Vec::new()
     };
     let out = dev.try_tensor_from_vec(v, shape)?;
