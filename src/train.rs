@@ -220,10 +220,14 @@ pub fn evaluate_with<M: Model + ?Sized>(
     let mut loss = 0.0;
     let mut terms: Vec<f64> = Vec::new();
     let idx: Vec<usize> = (0..data.n()).collect();
-    let mut xb = Vec::new();
-    for chunk in idx.chunks(batch_size.max(1)) {
-        let targets = data.gather(chunk, &mut xb);
-        let e = model.evaluate(&xb, chunk.len(), &targets)?;
+    let chunks: Vec<&[usize]> = idx.chunks(batch_size.max(1)).collect();
+    let mut batch = Gathered::first(data, &chunks);
+    for (b, chunk) in chunks.iter().enumerate() {
+        let (e, next) = batch.run(data, chunks.get(b + 1).copied(), |x, targets| {
+            model.evaluate(x, chunk.len(), targets)
+        });
+        let e = e?;
+        let targets = std::mem::replace(&mut batch, next).into_targets();
         loss += e.loss_sum;
         terms.resize(e.term_sums.len(), 0.0);
         for (t, v) in terms.iter_mut().zip(&e.term_sums) {
@@ -240,6 +244,58 @@ pub fn evaluate_with<M: Model + ?Sized>(
         terms: terms.iter().map(|t| t / n).collect(),
         metrics: acc.iter().map(|m| (m.name(), m.value())).collect(),
     })
+}
+
+/// One batch's inputs and targets, gathered from a [`Split`].
+struct Gathered {
+    x: Vec<f32>,
+    targets: Targets,
+    /// A buffer for the next batch (the inputs' allocation is passed from batch to batch).
+    spare: Vec<f32>,
+}
+
+impl Gathered {
+    /// The first of `chunks` (an empty batch when there is none).
+    fn first(data: &Split, chunks: &[&[usize]]) -> Gathered {
+        let mut x = Vec::new();
+        let targets = data.gather(chunks.first().copied().unwrap_or(&[]), &mut x);
+        Gathered {
+            x,
+            targets,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Runs `work` on this batch while another thread of the pool gathers `next` (when there
+    /// is one): copying the rows is done during the work of the step or evaluation it feeds,
+    /// not between steps with the other core idle. The gathered batch is what it would have
+    /// been in order, so nothing downstream changes by a bit.
+    fn run<R>(
+        &mut self,
+        data: &Split,
+        next: Option<&[usize]>,
+        work: impl FnOnce(&[f32], &Targets) -> R,
+    ) -> (R, Gathered) {
+        let mut spare = std::mem::take(&mut self.spare);
+        let mut targets = None;
+        let r = rayon::in_place_scope(|s| {
+            if let Some(idx) = next {
+                let (spare, targets) = (&mut spare, &mut targets);
+                s.spawn(move |_| *targets = Some(data.gather(idx, spare)));
+            }
+            work(&self.x, &self.targets)
+        });
+        let next = Gathered {
+            x: spare,
+            targets: targets.unwrap_or_default(),
+            spare: std::mem::take(&mut self.x),
+        };
+        (r, next)
+    }
+
+    fn into_targets(self) -> Targets {
+        self.targets
+    }
 }
 
 /// A classifier's mean loss, accuracy and predicted classes on a split of labels.
@@ -306,7 +362,6 @@ pub fn fit<M: Model + ?Sized>(
     let total = per_epoch * cfg.epochs;
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut order: Vec<usize> = (0..train.n()).collect();
-    let mut xb = Vec::new();
     let mut history = History::default();
     let mut best: Option<(f64, Snapshot)> = None;
     let mut since_best = 0;
@@ -320,20 +375,25 @@ pub fn fit<M: Model + ?Sized>(
         order.shuffle(&mut rng);
         let mut loss_sum = 0.0;
         let mut term_sums: Vec<f64> = Vec::new();
-        for (b, chunk) in order.chunks(cfg.batch_size.max(1)).enumerate() {
+        let chunks: Vec<&[usize]> = order.chunks(cfg.batch_size.max(1)).collect();
+        let mut batch = Gathered::first(&train, &chunks);
+        for (b, chunk) in chunks.iter().enumerate() {
             if obs.cancelled() {
                 return Err(Cancelled.into());
             }
-            let targets = train.gather(chunk, &mut xb);
             if let Some(a) = &cfg.augment {
                 (a.0)(
-                    &mut xb,
+                    &mut batch.x,
                     chunk.len(),
                     cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 )?;
             }
             let lr = cfg.schedule.lr_at(cfg.lr, step);
-            let loss = model.train_step(&xb, chunk.len(), &targets, lr)?;
+            let (loss, next) = batch.run(&train, chunks.get(b + 1).copied(), |x, targets| {
+                model.train_step(x, chunk.len(), targets, lr)
+            });
+            batch = next;
+            let loss = loss?;
             let start = *first.get_or_insert(loss.total);
             if diverged(loss.total, start) {
                 return Err(Diverged {
